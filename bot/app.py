@@ -1,0 +1,83 @@
+"""Wiring: storage, inbox, router, outbox, scheduler, channels and the HTTP server in one loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.clock import Clock
+from bot.config import Config
+from bot.http import HttpServer
+from bot.inbox import Inbox
+from bot.outbox import Outbox
+from bot.router import Router
+from bot.scheduler import Scheduler
+from handlers.context import Services
+from storage.crypto import Keyring
+from storage.db import make_engine, migrate, session_factory
+from storage.people import sync_communes
+
+log = logging.getLogger(__name__)
+
+
+class App:
+    def __init__(self, config: Config, *, clock: Clock | None = None, keyring: Keyring, demo: bool = False,
+                 storage_url: str | None = None, fallback_sender=None) -> None:
+        self.config = config
+        self.clock = clock or Clock()
+        self.engine = make_engine(storage_url or config.storage_url)
+        self.sessions = session_factory(self.engine)
+        self.services = Services(config=config, clock=self.clock, keyring=keyring, demo=demo)
+        self.outbox = Outbox(self.sessions, keyring, self.clock, fallback=fallback_sender)
+        self.router = Router(self.services, self.sessions, on_queued=self.outbox.wake)
+        self.inbox = Inbox(self.sessions, keyring, self.clock)
+        self.inbox.listeners.append(self.router.wake)
+        self.scheduler = Scheduler(self.services, self.sessions, on_queued=self.outbox.wake)
+        self.channels: list = []
+        self.http: HttpServer | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._prepared = False
+
+    def add_channel(self, channel) -> None:
+        self.channels.append(channel)
+        self.outbox.register(channel)
+
+    async def prepare(self) -> None:
+        """Schema up to date, communes and villages as config.toml says."""
+        if self._prepared:
+            return
+        self._prepared = True
+        await migrate(self.engine)
+        async with self.sessions() as session, session.begin():
+            await sync_communes(session, self.config.communes)
+
+    async def start(self, *, http: bool = True) -> None:
+        await self.prepare()
+        routes = [r for ch in self.channels for r in getattr(ch, "routes", lambda: [])()]
+        if http:
+            self.http = HttpServer(self.config.http.host, self.config.http.port, self.sessions)
+            self.http.add_routes(routes)
+            await self.http.start()
+        for channel in self.channels:
+            await channel.start()
+        self._tasks = [
+            asyncio.create_task(self.router.run(), name="router"),
+            asyncio.create_task(self.outbox.run(), name="outbox"),
+            asyncio.create_task(self.scheduler.run(), name="scheduler"),
+        ]
+
+    async def stop(self) -> None:
+        self.scheduler.stop()
+        await self.router.stop()
+        self.outbox.stop()
+        for channel in self.channels:
+            try:
+                await channel.stop()
+            except Exception:  # noqa: BLE001
+                log.exception("channel %s did not stop cleanly", channel.name)
+        if self.http is not None:
+            await self.http.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.engine.dispose()

@@ -1,0 +1,55 @@
+"""Splitting long texts for platforms with a length limit: at lines, then words, never inside a
+letter with its tone marks or a surrogate pair."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _hard_cut(text: str, limit: int, measure: Callable[[str], int]) -> tuple[str, str]:
+    cut = len(text)
+    while cut > 1 and measure(text[:cut]) > limit:
+        cut -= 1
+    while 1 < cut < len(text) and unicodedata.combining(text[cut]):
+        cut -= 1  # keep a base letter with its combining marks
+    return text[:cut], text[cut:]
+
+
+def split_text(text: str, limit: int, measure: Callable[[str], int] = len) -> list[str]:
+    if measure(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for token in _tokens(text):
+        candidate = current + token
+        if measure(candidate) <= limit:
+            current = candidate
+            continue
+        if current.strip():
+            parts.append(current.rstrip())
+        current = token.lstrip("\n") if token.startswith("\n") else token
+        while measure(current) > limit:
+            head, current = _hard_cut(current, limit, measure)
+            parts.append(head)
+    if current.strip():
+        parts.append(current.rstrip())
+    return parts
+
+
+def _tokens(text: str) -> list[str]:
+    """Words with the space or line break in front of them, so joining them gives the text back."""
+    out: list[str] = []
+    word = ""
+    for ch in text:
+        if ch in (" ", "\n") and word:
+            out.append(word)
+            word = ""
+        word += ch
+    if word:
+        out.append(word)
+    return out

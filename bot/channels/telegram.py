@@ -1,0 +1,281 @@
+"""Telegram through python-telegram-bot, started by hand so other channels share the event loop.
+
+Updates are written to the inbox before Telegram is told they arrived: in polling mode the
+offset moves past an update only after it is stored; in webhook mode the 200 follows the write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from datetime import timedelta
+
+from aiohttp import web
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import ExtBot
+from telegram.request import HTTPXRequest
+
+from bot.channels.base import strip_html
+from bot.channels.split import split_text
+from bot.config import TelegramConfig
+from bot.events import Choice, Delivery, Incoming, Reply
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096
+MAX_CALLBACK_BYTES = 64
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+
+
+def _seconds(value) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramChannel:
+    name = "telegram"
+    can_edit = True
+
+    def __init__(self, token: str, config: TelegramConfig, inbox, *, webhook_secret: str = "", public_url: str = "") -> None:
+        self.config = config
+        self.inbox = inbox
+        self.webhook_secret = webhook_secret
+        self.public_url = public_url
+        self.account = token.split(":", 1)[0]  # the bot's numeric id: public, unlike the token
+        self.bot = ExtBot(
+            token,
+            base_url=config.api_url,
+            base_file_url=config.file_url,
+            request=HTTPXRequest(connection_pool_size=32, read_timeout=20, write_timeout=30, connect_timeout=10),
+            get_updates_request=HTTPXRequest(read_timeout=config.poll_timeout + 10, connect_timeout=10),
+        )
+        self._poller: asyncio.Task | None = None
+        self._stopping = False
+        self.connected = False
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.bot.initialize()  # getMe
+        if self.config.mode == "webhook":
+            await self.bot.set_webhook(
+                url=f"{self.public_url}/telegram/webhook", secret_token=self.webhook_secret,
+                max_connections=1, allowed_updates=ALLOWED_UPDATES,
+            )
+        else:
+            await self.bot.delete_webhook()
+            self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
+        self.connected = True
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._poller is not None:
+            self._poller.cancel()
+            try:
+                await self._poller
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        await self.bot.shutdown()
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/telegram/webhook", self._webhook)] if self.config.mode == "webhook" else []
+
+    # ---- receiving --------------------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        offset: int | None = None
+        backoff = 1.0
+        while not self._stopping:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=self.config.poll_timeout, allowed_updates=ALLOWED_UPDATES
+                )
+                self.connected, backoff = True, 1.0
+            except RetryAfter as exc:
+                await asyncio.sleep(_seconds(exc.retry_after))
+                continue
+            except (TimedOut, NetworkError, Conflict) as exc:
+                self.connected = False
+                log.warning("telegram polling: %s; retrying in %.0f s", type(exc).__name__, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60)
+                continue
+            for update in updates:
+                try:
+                    await self.ingest(update)
+                except Exception:  # noqa: BLE001 - not stored: leave the offset so Telegram re-sends it
+                    log.exception("could not store a telegram update")
+                    await asyncio.sleep(backoff)
+                    break
+                offset = update.update_id + 1
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not self.webhook_secret or not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
+            return web.Response(status=403)
+        try:
+            data = await request.json()
+            update = Update.de_json(data, self.bot)
+        except Exception:  # noqa: BLE001 - malformed body: nothing to store, nothing to retry
+            return web.Response(status=400)
+        await self.ingest(update)
+        return web.Response(status=200)
+
+    async def ingest(self, update: Update) -> None:
+        event = await self._to_incoming(update)
+        if event is None:
+            return
+        await self.inbox.put(event)
+        if update.callback_query is not None:
+            try:
+                await update.callback_query.answer()  # stops the button's spinner at once
+            except TelegramError as exc:
+                log.info("callback answer failed: %s", type(exc).__name__)
+
+    async def _to_incoming(self, update: Update) -> Incoming | None:
+        base = dict(channel=self.name, account=self.account, dedup_key=str(update.update_id))
+        if update.callback_query is not None:
+            q = update.callback_query
+            chat = q.message.chat if q.message else None
+            if chat is None:
+                return None
+            return Incoming(
+                **base, user_id=str(q.from_user.id), chat_id=str(chat.id), kind="choice", choice=q.data or "",
+                display_name=q.from_user.full_name, lang_hint=q.from_user.language_code, reply_token=q.id,
+            )
+        msg = update.message or update.edited_message
+        if msg is None or msg.from_user is None:
+            return None
+        common = dict(
+            **base, user_id=str(msg.from_user.id), chat_id=str(msg.chat.id), display_name=msg.from_user.full_name,
+            lang_hint=msg.from_user.language_code, sent_at=msg.date,
+        )
+        if msg.chat.type != "private":
+            return Incoming(**common, kind="group")
+        if update.edited_message is not None:
+            return Incoming(**common, kind="edited", text=msg.text)
+        if msg.text is not None:
+            return Incoming(**common, kind="text", text=msg.text)
+        if msg.photo:
+            raw = await self._download(msg.photo[-1].file_id)
+            return Incoming(**common, kind="photo", photo=raw, text=msg.caption)
+        if msg.contact is not None:
+            return Incoming(**common, kind="contact", contact_phone=msg.contact.phone_number)
+        if msg.location is not None:
+            return Incoming(**common, kind="location", location=(msg.location.latitude, msg.location.longitude))
+        if msg.sticker is not None:
+            return Incoming(**common, kind="sticker")
+        return Incoming(**common, kind="unsupported")
+
+    async def _download(self, file_id: str) -> bytes | None:
+        try:
+            file = await self.bot.get_file(file_id)
+            return bytes(await file.download_as_bytearray())
+        except TelegramError as exc:
+            log.warning("photo download failed: %s", type(exc).__name__)
+            return None
+
+    # ---- sending ----------------------------------------------------------------------------
+
+    def _markup(self, reply: Reply):
+        if reply.ask_contact:
+            rows = [[KeyboardButton(c.label)] for c in reply.choices]
+            return ReplyKeyboardMarkup(
+                [[KeyboardButton("📱 " + reply_contact_label(reply), request_contact=True)], *rows],
+                one_time_keyboard=True, resize_keyboard=True,
+            )
+        buttons = [c for c in reply.choices if len(c.data.encode()) <= MAX_CALLBACK_BYTES]
+        if not buttons:
+            return None
+        options = [c for c in buttons if not c.control]
+        controls = [c for c in buttons if c.control]
+        rows = _rows(options, reply.columns)
+        numbers = [c for c in controls if not c.keyword]
+        named = [c for c in controls if c.keyword]
+        rows += _rows(numbers, 5)
+        short = all(len(c.label) <= 14 for c in named)
+        rows += _rows(named, 3 if short else 1)
+        return InlineKeyboardMarkup(
+            [[InlineKeyboardButton(c.label, callback_data=c.data) for c in row] for row in rows]
+        )
+
+    async def send(self, chat_id: str, reply: Reply) -> Delivery:
+        ids: list[str] = []
+        markup = self._markup(reply)
+        try:
+            if reply.photo:
+                msg = await self.bot.send_photo(chat_id, reply.photo)
+                ids.append(str(msg.message_id))
+            if reply.file:
+                msg = await self.bot.send_document(chat_id, reply.file[1], filename=reply.file[0])
+                ids.append(str(msg.message_id))
+            if reply.commands is not None:
+                await self.bot.set_my_commands(
+                    [BotCommand(c, d) for c, d in reply.commands], scope=BotCommandScopeChat(int(chat_id))
+                )
+            if reply.text:
+                ids += await self._send_text(chat_id, reply, markup)
+        except RetryAfter as exc:
+            return Delivery(ok=False, retry_after=_seconds(exc.retry_after), error="RetryAfter", platform_ids=ids)
+        except Forbidden as exc:
+            return Delivery(ok=False, permanent=True, error=f"Forbidden: {exc.message}"[:200])
+        except BadRequest as exc:
+            return Delivery(ok=False, permanent=True, error=f"BadRequest: {exc.message}"[:200])
+        except (TimedOut, NetworkError) as exc:
+            return Delivery(ok=False, error=type(exc).__name__)
+        return Delivery(ok=True, platform_ids=ids)
+
+    async def _send_text(self, chat_id: str, reply: Reply, markup) -> list[str]:
+        text, mode = reply.text, ParseMode.HTML if reply.html else None
+        if mode and len(text) > MAX_TEXT:
+            text, mode = strip_html(text), None  # splitting HTML could cut a tag in two
+        parts = split_text(text, MAX_TEXT)
+        ids = []
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            try:
+                msg = await self.bot.send_message(chat_id, part, parse_mode=mode, reply_markup=markup if last else None)
+            except BadRequest as exc:
+                if mode is None or "parse" not in exc.message.lower():
+                    raise
+                msg = await self.bot.send_message(chat_id, strip_html(part), reply_markup=markup if last else None)
+            ids.append(str(msg.message_id))
+        return ids
+
+    async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery:
+        markup = self._markup(reply)
+        text = reply.text[:MAX_TEXT]
+        try:
+            await self.bot.edit_message_text(
+                text, chat_id=chat_id, message_id=int(platform_id),
+                parse_mode=ParseMode.HTML if reply.html else None, reply_markup=markup,
+            )
+        except RetryAfter as exc:
+            return Delivery(ok=False, retry_after=_seconds(exc.retry_after), error="RetryAfter")
+        except BadRequest as exc:
+            # Not modified, or gone: either way there is nothing left to do.
+            log.info("telegram edit skipped: %s", exc.message[:80])
+        except Forbidden as exc:
+            return Delivery(ok=False, permanent=True, error=f"Forbidden: {exc.message}"[:200])
+        except (TimedOut, NetworkError) as exc:
+            return Delivery(ok=False, error=type(exc).__name__)
+        return Delivery(ok=True, platform_ids=[platform_id])
+
+
+def reply_contact_label(reply: Reply) -> str:
+    return reply.contact_label or "Share my phone number"
+
+
+def _rows(buttons: list[Choice], columns: int) -> list[list[Choice]]:
+    columns = max(1, columns)
+    return [buttons[i : i + columns] for i in range(0, len(buttons), columns)]

@@ -1,0 +1,85 @@
+"""A chat in the terminal through the same handlers: a demo with no platform account."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from itertools import count
+
+from bot.channels.base import render_plain
+from bot.events import Delivery, Incoming, Reply
+
+DEMO_USER = "demo"
+
+
+class TerminalChannel:
+    name = "terminal"
+    account = "local"
+    can_edit = False
+
+    def __init__(self, inbox, *, stdin=None, stdout=None) -> None:
+        self.inbox = inbox
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        self._ids = count(1)
+        self.closed = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        threading.Thread(target=self._read_lines, daemon=True, name="terminal-input").start()
+
+    async def stop(self) -> None:
+        self.closed.set()
+
+    def _read_lines(self) -> None:
+        for line in iter(self.stdin.readline, ""):
+            text = line.rstrip("\r\n")
+            if text.strip():
+                asyncio.run_coroutine_threadsafe(self._put(text), self._loop).result()
+        self._loop.call_soon_threadsafe(self.closed.set)
+
+    async def greet(self) -> None:
+        await self._put("/start")
+
+    async def _put(self, text: str) -> None:
+        seq = next(self._ids)
+        await self.inbox.put(
+            Incoming(
+                channel=self.name, account=self.account, user_id=DEMO_USER, chat_id=DEMO_USER,
+                dedup_key=f"{id(self)}-{seq}", text=text, kind="text", display_name="Demo",
+            )
+        )
+
+    async def send(self, chat_id: str, reply: Reply) -> Delivery:
+        self._print(render_plain(reply))
+        if reply.photo:
+            self._print("[ảnh / photo]")
+        if reply.file:
+            self._print(f"[tệp / file: {reply.file[0]}]")
+        return Delivery(ok=True, platform_ids=[str(next(self._ids))])
+
+    async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery:
+        return Delivery(ok=True)
+
+    def _print(self, text: str) -> None:
+        self.stdout.write("\n" + text + "\n> ")
+        self.stdout.flush()
+
+
+class DemoPrinter:
+    """In the demo, messages for other people are printed instead of sent."""
+
+    can_edit = False
+
+    def __init__(self, stdout=None) -> None:
+        self.stdout = stdout or sys.stdout
+
+    async def send(self, chat_id: str, reply: Reply) -> Delivery:
+        self.stdout.write("\n[DEMO] " + render_plain(reply).replace("\n", "\n[DEMO] ") + "\n> ")
+        self.stdout.flush()
+        return Delivery(ok=True, platform_ids=["demo"])
+
+    async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery:
+        return Delivery(ok=True)

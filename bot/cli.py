@@ -1,0 +1,176 @@
+"""The subcommands behind python -m bot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from dataclasses import replace
+
+from bot.app import App
+from bot.config import ROOT, Config
+from bot.logs import setup_logging
+from handlers import parsing
+from storage.crypto import KeyringError, keyring_for
+from storage.db import make_engine, migrate, session_factory
+from storage.invites import create_invite
+from storage.people import ORGS, ROLES, sync_communes
+
+log = logging.getLogger("bot")
+
+DEMO_DB = ROOT / "data" / "demo.db"
+
+
+def _keyring(url: str):
+    try:
+        return keyring_for(url)
+    except KeyringError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+async def migrate_only(config: Config) -> int:
+    engine = make_engine(config.storage_url)
+    await migrate(engine)
+    async with session_factory(engine)() as session, session.begin():
+        await sync_communes(session, config.communes)
+    await engine.dispose()
+    print("schema is up to date")
+    return 0
+
+
+def _resolve_villages(config: Config, commune_id: str | None, typed: list[str]) -> list[str]:
+    commune = config.commune(commune_id)
+    if commune is None:
+        return []
+    out = []
+    for value in typed:
+        village = commune.village(value)
+        if village is None:
+            hit = parsing.parse_choices(value, [v.name for v in commune.villages], multi=False)
+            if hit is None:
+                raise SystemExit(f"error: --village {value!r} is not a village of {commune.id}")
+            village = commune.villages[hit[0]]
+        out.append(village.id)
+    return out
+
+
+async def invite(config: Config, args) -> int:
+    roles = sorted(set(args.role))
+    bad = [r for r in roles if r not in ROLES]
+    if bad:
+        print(f"error: unknown role {bad[0]!r}; roles are {', '.join(ROLES)}", file=sys.stderr)
+        return 2
+    org = args.org
+    if org is not None and org not in ORGS:
+        print(f"error: unknown --org {org!r}; choose from {', '.join(ORGS)}", file=sys.stderr)
+        return 2
+    if "reporter" in roles and org is None:
+        org = "village_head"
+    commune_id = args.commune
+    if roles == ["province"]:
+        commune_id = None
+    elif commune_id is None:
+        if len(config.communes) != 1:
+            print("error: --commune is needed: the config has several communes", file=sys.stderr)
+            return 2
+        commune_id = config.communes[0].id
+    elif config.commune(commune_id) is None:
+        print(f"error: --commune {commune_id!r} is not in the config", file=sys.stderr)
+        return 2
+    try:
+        villages = _resolve_villages(config, commune_id, args.village)
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if "reporter" in roles and not villages:
+        print("note: a reporter without --village can only report for the whole commune", file=sys.stderr)
+    _keyring(config.storage_url)
+    engine = make_engine(config.storage_url)
+    await migrate(engine)
+    sessions = session_factory(engine)
+    from bot.clock import Clock
+
+    async with sessions() as session, session.begin():
+        await sync_communes(session, config.communes)
+        code = await create_invite(
+            session, now=Clock().now(), days=config.invite_days, commune_id=commune_id, roles=roles,
+            villages=villages, org=org, name=args.name,
+        )
+    await engine.dispose()
+    print(f"Invite for {', '.join(roles)}" + (f" in {commune_id}" if commune_id else "") + f", valid {config.invite_days} days.")
+    print("The person sends /start CODE to the bot (or opens t.me/<bot>?start=CODE).")
+    print(code)
+    return 0
+
+
+def run(config: Config) -> int:
+    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+    setup_logging()
+    if token:
+        return asyncio.run(_serve(config, token))
+    if sys.stdin.isatty():
+        return asyncio.run(_demo(config))
+    print("no channel configured: set TELEGRAM_BOT_TOKEN (see README), or run in a terminal for the demo",
+          file=sys.stderr)
+    return 2
+
+
+async def _until_signal(extra: asyncio.Event | None = None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows
+            pass
+    waiters = [asyncio.create_task(stop.wait())]
+    if extra is not None:
+        waiters.append(asyncio.create_task(extra.wait()))
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for w in waiters:
+        w.cancel()
+
+
+async def _serve(config: Config, token: str) -> int:
+    from bot.channels.telegram import TelegramChannel
+
+    keyring = _keyring(config.storage_url)
+    app = App(config, keyring=keyring)
+    secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "")
+    if config.telegram.mode == "webhook" and not secret:
+        print("error: webhook mode needs TELEGRAM_WEBHOOK_SECRET", file=sys.stderr)
+        return 2
+    app.add_channel(TelegramChannel(token, config.telegram, app.inbox, webhook_secret=secret,
+                                    public_url=config.http.public_url))
+    await app.start()
+    log.info("bot running: telegram (%s)", config.telegram.mode)
+    try:
+        await _until_signal()
+    finally:
+        await app.stop()
+    return 0
+
+
+async def _demo(config: Config) -> int:
+    from bot.channels.terminal import DemoPrinter, TerminalChannel
+    from bot import demo
+
+    logging.getLogger().setLevel(logging.WARNING)
+    url = f"sqlite+aiosqlite:///{DEMO_DB}"
+    demo_config = replace(config, storage_url=url)
+    app = App(demo_config, keyring=keyring_for(url), demo=True, fallback_sender=DemoPrinter())
+    terminal = TerminalChannel(app.inbox)
+    app.add_channel(terminal)
+    await app.prepare()
+    await demo.seed(app)
+    print(demo.banner(config), flush=True)
+    await app.start(http=False)
+    await terminal.greet()
+    try:
+        await _until_signal(terminal.closed)
+    finally:
+        await app.stop()
+    return 0

@@ -1,0 +1,105 @@
+"""Channel-neutral events and replies. Handlers see only these, never a platform's objects."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a person did in a chat: typed text, pressed a button, sent a photo or a contact."""
+
+    channel: str  # "telegram", "terminal", "zalo_bot", "zalo_oa"
+    account: str  # which bot account of that channel saw it
+    user_id: str
+    chat_id: str
+    dedup_key: str  # unique per (channel, account): update id or message id
+    text: str | None = None
+    choice: str | None = None  # data of a pressed button
+    photo: bytes | None = None  # already downloaded (JPEG or PNG bytes)
+    contact_phone: str | None = None
+    location: tuple[float, float] | None = None
+    kind: str = "text"  # text, choice, photo, contact, location, sticker, unsupported, group, edited
+    display_name: str = ""
+    lang_hint: str | None = None
+    sent_at: datetime | None = None
+    reply_token: str | None = None  # callback query id to answer, where the channel has one
+
+    @property
+    def identity_key(self) -> tuple[str, str, str]:
+        return (self.channel, self.account, self.user_id)
+
+    @property
+    def conv_key(self) -> str:
+        return f"{self.channel}:{self.account}:{self.user_id}"
+
+    def to_json(self) -> bytes:
+        data = asdict(self)
+        data["photo"] = self.photo.hex() if self.photo else None
+        data["sent_at"] = self.sent_at.isoformat() if self.sent_at else None
+        return json.dumps(data, ensure_ascii=False).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Incoming:
+        data = json.loads(raw)
+        data["photo"] = bytes.fromhex(data["photo"]) if data.get("photo") else None
+        data["sent_at"] = datetime.fromisoformat(data["sent_at"]) if data.get("sent_at") else None
+        if data.get("location"):
+            data["location"] = tuple(data["location"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A button. `data` is short ASCII (Telegram allows 64 bytes); labels never go into it."""
+
+    label: str
+    data: str
+    selected: bool = False  # for several-choice steps: shown with a tick
+    control: bool = False  # back / skip / cancel / done: not numbered on text-only channels
+    keyword: str = ""  # what to type for a control on text-only channels
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    choices: tuple[Choice, ...] = ()
+    columns: int = 1
+    photo: bytes | None = None
+    file: tuple[str, bytes] | None = None  # (filename, content)
+    ask_contact: bool = False  # offer the platform's "share my phone number" button
+    tag: str | None = None  # names the message so it can be edited later
+    edit: bool = False  # edit the delivered message with this tag instead of sending anew
+    html: bool = False  # text is HTML with user input escaped
+    contact_label: str = ""  # the label of the share-phone button
+    commands: tuple[tuple[str, str], ...] | None = None  # the chat's command menu, where supported
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["choices"] = [asdict(c) for c in self.choices]
+        data["photo"] = self.photo.hex() if self.photo else None
+        data["file"] = [self.file[0], self.file[1].hex()] if self.file else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Reply:
+        data = dict(data)
+        data["choices"] = tuple(Choice(**c) for c in data.get("choices", ()))
+        data["photo"] = bytes.fromhex(data["photo"]) if data.get("photo") else None
+        data["file"] = (data["file"][0], bytes.fromhex(data["file"][1])) if data.get("file") else None
+        if data.get("commands") is not None:
+            data["commands"] = tuple(tuple(c) for c in data["commands"])
+        return cls(**data)
+
+
+@dataclass
+class Delivery:
+    """What a channel reports back after sending: platform message ids, or why it failed."""
+
+    ok: bool
+    platform_ids: list[str] = field(default_factory=list)
+    retry_after: float | None = None
+    permanent: bool = False
+    error: str = ""

@@ -1,0 +1,78 @@
+"""The inbox: every update is stored (encrypted) before the platform is told it arrived.
+
+A duplicate delivery hits the unique key (channel, account, dedup_key) and is dropped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.events import Incoming
+from storage.crypto import Keyring
+from storage.models import InboxEvent
+
+MAX_TEXT = 20_000  # longer messages are cut here; the form still answers that it is too long
+
+
+class Inbox:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], keyring: Keyring, clock) -> None:
+        self.sessions = sessions
+        self.keyring = keyring
+        self.clock = clock
+        self.listeners: list = []  # called (no arguments) after something new was stored
+
+    async def put(self, event: Incoming) -> bool:
+        """Store the event; True if it is new. Call before acknowledging it to the platform."""
+        if event.text and len(event.text) > MAX_TEXT:
+            event = Incoming(**{**event.__dict__, "text": event.text[:MAX_TEXT] + "…"})
+        values = dict(
+            channel=event.channel, account=event.account, dedup_key=event.dedup_key[:128],
+            conv_key=event.conv_key, payload=self.keyring.encrypt(event.to_json()),
+            received_at=self.clock.now(), attempts=0,
+        )
+        async with self.sessions() as session, session.begin():
+            insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+            result = await session.execute(
+                insert(InboxEvent).values(**values).on_conflict_do_nothing(
+                    index_elements=["channel", "account", "dedup_key"]
+                )
+            )
+            new = bool(result.rowcount)
+        if new:
+            for listener in self.listeners:
+                listener()
+        return new
+
+
+async def pending_conversations(session: AsyncSession, limit: int = 200) -> list[tuple[str, int]]:
+    """(conversation, oldest pending event id) for conversations with unprocessed events."""
+    rows = await session.execute(
+        select(InboxEvent.conv_key, InboxEvent.id)
+        .where(InboxEvent.processed_at.is_(None))
+        .order_by(InboxEvent.id)
+        .limit(limit)
+    )
+    seen: dict[str, int] = {}
+    for conv, event_id in rows:
+        seen.setdefault(conv, event_id)
+    return list(seen.items())
+
+
+async def next_event(session: AsyncSession, conv_key: str) -> InboxEvent | None:
+    return await session.scalar(
+        select(InboxEvent)
+        .where(InboxEvent.conv_key == conv_key, InboxEvent.processed_at.is_(None))
+        .order_by(InboxEvent.id)
+        .limit(1)
+    )
+
+
+def mark_processed(row: InboxEvent, now: datetime, error: str | None = None) -> None:
+    row.processed_at = now
+    row.payload = None  # nothing of what was said stays in the inbox
+    row.error = error

@@ -1,0 +1,200 @@
+"""The outbox: everything the bot sends is queued in the database in the transaction that decided
+it, then delivered in order per chat, with retries, back-off and the platform's retry_after.
+
+Only a message in flight when the process dies may be sent twice; nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.events import Delivery, Reply
+from storage.crypto import Keyring
+from storage.models import Identity, OutboxMessage, Person
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 12
+CLAIM_SECONDS = 120
+
+
+def queue_to_chat(
+    session: AsyncSession, keyring: Keyring, *, channel: str, account: str, chat_id: str,
+    person_id: int | None, reply: Reply, now: datetime, kind: str = "reply",
+) -> None:
+    payload = keyring.encrypt(json.dumps(reply.to_dict(), ensure_ascii=False).encode())
+    session.add(
+        OutboxMessage(
+            person_id=person_id, channel=channel, account=account, chat_id=chat_id,
+            kind="edit" if reply.edit else kind, tag=reply.tag, payload=payload,
+            created_at=now, due_at=now, attempts=0,
+        )
+    )
+
+
+async def queue_to_person(
+    session: AsyncSession, keyring: Keyring, person_id: int, reply: Reply, *, now: datetime, kind: str = "push"
+) -> bool:
+    """To the person's preferred channel (the one they last wrote from). False if they have none."""
+    person = await session.get(Person, person_id)
+    identities = (
+        await session.scalars(
+            select(Identity).where(Identity.person_id == person_id).order_by(Identity.last_seen_at.desc())
+        )
+    ).all()
+    if not identities:
+        return False
+    preferred = next((i for i in identities if person and i.channel == person.preferred_channel), identities[0])
+    queue_to_chat(
+        session, keyring, channel=preferred.channel, account=preferred.account, chat_id=preferred.chat_id,
+        person_id=person_id, reply=reply, now=now, kind=kind,
+    )
+    return True
+
+
+class Outbox:
+    """Delivers queued messages through the channels registered with it."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], keyring: Keyring, clock, *, fallback=None) -> None:
+        self.sessions = sessions
+        self.keyring = keyring
+        self.clock = clock
+        self.channels: dict[str, object] = {}
+        self.fallback = fallback  # demo: a printer for messages to channels not running here
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def register(self, channel) -> None:
+        self.channels[channel.name] = channel
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _sender(self, name: str):
+        return self.channels.get(name) or self.fallback
+
+    async def run(self, idle_seconds: float = 1.0) -> None:
+        while not self._stopping:
+            try:
+                sent = await self.deliver_due()
+            except Exception:  # noqa: BLE001 - the loop must outlive any one failure
+                log.exception("outbox pass failed")
+                sent = 0
+            if sent:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), idle_seconds)
+            except TimeoutError:
+                pass
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def _claim(self, limit: int) -> list[OutboxMessage]:
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            rows = (
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.delivered_at.is_(None), OutboxMessage.failed_at.is_(None))
+                    .order_by(OutboxMessage.id)
+                    .limit(limit * 4)
+                )
+            ).all()
+            claimed: list[OutboxMessage] = []
+            blocked: set[tuple[str, str]] = set()
+            for row in rows:
+                chat = (row.channel, row.chat_id)
+                if chat in blocked:
+                    continue
+                blocked.add(chat)  # one message per chat per pass keeps them in order
+                if row.due_at > now or (row.claimed_until and row.claimed_until > now):
+                    continue
+                if self._sender(row.channel) is None:
+                    continue
+                claimed.append(row)
+                if len(claimed) >= limit:
+                    break
+            if claimed:
+                ids = [r.id for r in claimed]
+                result = await session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id.in_(ids),
+                        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
+                    )
+                    .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+                    .returning(OutboxMessage.id)
+                )
+                won = set(result.scalars().all())
+                claimed = [r for r in claimed if r.id in won]
+        return claimed
+
+    async def deliver_due(self, limit: int = 30) -> int:
+        """One pass: the next message of each chat that is due. Returns how many were attempted."""
+        claimed = await self._claim(limit)
+        if claimed:
+            await asyncio.gather(*(self._deliver(row) for row in claimed))
+        return len(claimed)
+
+    async def drain(self, max_passes: int = 50) -> None:
+        """Deliver until nothing due is left (tests and the CLI)."""
+        for _ in range(max_passes):
+            if not await self.deliver_due():
+                return
+
+    async def _previous_platform_id(self, row: OutboxMessage) -> str | None:
+        async with self.sessions() as session:
+            ids = await session.scalar(
+                select(OutboxMessage.platform_ids)
+                .where(
+                    OutboxMessage.channel == row.channel, OutboxMessage.chat_id == row.chat_id,
+                    OutboxMessage.tag == row.tag, OutboxMessage.kind != "edit",
+                    OutboxMessage.delivered_at.is_not(None),
+                )
+                .order_by(OutboxMessage.id.desc())
+                .limit(1)
+            )
+        return ids[-1] if ids else None
+
+    async def _deliver(self, row: OutboxMessage) -> None:
+        sender = self._sender(row.channel)
+        reply = Reply.from_dict(json.loads(self.keyring.decrypt(row.payload)))
+        try:
+            if row.kind == "edit":
+                target = await self._previous_platform_id(row) if getattr(sender, "can_edit", False) else None
+                # Where a message cannot be edited the change is dropped: the next question follows anyway.
+                result = await sender.edit(row.chat_id, target, reply) if target else Delivery(ok=True)
+            else:
+                result = await sender.send(row.chat_id, reply)
+        except Exception as exc:  # noqa: BLE001 - a channel bug must not stop the queue
+            log.exception("delivery raised on %s", row.channel)
+            result = Delivery(ok=False, error=type(exc).__name__)
+        await self._record(row.id, result)
+
+    async def _record(self, row_id: int, result: Delivery) -> None:
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            row = await session.get(OutboxMessage, row_id)
+            row.claimed_until = None
+            row.attempts += 1
+            if result.ok:
+                row.delivered_at = now
+                row.platform_ids = result.platform_ids
+                row.payload = None  # delivered: what was said is not kept
+                return
+            row.last_error = result.error[:300]
+            if result.permanent or row.attempts >= MAX_ATTEMPTS:
+                row.failed_at = now
+                log.warning("outbox message %s to %s failed for good: %s", row.id, row.channel, result.error)
+                return
+            delay = result.retry_after if result.retry_after is not None else min(2 ** row.attempts, 300)
+            row.due_at = now + timedelta(seconds=delay)

@@ -1,0 +1,62 @@
+"""What a handler gets: the event, the person, one database session, and ways to answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Commune, Config
+from bot.events import Choice, Incoming, Reply
+from bot.i18n import translate
+from storage.crypto import Keyring
+from storage.people import Profile
+
+
+@dataclass(frozen=True)
+class Services:
+    config: Config
+    clock: Clock
+    keyring: Keyring
+    demo: bool = False  # terminal demo: pushes to other people are printed, not sent
+
+
+@dataclass
+class Ctx:
+    services: Services
+    session: AsyncSession
+    event: Incoming
+    person: Profile | None
+    lang: str
+    replies: list[Reply] = field(default_factory=list)
+    pushes: list[tuple[int, Reply]] = field(default_factory=list)
+
+    @property
+    def config(self) -> Config:
+        return self.services.config
+
+    @property
+    def now(self) -> datetime:
+        return self.services.clock.now()
+
+    @property
+    def commune(self) -> Commune:
+        """The person's commune; people of no commune (province) see the first one's calendar."""
+        cid = self.person.commune_id if self.person else None
+        return self.config.commune(cid) or self.config.communes[0]
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(self.commune.tz).date()
+
+    def t(self, msgid: str, **params) -> str:
+        return translate(self.lang, msgid, **params)
+
+    def say(self, text: str, choices: list[Choice] | tuple[Choice, ...] = (), **kwargs) -> None:
+        self.replies.append(Reply(text=text, choices=tuple(choices), **kwargs))
+
+    def push(self, person_id: int, reply: Reply) -> None:
+        """A message to another person; it leaves through the outbox with this transaction."""
+        self.pushes.append((person_id, reply))

@@ -1,0 +1,157 @@
+"""Typed answers turned into values for each kind of step, with a specific message when they fail."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from bot.i18n import N_, number, translate
+from handlers import parsing
+from handlers.context import Ctx
+from handlers.forms.steps import FormEnv, Kind, Step
+
+
+@dataclass(frozen=True)
+class Value:
+    value: Any
+
+
+@dataclass(frozen=True)
+class Refusal:
+    message: str
+
+
+KIND_HELP = {
+    Kind.CHOICE: N_("Press a button, or type the number or the name of an option."),
+    Kind.MULTI: N_("Press the options you want, then Done. Or type their numbers, e.g. 1 3."),
+    Kind.INTEGER: N_("Type a whole number, e.g. 45."),
+    Kind.DATE: N_("Type a date as dd/mm/yyyy, e.g. 25/11/2026, or 'hôm nay', 'hôm qua'."),
+    Kind.TEXT: N_("Type your answer in one message."),
+    Kind.PHOTO: N_("Send photos one at a time, then press Done."),
+    Kind.PHONE: N_("Share your phone number with the button, or type it, e.g. 0912 345 678."),
+    Kind.YESNO: N_("Answer Có or Không."),
+}
+
+NUMBER_ERRORS = {
+    "not_a_number": N_("“{text}” is not a number. Please type a whole number, e.g. 45."),
+    "not_integer": N_("Please type a whole number, without decimals."),
+    "too_small": N_("The number must be at least {minimum}."),
+    "too_large": N_("The number must be at most {maximum}."),
+    "several_numbers": N_("Please type just one number."),
+    "negative": N_("The number cannot be negative."),
+}
+DATE_ERRORS = {
+    "invalid_date": N_("{text} is not a real date. Please check the day and the month."),
+    "future": N_("The date cannot be in the future. Please type the date it took place."),
+    "too_old": N_("The date is more than {days} days ago. Reports older than that cannot be sent here; please tell the office."),
+    "not_a_date": N_("I could not read “{text}” as a date. Type dd/mm/yyyy, e.g. 25/11/2026, or 'hôm nay', 'hôm qua'."),
+}
+
+
+def _short(text: str, limit: int = 40) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _options_refusal(ctx: Ctx, step: Step, text: str) -> Refusal:
+    return Refusal(ctx.t("“{text}” is not one of the options. Please press a button or type its number.", text=_short(text)))
+
+
+def _labels(ctx: Ctx, options) -> list[str]:
+    return [ctx.t(o.label) for o in options]
+
+
+def _match(ctx: Ctx, options, text: str, *, multi: bool) -> list[int] | None:
+    """The displayed labels first, then the Vietnamese ones (an English UI user typing Vietnamese)."""
+    found = parsing.parse_choices(text, _labels(ctx, options), multi=multi)
+    if found is None and ctx.lang != "vi":
+        found = parsing.parse_choices(text, [translate("vi", o.label) for o in options], multi=multi)
+    return found
+
+
+def typed(ctx: Ctx, step: Step, text: str, folded: str) -> Value | Refusal:
+    env = FormEnv(ctx)
+    text = parsing.nfc(text)
+    if step.extra:
+        hit = parsing.parse_choices(text, _labels(ctx, step.extra), multi=False)
+        if hit is not None and not re.fullmatch(r"\s*\d+\s*", text):
+            return Value(extra_value(ctx, step, step.extra[hit[0]].code))
+    if step.kind in (Kind.CHOICE, Kind.YESNO):
+        options = step.options_for(env)
+        if step.kind == Kind.YESNO and not re.fullmatch(r"\s*\d+\s*", text):
+            yes = parsing.parse_yes_no(text)
+            if yes is not None:
+                codes = [o.code for o in options]
+                want = "yes" if yes else "no"
+                if want in codes:
+                    return Value(want)
+        found = _match(ctx, options, text, multi=False)
+        if found is None:
+            if step.explain is not None:
+                reason = step.explain(text, env)
+                if reason is not None:
+                    msgid, params = reason
+                    return Refusal(ctx.t(msgid, **params))
+            return _options_refusal(ctx, step, text)
+        return Value(options[found[0]].code)
+    if step.kind == Kind.MULTI:
+        options = step.options_for(env)
+        found = _match(ctx, options, text, multi=True)
+        if not found:
+            return _options_refusal(ctx, step, text)
+        return Value([options[i].code for i in found])
+    if step.kind == Kind.INTEGER:
+        result = parsing.parse_int(text, minimum=step.minimum, maximum=step.maximum)
+        if isinstance(result, parsing.ParseError):
+            params = {"text": _short(text), "minimum": number(ctx.lang, step.minimum), "maximum": number(ctx.lang, step.maximum)}
+            return Refusal(ctx.t(NUMBER_ERRORS.get(result.code, NUMBER_ERRORS["not_a_number"]), **params))
+        return Value(result)
+    if step.kind == Kind.DATE:
+        window = ctx.config.forms.report_window_days if step.window else None
+        result = parsing.parse_date(text, today=ctx.today, window_days=window)
+        if isinstance(result, parsing.ParseError):
+            params = {"text": _short(text), "days": window or 0}
+            return Refusal(ctx.t(DATE_ERRORS.get(result.code, DATE_ERRORS["not_a_date"]), **params))
+        return Value(result.isoformat())
+    if step.kind == Kind.TEXT:
+        if not text:
+            return Refusal(ctx.t("The answer is empty. Please type it again."))
+        if len(text) > step.max_length:
+            return Refusal(
+                ctx.t(
+                    "That is too long ({n} characters). Please keep it under {max} characters.",
+                    n=number(ctx.lang, len(text)), max=number(ctx.lang, step.max_length),
+                )
+            )
+        return Value(text)
+    if step.kind == Kind.PHONE:
+        result = parsing.parse_phone(text)
+        if isinstance(result, parsing.ParseError):
+            return Refusal(ctx.t("“{text}” does not look like a phone number. Type it like 0912 345 678.", text=_short(text)))
+        return Value(result)
+    if step.kind == Kind.PHOTO:
+        return Refusal(ctx.t("Please send a photo, or press Done."))
+    return Refusal(ctx.t(KIND_HELP[step.kind]))
+
+
+DAYS_AGO = {"today": 0, "yesterday": 1}
+
+
+def extra_value(ctx: Ctx, step: Step, code: str) -> Any:
+    """A button beside a typed answer; on a date step "today" means the date it was pressed."""
+    if step.kind == Kind.DATE and code in DAYS_AGO:
+        return (ctx.today - timedelta(days=DAYS_AGO[code])).isoformat()
+    return code
+
+
+def edit_number(folded: str) -> int | None:
+    """'sửa 3', 'sua 3', '3' on the review screen."""
+    m = re.fullmatch(r"(?:sua|edit|doi)?\s*(\d{1,3})", folded)
+    return int(m.group(1)) if m else None
+
+
+def as_date(value: str | date) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+

@@ -1,0 +1,507 @@
+"""One engine walks every form: asks, validates, goes back, skips, reviews, confirms.
+
+Button data is `f<seq>:<action>`: seq numbers the question a button belongs to, so a late press
+on an old question is recognised and not applied. Typed answers always go to the current question.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+from typing import Any
+
+from bot.events import Choice, Reply
+from bot.i18n import day, number
+from handlers import parsing
+from handlers.context import Ctx
+from handlers.forms import answers as parse
+from handlers.forms.steps import (
+    SKIPPED,
+    Form,
+    FormEnv,
+    Group,
+    Kind,
+    Position,
+    answered,
+    get_answer,
+    on_path,
+    path,
+    scope,
+    set_answer,
+)
+from storage import photos as photo_store
+from storage.drafts import DraftState, OpenDraft, create_draft, discard_draft, load_draft, save_draft
+
+FORMS: dict[str, Form] = {}
+
+BACK_WORDS = {"quay lai", "back", "lui", "tro lai"}
+SKIP_WORDS = {"bo qua", "skip", "khong co"}
+CANCEL_WORDS = {"huy", "cancel", "thoi", "huy ban nhap", "discard", "discard draft"}
+RESUME_WORDS = {"tiep tuc", "continue"}
+HELP_WORDS = {"tro giup", "help", "?", "giup"}
+DONE_WORDS = {"xong", "done", "het", "tiep"}
+CONFIRM_WORDS = {"xac nhan", "ok", "gui", "dong y", "confirm", "send", "hoan thanh"}
+
+
+def register(form: Form) -> Form:
+    FORMS[form.name] = form
+    return form
+
+
+def expiry(ctx: Ctx, form: Form):
+    f = ctx.config.forms
+    if form.sensitive:
+        return ctx.now + timedelta(hours=f.case_draft_expiry_hours)
+    return ctx.now + timedelta(days=f.draft_expiry_days)
+
+
+async def start(ctx: Ctx, form: Form, *, answers: dict | None = None, meta: dict | None = None) -> None:
+    """Open a new draft; with answers given (a correction) go straight to the review."""
+    assert ctx.person is not None
+    state = DraftState(form=form.name, answers=answers or {}, meta=meta or {})
+    draft = await create_draft(
+        ctx.session, ctx.services.keyring, ctx.person.id, state,
+        now=ctx.now, expires_at=expiry(ctx, form), sensitive=form.sensitive,
+    )
+    if answers:
+        await _show_review(ctx, form, draft)
+    else:
+        first = path(form, state.answers)[0]
+        await _ask(ctx, form, draft, first)
+    _save(ctx, form, draft)
+
+
+async def current_draft(ctx: Ctx) -> tuple[Form, OpenDraft] | None:
+    assert ctx.person is not None
+    draft = await load_draft(ctx.session, ctx.services.keyring, ctx.person.id)
+    if draft is None:
+        return None
+    form = FORMS.get(draft.state.form)
+    if form is None:  # a form that no longer exists: nothing can finish it
+        await discard_draft(ctx.session, ctx.person.id)
+        return None
+    return form, draft
+
+
+def _save(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
+    save_draft(draft, ctx.services.keyring, now=ctx.now, expires_at=expiry(ctx, form))
+
+
+def _position(form: Form, draft: OpenDraft) -> tuple[list[Position], int | None]:
+    steps = path(form, draft.state.answers)
+    for i, pos in enumerate(steps):
+        if pos.address == draft.state.cursor:
+            return steps, i
+    return steps, None
+
+
+# ---- asking -----------------------------------------------------------------------------
+
+
+def _label(ctx: Ctx, msgid: str) -> str:
+    return ctx.t(msgid)
+
+
+def _group_label(ctx: Ctx, form: Form, pos: Position) -> str:
+    group = next(g for g in form.items if isinstance(g, Group) and g.key == pos.group)
+    return ctx.t(group.item_label, n=(pos.index or 0) + 1)
+
+
+def _question_tag(draft: OpenDraft) -> str:
+    return f"q{draft.row.id}:{draft.row.seq}"
+
+
+def _question_text(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> str:
+    steps, i = _position(form, draft)
+    head = ctx.t("{form} · Step {i}/{n}", form=ctx.t(form.title), i=(i or 0) + 1, n=len(steps))
+    lines = [head]
+    if pos.group is not None:
+        lines.append(_group_label(ctx, form, pos))
+    if pos.step.warning:
+        lines.append(ctx.t(pos.step.warning))
+    lines.append(ctx.t(pos.step.prompt))
+    current = get_answer(draft.state.answers, pos)
+    if draft.state.mode == "edit" and current is not ... and pos.step.kind not in (Kind.MULTI, Kind.PHOTO):
+        lines.append(ctx.t("Now: {value}", value=display(ctx, form, pos, current)))
+    if pos.step.kind == Kind.PHOTO:
+        have = len(draft.state.meta.get("pending", {}).get("items", []))
+        lines.append(ctx.t("Photos so far: {n}/{max}", n=have, max=pos.step.max_items))
+    return "\n".join(lines)
+
+
+def _buttons(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> list[Choice]:
+    seq = draft.row.seq
+    env = FormEnv(ctx)
+    step = pos.step
+    out: list[Choice] = []
+    if step.kind in (Kind.CHOICE, Kind.YESNO):
+        out += [Choice(_label(ctx, o.label), f"f{seq}:o{i}") for i, o in enumerate(step.options_for(env))]
+    elif step.kind == Kind.MULTI:
+        picked = set(draft.state.meta.get("pending", {}).get("items", []))
+        for i, o in enumerate(step.options_for(env)):
+            on = o.code in picked
+            mark = "✅ " if on else "▫️ "
+            out.append(Choice(mark + _label(ctx, o.label), f"f{seq}:t{i}", selected=on))
+        out.append(Choice(ctx.t("Done"), f"f{seq}:d", control=True, keyword=ctx.t("done")))
+    elif step.kind == Kind.PHOTO:
+        out.append(Choice(ctx.t("Done"), f"f{seq}:d", control=True, keyword=ctx.t("done")))
+    out += [
+        Choice(_label(ctx, o.label), f"f{seq}:x{i}", control=True, keyword=_label(ctx, o.label))
+        for i, o in enumerate(step.extra)
+    ]
+    steps, i = _position(form, draft)
+    if (i or 0) > 0 or draft.state.mode == "edit":
+        out.append(Choice(ctx.t("Back"), f"f{seq}:b", control=True, keyword=ctx.t("back")))
+    if step.optional:
+        out.append(Choice(ctx.t("Skip"), f"f{seq}:s", control=True, keyword=ctx.t("skip")))
+    out.append(Choice(ctx.t("Cancel"), f"f{seq}:c", control=True, keyword=ctx.t("cancel")))
+    return out
+
+
+async def _ask(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, *, bump: bool = True) -> None:
+    if bump:
+        draft.row.seq += 1
+    draft.state.cursor = pos.address
+    if draft.state.mode == "review":
+        draft.state.mode = "ask"
+    if pos.step.kind in (Kind.MULTI, Kind.PHOTO):
+        current = get_answer(draft.state.answers, pos, None)
+        if draft.state.meta.get("pending", {}).get("address") != pos.address:
+            items = list(current) if isinstance(current, list) else []
+            draft.state.meta["pending"] = {"address": pos.address, "items": items}
+    else:
+        draft.state.meta.pop("pending", None)
+    text = _question_text(ctx, form, draft, pos)
+    columns = 2 if pos.step.kind in (Kind.CHOICE, Kind.YESNO) and len(pos.step.options_for(FormEnv(ctx))) > 6 else 1
+    ctx.say(
+        text,
+        _buttons(ctx, form, draft, pos),
+        tag=_question_tag(draft),
+        columns=columns,
+        ask_contact=pos.step.kind == Kind.PHONE,
+    )
+
+
+async def reask(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
+    if draft.state.mode == "review" or draft.state.cursor is None:
+        await _show_review(ctx, form, draft)
+        return
+    steps, i = _position(form, draft)
+    pos = steps[i] if i is not None else steps[0]
+    await _ask(ctx, form, draft, pos)
+
+
+def _close_question(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, value: Any) -> None:
+    """Where buttons were pressed, the old question loses its buttons and shows the answer."""
+    text = _question_text(ctx, form, draft, pos) + "\n→ " + display(ctx, form, pos, value)
+    ctx.say(text, tag=_question_tag(draft), edit=True)
+
+
+# ---- showing answers --------------------------------------------------------------------
+
+
+def display(ctx: Ctx, form: Form, pos: Position, value: Any) -> str:
+    step = pos.step
+    if value is SKIPPED or value is ...:
+        return "—"
+    extras = {o.code: o for o in step.extra}
+    if isinstance(value, str) and value in extras:
+        return ctx.t(extras[value].label)
+    if step.kind in (Kind.CHOICE, Kind.YESNO, Kind.MULTI):
+        labels = {o.code: ctx.t(o.label) for o in step.options_for(FormEnv(ctx))}
+        codes = value if isinstance(value, list) else [value]
+        return ", ".join(labels.get(c, c) for c in codes)
+    if step.kind == Kind.INTEGER:
+        return number(ctx.lang, value)
+    if step.kind == Kind.DATE:
+        return day(parse.as_date(value))
+    if step.kind == Kind.PHOTO:
+        return ctx.t("{n} photo(s)", n=len(value))
+    return str(value)
+
+
+async def _show_review(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
+    draft.row.seq += 1
+    draft.state.mode = "review"
+    draft.state.cursor = None
+    draft.state.meta.pop("pending", None)
+    seq = draft.row.seq
+    lines = ["<b>" + html.escape(ctx.t("Review: {form}", form=ctx.t(form.title))) + "</b>"]
+    steps = path(form, draft.state.answers)
+    for n, pos in enumerate(steps, 1):
+        label = ctx.t(pos.step.review_label)
+        if pos.group is not None:
+            label = f"{_group_label(ctx, form, pos)} · {label}"
+        value = display(ctx, form, pos, get_answer(draft.state.answers, pos, SKIPPED))
+        lines.append(f"{n}. {html.escape(label)}: {html.escape(value)}")
+    lines.append("")
+    lines.append(html.escape(ctx.t("Nothing is saved until you confirm. To change an answer, choose its number.")))
+    buttons = [Choice(f"✏️ {n}", f"f{seq}:e{n}", control=True) for n in range(1, len(steps) + 1)]
+    buttons.append(Choice(ctx.t("Confirm"), f"f{seq}:ok", control=True, keyword=ctx.t("confirm")))
+    buttons.append(Choice(ctx.t("Cancel"), f"f{seq}:c", control=True, keyword=ctx.t("cancel")))
+    ctx.say("\n".join(lines), buttons, columns=5, html=True, tag=_question_tag(draft))
+
+
+# ---- answering --------------------------------------------------------------------------
+
+
+async def _advance(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> None:
+    steps = path(form, draft.state.answers)
+    if draft.state.mode == "edit":
+        nxt = next((p for p in steps if not answered(draft.state.answers, p)), None)
+    else:
+        idx = next((i for i, p in enumerate(steps) if p.address == pos.address), len(steps) - 1)
+        nxt = steps[idx + 1] if idx + 1 < len(steps) else None
+    if nxt is None:
+        await _show_review(ctx, form, draft)
+    else:
+        await _ask(ctx, form, draft, nxt)
+
+
+async def _accept(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, value: Any, *, pressed: bool) -> None:
+    error = None
+    if pos.step.check is not None and value is not SKIPPED:
+        error = pos.step.check(value, scope(draft.state.answers, pos.group, pos.index), FormEnv(ctx))
+    if error is not None:
+        msgid, params = error
+        ctx.say(ctx.t(msgid, **params))
+        await _ask(ctx, form, draft, pos)
+        return
+    if pressed:
+        _close_question(ctx, form, draft, pos, value)
+    set_answer(draft.state.answers, pos, value)
+    if pos.step.on_answer is not None:
+        await pos.step.on_answer(ctx, draft.state.answers, value)
+    await _advance(ctx, form, draft, pos)
+
+
+async def _refuse(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, message: str) -> None:
+    ctx.say(message)
+    await _ask(ctx, form, draft, pos)
+
+
+async def handle(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
+    """Apply one event to the draft and answer it; the caller commits."""
+    await _handle(ctx, form, draft)
+    if not draft.closed:
+        _save(ctx, form, draft)
+
+
+async def _handle(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
+    ev = ctx.event
+    if ev.choice is not None:
+        await _on_button(ctx, form, draft, ev.choice)
+        return
+    steps, i = _position(form, draft)
+    if draft.state.mode == "review" or i is None:
+        await _on_review_text(ctx, form, draft)
+        return
+    pos = steps[i]
+    if ev.kind == "photo":
+        await _on_photo(ctx, form, draft, pos)
+        return
+    if ev.kind == "contact" and pos.step.kind == Kind.PHONE:
+        await _accept(ctx, form, draft, pos, ev.contact_phone, pressed=False)
+        return
+    if ev.text is None:
+        await _refuse(ctx, form, draft, pos, ctx.t("I can only read text here. Please type your answer."))
+        return
+    folded = parsing.fold(ev.text)
+    if folded in CANCEL_WORDS:
+        await cancel(ctx, draft)
+    elif folded in RESUME_WORDS:
+        await _ask(ctx, form, draft, pos)
+    elif folded in BACK_WORDS:
+        await _back(ctx, form, draft, pos)
+    elif folded in HELP_WORDS:
+        await _help(ctx, form, draft, pos)
+    elif folded in SKIP_WORDS and pos.step.optional:
+        await _accept(ctx, form, draft, pos, SKIPPED, pressed=False)
+    elif folded in DONE_WORDS and pos.step.kind in (Kind.MULTI, Kind.PHOTO):
+        await _done(ctx, form, draft, pos)
+    else:
+        outcome = parse.typed(ctx, pos.step, ev.text, folded)
+        if isinstance(outcome, parse.Refusal):
+            await _refuse(ctx, form, draft, pos, outcome.message)
+        else:
+            await _accept(ctx, form, draft, pos, outcome.value, pressed=False)
+
+
+async def _on_button(ctx: Ctx, form: Form, draft: OpenDraft, data: str) -> None:
+    head, _, action = data.partition(":")
+    if head != f"f{draft.row.seq}":
+        ctx.say(ctx.t("That question has already been answered. Here is where you are now:"))
+        await reask(ctx, form, draft)
+        return
+    steps, i = _position(form, draft)
+    if action == "c":
+        await cancel(ctx, draft)
+        return
+    if action == "r":
+        await reask(ctx, form, draft)
+        return
+    if draft.state.mode == "review" or i is None:
+        await _on_review_action(ctx, form, draft, action)
+        return
+    pos = steps[i]
+    env = FormEnv(ctx)
+    kind, arg = action[:1], action[1:]
+    try:
+        index = int(arg) if arg else None
+    except ValueError:
+        index = None
+    options = pos.step.options_for(env)
+    if kind == "o" and index is not None and index < len(options) and pos.step.kind in (Kind.CHOICE, Kind.YESNO):
+        await _accept(ctx, form, draft, pos, options[index].code, pressed=True)
+    elif kind == "x" and index is not None and index < len(pos.step.extra):
+        await _accept(ctx, form, draft, pos, parse.extra_value(ctx, pos.step, pos.step.extra[index].code), pressed=True)
+    elif kind == "t" and index is not None and index < len(options) and pos.step.kind == Kind.MULTI:
+        pending = draft.state.meta["pending"]["items"]
+        code = options[index].code
+        if code in pending:
+            pending.remove(code)
+        else:
+            pending.append(code)
+        ctx.say(_question_text(ctx, form, draft, pos), _buttons(ctx, form, draft, pos), tag=_question_tag(draft), edit=True)
+    elif action == "d":
+        await _done(ctx, form, draft, pos)
+    elif action == "b":
+        await _back(ctx, form, draft, pos)
+    elif action == "s" and pos.step.optional:
+        await _accept(ctx, form, draft, pos, SKIPPED, pressed=True)
+    else:
+        ctx.say(ctx.t("That button is not valid here."))
+        await _ask(ctx, form, draft, pos)
+
+
+async def _done(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> None:
+    items = list(draft.state.meta.get("pending", {}).get("items", []))
+    if pos.step.kind == Kind.MULTI and not items:
+        await _refuse(ctx, form, draft, pos, ctx.t("Choose at least one option, then press Done."))
+        return
+    if pos.step.kind == Kind.PHOTO and not items:
+        await _accept(ctx, form, draft, pos, SKIPPED, pressed=False)
+        return
+    await _accept(ctx, form, draft, pos, items, pressed=ctx.event.choice is not None)
+
+
+async def _on_photo(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> None:
+    if pos.step.kind != Kind.PHOTO:
+        await _refuse(ctx, form, draft, pos, ctx.t("A photo is not expected here."))
+        return
+    pending = draft.state.meta["pending"]["items"]
+    if len(pending) >= pos.step.max_items:
+        await _refuse(ctx, form, draft, pos, ctx.t("You have already sent {max} photos.", max=pos.step.max_items))
+        return
+    stored = await photo_store.store_photo(ctx.session, ctx.person.id, ctx.event.photo, now=ctx.now)
+    if stored is None:
+        await _refuse(ctx, form, draft, pos, ctx.t("That file could not be read as a photo. Please send a JPEG or PNG photo."))
+        return
+    pending.append(stored)
+    if len(pending) >= pos.step.max_items:
+        await _accept(ctx, form, draft, pos, list(pending), pressed=False)
+    else:
+        ctx.say(ctx.t("Photo {n} received. Send another, or press Done.", n=len(pending)))
+        await _ask(ctx, form, draft, pos)
+
+
+async def _back(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> None:
+    if draft.state.mode == "edit":
+        await _show_review(ctx, form, draft)
+        return
+    steps = path(form, draft.state.answers)
+    idx = next((i for i, p in enumerate(steps) if p.address == pos.address), 0)
+    if idx == 0:
+        ctx.say(ctx.t("This is the first question."))
+        await _ask(ctx, form, draft, pos)
+        return
+    await _ask(ctx, form, draft, steps[idx - 1])
+
+
+async def _help(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> None:
+    lines = []
+    if pos.step.help:
+        lines.append(ctx.t(pos.step.help))
+    lines.append(ctx.t(parse.KIND_HELP[pos.step.kind]))
+    lines.append(ctx.t("You can always type: back, skip (for optional questions), cancel."))
+    ctx.say("\n".join(lines))
+    await _ask(ctx, form, draft, pos)
+
+
+async def cancel(ctx: Ctx, draft: OpenDraft) -> None:
+    from handlers.menu import main_menu
+
+    await discard_draft(ctx.session, ctx.person.id)
+    draft.closed = True
+    ctx.say(ctx.t("The draft has been cancelled. Nothing was saved."))
+    main_menu(ctx)
+
+
+# ---- review -----------------------------------------------------------------------------
+
+
+async def _on_review_action(ctx: Ctx, form: Form, draft: OpenDraft, action: str) -> None:
+    if action == "ok":
+        await _confirm(ctx, form, draft)
+        return
+    if action.startswith("e") and action[1:].isdigit():
+        await _edit(ctx, form, draft, int(action[1:]))
+        return
+    ctx.say(ctx.t("That button is not valid here."))
+    await _show_review(ctx, form, draft)
+
+
+async def _on_review_text(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
+    folded = parsing.fold(ctx.event.text or "")
+    if folded in CONFIRM_WORDS:
+        await _confirm(ctx, form, draft)
+    elif folded in CANCEL_WORDS:
+        await cancel(ctx, draft)
+    else:
+        n = parse.edit_number(folded)
+        if n is not None:
+            await _edit(ctx, form, draft, n)
+        else:
+            ctx.say(ctx.t("Please confirm, cancel, or choose the number of an answer to change it."))
+            await _show_review(ctx, form, draft)
+
+
+async def _edit(ctx: Ctx, form: Form, draft: OpenDraft, n: int) -> None:
+    steps = path(form, draft.state.answers)
+    if not 1 <= n <= len(steps):
+        ctx.say(ctx.t("There is no answer number {n}.", n=n))
+        await _show_review(ctx, form, draft)
+        return
+    draft.state.mode = "edit"
+    await _ask(ctx, form, draft, steps[n - 1])
+
+
+async def _confirm(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
+    from handlers.menu import main_menu
+
+    missing = [p for p in path(form, draft.state.answers) if not answered(draft.state.answers, p)]
+    if missing:
+        draft.state.mode = "edit"
+        await _ask(ctx, form, draft, missing[0])
+        return
+    text = await form.submit(ctx, on_path(form, draft.state.answers), draft.state.meta)
+    await discard_draft(ctx.session, ctx.person.id)
+    draft.closed = True
+    ctx.say(text)
+    main_menu(ctx)
+
+
+async def offer_resume(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
+    steps, i = _position(form, draft)
+    draft.row.seq += 1
+    seq = draft.row.seq
+    where = ctx.t("the review") if i is None else ctx.t("step {i}/{n}", i=i + 1, n=len(steps))
+    ctx.say(
+        ctx.t("You have an unfinished draft: {form}, at {where}.", form=ctx.t(form.title), where=where),
+        [
+            Choice(ctx.t("Continue"), f"f{seq}:r", control=True, keyword=ctx.t("continue")),
+            Choice(ctx.t("Discard draft"), f"f{seq}:c", control=True, keyword=ctx.t("discard draft")),
+        ],
+    )
+    _save(ctx, form, draft)
+

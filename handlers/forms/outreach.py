@@ -1,0 +1,198 @@
+"""Report 1 of DOMAIN.md: an outreach session ("Báo cáo buổi tuyên truyền")."""
+
+from __future__ import annotations
+
+from bot.i18n import N_
+from handlers import parsing
+from handlers.context import Ctx
+from handlers.forms.answers import as_date
+from handlers.forms.engine import register
+from handlers.forms.steps import Answers, Form, FormEnv, Kind, Option, Step, differs, equals, selected
+from storage.models import Report
+from storage.reports import NewReport, save_report, topics_of
+
+WHOLE_COMMUNE = "all"
+UNCOUNTED = "uncounted"
+
+FORMATS = (
+    Option("meeting", N_("Village meeting / conference")),
+    Option("branch", N_("Branch or union group meeting")),
+    Option("household", N_("Household visits")),
+    Option("loudspeaker", N_("Loudspeaker broadcast")),
+    Option("contest", N_("Contest, performance, sketch")),
+    Option("dialogue", N_("Policy talk or dialogue")),
+    Option("launch", N_("Launch ceremony, rally")),
+    Option("training", N_("Training")),
+    Option("online", N_("Zalo group, social media")),
+    Option("other", N_("Other")),
+)
+TOPICS = (
+    Option("gender_equality", N_("Law on Gender Equality")),
+    Option("domestic_violence", N_("Domestic violence prevention")),
+    Option("trafficking", N_("Human trafficking prevention")),
+    Option("reproductive_health", N_("Reproductive health, family planning")),
+    Option("sex_ratio", N_("Sex imbalance at birth")),
+    Option("child_marriage", N_("Child marriage, consanguineous marriage")),
+    Option("child_abuse", N_("Child abuse prevention")),
+    Option("online_safety", N_("Online safety")),
+    Option("other", N_("Other")),
+)
+CAMPAIGNS = (
+    Option("gender_month", N_("Action Month for Gender Equality (15/11–15/12)")),
+    Option("dv_month", N_("Action Month against Domestic Violence (June, Family Day 28/6)")),
+    Option("women_day", N_("International Women's Day 8/3")),
+    Option("vn_women_day", N_("Vietnamese Women's Day 20/10")),
+    Option("trafficking_day", N_("Day against Human Trafficking 30/7")),
+    Option("none", N_("None")),
+)
+LANGUAGES = (
+    Option("vi", N_("Vietnamese")),
+    Option("tay", N_("Tày")),
+    Option("nung", N_("Nùng")),
+    Option("dao", N_("Dao")),
+    Option("hmong", N_("Mông")),
+    Option("bilingual", N_("Bilingual")),
+)
+YES_NO = (Option("yes", N_("Yes")), Option("no", N_("No")))
+
+
+def _villages(env: FormEnv) -> list[Option]:
+    commune = env.ctx.commune
+    mine = env.ctx.person.villages if env.ctx.person else ()
+    opts = [Option(v.id, v.name) for v in commune.villages if v.id in mine]
+    return opts + [Option(WHOLE_COMMUNE, N_("Whole commune / several villages"))]
+
+
+def _not_your_village(text: str, env: FormEnv) -> tuple[str, dict] | None:
+    commune = env.ctx.commune
+    names = [v.name for v in commune.villages]
+    hit = parsing.parse_choices(text, names, multi=False) if not text.strip().isdigit() else None
+    if hit is not None:
+        return N_("{village} is not one of your villages. Please choose one of the buttons."), {"village": names[hit[0]]}
+    return None
+
+
+def _male_within_total(value, answers: Answers, env: FormEnv):
+    if isinstance(value, int) and value > answers.get("attendees_total", 0):
+        return N_("Men ({male}) cannot be more than the total ({total})."), {
+            "male": value, "total": answers["attendees_total"]
+        }
+    return None
+
+
+def _sexes_add_up(value, answers: Answers, env: FormEnv):
+    total, male = answers.get("attendees_total"), answers.get("attendees_male")
+    if isinstance(male, int) and male + value != total:
+        return (
+            N_("Men {male} + women {female} = {sum}, but the total is {total}. Please type the number of women again, or go back to change the others."),
+            {"male": male, "female": value, "sum": male + value, "total": total},
+        )
+    return None
+
+
+ITEMS = (
+    Step("village", Kind.CHOICE, N_("Which village was the session held in?"), label=N_("Village"),
+         options=_villages, explain=_not_your_village),
+    Step("held_on", Kind.DATE, N_("On what date was it held? (dd/mm/yyyy, or 'hôm nay', 'hôm qua')"),
+         label=N_("Date held"), extra=(Option("today", N_("Today")), Option("yesterday", N_("Yesterday")))),
+    Step("format", Kind.CHOICE, N_("What kind of session was it?"), label=N_("Format"), options=FORMATS),
+    Step("format_other", Kind.TEXT, N_("Please describe the kind of session briefly."),
+         label=N_("Format (other)"), when=equals("format", "other"), max_length=200),
+    Step("topics", Kind.MULTI, N_("What topics were covered? Choose all that apply, then press Done."),
+         label=N_("Topics"), options=TOPICS),
+    Step("topic_other", Kind.TEXT, N_("Please name the other topic briefly."), label=N_("Topic (other)"),
+         when=selected("topics", "other"), max_length=200),
+    Step("attendees_total", Kind.INTEGER, N_("How many attendances in total (lượt người)?"),
+         label=N_("Attendances"), minimum=1, maximum=100_000),
+    Step("attendees_male", Kind.INTEGER, N_("Of them, how many men?"), label=N_("Men"),
+         extra=(Option(UNCOUNTED, N_("Not counted by sex")),), maximum=100_000, check=_male_within_total),
+    Step("attendees_female", Kind.INTEGER, N_("And how many women?"), label=N_("Women"),
+         when=differs("attendees_male", UNCOUNTED), maximum=100_000, check=_sexes_add_up),
+    Step("more", Kind.YESNO, N_("Add more details (campaign, language, materials, youth, ethnic minority, note)?"),
+         label=N_("More details"), options=YES_NO),
+    Step("campaign", Kind.CHOICE, N_("Was it part of a campaign?"), label=N_("Campaign"), options=CAMPAIGNS,
+         when=equals("more", "yes"), optional=True),
+    Step("language", Kind.CHOICE, N_("Which language was used?"), label=N_("Language"), options=LANGUAGES,
+         when=equals("more", "yes"), optional=True),
+    Step("leaflets", Kind.INTEGER, N_("How many leaflets were handed out?"), label=N_("Leaflets"),
+         when=equals("more", "yes"), optional=True),
+    Step("banners", Kind.INTEGER, N_("How many banners or posters were put up?"), label=N_("Banners"),
+         when=equals("more", "yes"), optional=True, maximum=1000),
+    Step("loudspeaker_minutes", Kind.INTEGER, N_("How many minutes on the loudspeaker?"),
+         label=N_("Loudspeaker minutes"), when=equals("more", "yes"), optional=True, maximum=10_000),
+    Step("youth", Kind.INTEGER, N_("Of the attendances, how many were young people?"), label=N_("Young people"),
+         when=equals("more", "yes"), optional=True),
+    Step("ethnic_minority", Kind.INTEGER, N_("Of the attendances, how many were from ethnic minorities?"),
+         label=N_("Ethnic minority"), when=equals("more", "yes"), optional=True),
+    Step("note", Kind.TEXT, N_("Any note for the office?"), label=N_("Note"), when=equals("more", "yes"),
+         optional=True, max_length=1000),
+    Step("photos", Kind.PHOTO, N_("Send up to 3 photos of the session (Ảnh minh chứng), then press Done. Or skip."),
+         label=N_("Photos"), optional=True, max_items=3),
+)
+
+
+def _value(answers: Answers, key: str):
+    value = answers.get(key)
+    return None if value in (None, UNCOUNTED) else value
+
+
+async def submit(ctx: Ctx, answers: Answers, meta: dict) -> str:
+    village = answers["village"]
+    fields = {
+        "village_id": None if village == WHOLE_COMMUNE else village,
+        "held_on": as_date(answers["held_on"]),
+        "format": answers["format"],
+        "format_other": answers.get("format_other"),
+        "topic_other": answers.get("topic_other"),
+        "attendees_total": answers["attendees_total"],
+        "attendees_male": _value(answers, "attendees_male"),
+        "attendees_female": _value(answers, "attendees_female"),
+        "campaign": None if answers.get("campaign") == "none" else answers.get("campaign"),
+        "language": answers.get("language"),
+        "note": answers.get("note"),
+    }
+    for key in ("leaflets", "banners", "loudspeaker_minutes", "youth", "ethnic_minority"):
+        fields[key] = answers.get(key)
+    corrects = await ctx.session.get(Report, meta["corrects"]) if meta.get("corrects") else None
+    report = await save_report(
+        ctx.session,
+        NewReport(
+            commune_id=ctx.person.commune_id, person_id=ctx.person.id, org=ctx.person.org,
+            fields=fields, topics=list(answers["topics"]), photo_ids=list(answers.get("photos") or []),
+        ),
+        now=ctx.now,
+        corrects=corrects,
+    )
+    if corrects is not None:
+        return ctx.t("Report {ref} has been corrected. The earlier version is kept.", ref=report.ref)
+    return ctx.t("Thank you! Your report has been saved with reference {ref}.", ref=report.ref)
+
+
+async def answers_of(ctx: Ctx, report: Report, photo_ids: list[int]) -> Answers:
+    """A stored report as form answers, to correct it through the same review screen."""
+    answers: Answers = {
+        "village": report.village_id or WHOLE_COMMUNE,
+        "held_on": report.held_on.isoformat(),
+        "format": report.format,
+        "topics": await topics_of(ctx.session, report.id),
+        "attendees_total": report.attendees_total,
+        "attendees_male": UNCOUNTED if report.attendees_male is None else report.attendees_male,
+        "more": "no",
+        "photos": photo_ids or None,
+    }
+    if report.format_other:
+        answers["format_other"] = report.format_other
+    if report.topic_other:
+        answers["topic_other"] = report.topic_other
+    if report.attendees_female is not None:
+        answers["attendees_female"] = report.attendees_female
+    extras = ("campaign", "language", "leaflets", "banners", "loudspeaker_minutes", "youth", "ethnic_minority", "note")
+    if any(getattr(report, k) is not None for k in extras):
+        answers["more"] = "yes"
+        for k in extras:
+            answers[k] = getattr(report, k)
+    return answers
+
+
+OUTREACH = register(Form(name="outreach", title=N_("Outreach session report"), items=ITEMS, submit=submit, command="baocao"))
+

@@ -1,0 +1,193 @@
+"""The vocabulary forms are declared in: steps, options, repeat groups, and the path through them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:
+    from handlers.context import Ctx
+
+SKIPPED = None  # an optional step passed over is stored as an explicit None
+
+
+class Kind(str, Enum):
+    CHOICE = "choice"
+    MULTI = "multi"
+    INTEGER = "integer"
+    DATE = "date"
+    TEXT = "text"
+    PHOTO = "photo"
+    PHONE = "phone"
+    YESNO = "yesno"
+
+
+@dataclass(frozen=True)
+class Option:
+    code: str
+    label: str  # a message id, translated when shown
+
+
+@dataclass(frozen=True)
+class FormEnv:
+    """What option lists and checks may look at besides the answers."""
+
+    ctx: Ctx
+
+    @property
+    def today(self) -> date:
+        return self.ctx.today
+
+
+Answers = dict[str, Any]
+Options = Union[tuple[Option, ...], Callable[[FormEnv], Sequence[Option]]]
+# A check returns None when the answer is fine, or (message id, params) to refuse it.
+Check = Callable[[Any, Answers, FormEnv], "tuple[str, dict] | None"]
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    kind: Kind
+    prompt: str
+    label: str = ""  # short name on the review screen; defaults to the prompt
+    options: Options = ()
+    extra: tuple[Option, ...] = ()  # buttons beside a typed answer ("không đếm theo giới")
+    optional: bool = False
+    when: Callable[[Answers], bool] | None = None
+    check: Check | None = None
+    # Explains why a typed answer matched no option (a village that is not the reporter's, say).
+    explain: Callable[[str, FormEnv], "tuple[str, dict] | None"] | None = None
+    minimum: int = 0
+    maximum: int = 100_000
+    max_length: int = 1000
+    max_items: int = 3
+    window: bool = True  # dates: refuse those older than the report window
+    help: str = ""
+    warning: str = ""  # said before the question (e.g. "no names")
+    on_answer: Callable[[Ctx, Answers, Any], Awaitable[None]] | None = None
+
+    def options_for(self, env: FormEnv) -> tuple[Option, ...]:
+        opts = self.options(env) if callable(self.options) else self.options
+        return tuple(opts)
+
+    @property
+    def review_label(self) -> str:
+        return self.label or self.prompt
+
+
+@dataclass(frozen=True)
+class Group:
+    """A run of steps asked once per item; how many comes from an earlier integer answer."""
+
+    key: str
+    count_key: str
+    item_label: str  # message id with {n}
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class Form:
+    name: str
+    title: str
+    items: tuple[Step | Group, ...]
+    submit: Callable[[Ctx, Answers, dict], Awaitable[str]]  # returns the confirmation text
+    sensitive: bool = False
+    command: str = ""
+    meta_defaults: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Position:
+    """One question on the path: a step, and the repeat-group item it belongs to."""
+
+    step: Step
+    group: str | None = None
+    index: int | None = None
+
+    @property
+    def address(self) -> str:
+        return self.step.key if self.group is None else f"{self.group}.{self.index}.{self.step.key}"
+
+
+def scope(answers: Answers, pos_group: str | None, index: int | None) -> Answers:
+    """Answers as a step sees them: the group item's own answers over the top level."""
+    if pos_group is None:
+        return answers
+    items = answers.get(pos_group) or []
+    item = items[index] if index is not None and index < len(items) else {}
+    return {**answers, **item}
+
+
+def path(form: Form, answers: Answers) -> list[Position]:
+    out: list[Position] = []
+    for item in form.items:
+        if isinstance(item, Step):
+            if item.when is None or item.when(answers):
+                out.append(Position(item))
+            continue
+        count = answers.get(item.count_key)
+        for i in range(count if isinstance(count, int) else 0):
+            sc = scope(answers, item.key, i)
+            for step in item.steps:
+                if step.when is None or step.when(sc):
+                    out.append(Position(step, item.key, i))
+    return out
+
+
+def get_answer(answers: Answers, pos: Position, default: Any = ...) -> Any:
+    if pos.group is None:
+        return answers.get(pos.step.key, default)
+    items = answers.get(pos.group) or []
+    if pos.index is None or pos.index >= len(items):
+        return default
+    return items[pos.index].get(pos.step.key, default)
+
+
+def set_answer(answers: Answers, pos: Position, value: Any) -> None:
+    if pos.group is None:
+        answers[pos.step.key] = value
+        return
+    items = answers.setdefault(pos.group, [])
+    while len(items) <= (pos.index or 0):
+        items.append({})
+    items[pos.index][pos.step.key] = value
+
+
+def answered(answers: Answers, pos: Position) -> bool:
+    return get_answer(answers, pos) is not ...
+
+
+def on_path(form: Form, answers: Answers) -> Answers:
+    """Only the answers the final path asked for: what a submission stores."""
+    kept: Answers = {}
+    for pos in path(form, answers):
+        value = get_answer(answers, pos, SKIPPED)
+        set_answer(kept, pos, value)
+    for item in form.items:
+        if isinstance(item, Group):
+            count = kept.get(item.count_key)
+            items = kept.get(item.key, [])
+            kept[item.key] = items[: count if isinstance(count, int) else 0]
+    return kept
+
+
+def selected(key: str, code: str) -> Callable[[Answers], bool]:
+    """A condition: a choice step `key` has `code` among its answers."""
+
+    def cond(answers: Answers) -> bool:
+        value = answers.get(key)
+        return value == code or (isinstance(value, list) and code in value)
+
+    return cond
+
+
+def equals(key: str, value: Any) -> Callable[[Answers], bool]:
+    return lambda answers: answers.get(key) == value
+
+
+def differs(key: str, value: Any) -> Callable[[Answers], bool]:
+    return lambda answers: answers.get(key) != value

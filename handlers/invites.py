@@ -1,0 +1,42 @@
+"""/moi: an admin creates an invite code in the chat."""
+
+from __future__ import annotations
+
+from bot.events import Choice
+from handlers.context import Ctx
+from handlers.menu import ROLE_NAMES
+from storage.invites import create_invite
+
+CHAT_ROLES = ("reporter", "office", "police", "leader", "admin")
+
+
+def ask_role(ctx: Ctx) -> None:
+    ctx.say(
+        ctx.t("Invite someone as:"),
+        [Choice(ctx.t(ROLE_NAMES[r]), f"i:{r}") for r in CHAT_ROLES],
+    )
+
+
+def ask_village(ctx: Ctx) -> None:
+    villages = ctx.commune.villages
+    ctx.say(ctx.t("Which village does the reporter work in?"), [Choice(v.name, f"i:reporter:{v.id}") for v in villages], columns=3)
+
+
+async def on_choice(ctx: Ctx, data: str) -> None:
+    parts = data.split(":")[1:]
+    role = parts[0] if parts else ""
+    if role not in CHAT_ROLES:
+        ask_role(ctx)
+        return
+    villages: list[str] = []
+    if role == "reporter":
+        if len(parts) < 2 or ctx.commune.village(parts[1]) is None:
+            ask_village(ctx)
+            return
+        villages = [parts[1]]
+    code = await create_invite(
+        ctx.session, now=ctx.now, days=ctx.config.invite_days, commune_id=ctx.person.commune_id or ctx.commune.id,
+        roles=[role], villages=villages, org="village_head" if role == "reporter" else None, created_by=ctx.person.id,
+    )
+    ctx.say(ctx.t("Invite code: {code}\nIt can be used once, within {days} days. The person sends /start {code} to the bot.",
+                  code=code, days=ctx.config.invite_days))

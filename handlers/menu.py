@@ -1,0 +1,86 @@
+"""The main menu, help, and the language switch."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from bot.events import Choice
+from bot.i18n import N_
+from handlers.context import Ctx
+from storage.models import Person
+
+ROLE_NAMES = {
+    "reporter": N_("reporter"),
+    "office": N_("culture-society office"),
+    "police": N_("commune police"),
+    "leader": N_("commune leader"),
+    "admin": N_("administrator"),
+    "province": N_("province officer"),
+}
+ORG_NAMES = {
+    "village_head": N_("Village head"),
+    "womens_union": N_("Women's Union"),
+    "youth_union": N_("Youth Union"),
+    "fatherland_front": N_("Fatherland Front"),
+    "farmers_union": N_("Farmers' Union"),
+    "veterans": N_("Veterans' Association"),
+    "school": N_("School"),
+    "health_station": N_("Health station"),
+}
+
+# (command, description, roles that see it; None = everyone enrolled)
+COMMANDS: tuple[tuple[str, str, frozenset[str] | None], ...] = (
+    ("baocao", N_("Report an outreach session"), frozenset({"reporter"})),
+    ("cuatoi", N_("My recent reports"), frozenset({"reporter"})),
+    ("moi", N_("Create an invite code"), frozenset({"admin"})),
+    ("huy", N_("Cancel the current form"), None),
+    ("ngonngu", N_("Language: Tiếng Việt / English"), None),
+    ("trogiup", N_("Help"), None),
+)
+
+
+def commands_for(roles: frozenset[str]) -> list[tuple[str, str]]:
+    return [(c, d) for c, d, allowed in COMMANDS if allowed is None or roles & allowed]
+
+
+def main_menu(ctx: Ctx, intro: str | None = None) -> None:
+    roles = ctx.person.roles if ctx.person else frozenset()
+    buttons = [
+        Choice(ctx.t(desc), f"m:{cmd}", control=True, keyword=f"/{cmd}")
+        for cmd, desc, allowed in COMMANDS
+        if cmd not in ("huy",) and (allowed is None or roles & allowed)
+    ]
+    ctx.say(intro or ctx.t("What would you like to do?"), buttons)
+
+
+def help_text(ctx: Ctx) -> str:
+    roles = ctx.person.roles if ctx.person else frozenset()
+    lines = [ctx.t("Commands:")]
+    lines += [f"/{cmd} — {ctx.t(desc)}" for cmd, desc in commands_for(roles)]
+    lines.append("")
+    lines.append(ctx.t("In a form you can type 'quay lại' (back), 'bỏ qua' (skip) or 'hủy' (cancel) at any time."))
+    return "\n".join(lines)
+
+
+def show_help(ctx: Ctx) -> None:
+    ctx.say(help_text(ctx))
+
+
+def ask_language(ctx: Ctx) -> None:
+    ctx.say(
+        ctx.t("Choose your language:"),
+        [
+            Choice("Tiếng Việt", "l:vi", control=True, keyword="/ngonngu vi"),
+            Choice("English", "l:en", control=True, keyword="/ngonngu en"),
+        ],
+    )
+
+
+async def set_language(ctx: Ctx, lang: str) -> None:
+    if lang not in ("vi", "en") or ctx.person is None:
+        ask_language(ctx)
+        return
+    await ctx.session.execute(update(Person).where(Person.id == ctx.person.id).values(lang=lang))
+    ctx.lang = lang
+    ctx.say(ctx.t("The language has been changed."))
+    main_menu(ctx)

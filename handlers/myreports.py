@@ -1,0 +1,51 @@
+"""/cuatoi: a reporter's recent reports, and correcting one within the allowed days."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.events import Choice
+from bot.i18n import day, number
+from handlers.context import Ctx
+from handlers.forms import engine
+from handlers.forms.outreach import OUTREACH, answers_of
+from storage.photos import photo_ids_of
+from storage.reports import current_report, first_version_date, recent_reports
+
+
+async def list_reports(ctx: Ctx) -> None:
+    reports = await recent_reports(ctx.session, ctx.person.id)
+    if not reports:
+        ctx.say(ctx.t("You have not sent any reports yet. Use /baocao to report an outreach session."))
+        return
+    commune = ctx.commune
+    lines = [ctx.t("Your recent reports:")]
+    buttons = []
+    limit = timedelta(days=ctx.config.forms.correction_days)
+    for r in reports:
+        village = commune.village(r.village_id).name if r.village_id and commune.village(r.village_id) else ctx.t("Whole commune / several villages")
+        lines.append(
+            ctx.t("{ref}: {village}, {date}, {n} attendances", ref=r.ref, village=village,
+                  date=day(r.held_on), n=number(ctx.lang, r.attendees_total))
+        )
+        first = await first_version_date(ctx.session, r.ref, r.commune_id)
+        if first and ctx.now - first <= limit:
+            buttons.append(Choice(ctx.t("Correct {ref}", ref=r.ref), f"r:{r.ref}", keyword=f"/cuatoi {r.ref}"))
+    if buttons:
+        lines.append(ctx.t("Reports sent in the last {days} days can be corrected.", days=ctx.config.forms.correction_days))
+    ctx.say("\n".join(lines), buttons)
+
+
+async def correct(ctx: Ctx, ref: str) -> None:
+    ref = ref.strip().upper()
+    report = await current_report(ctx.session, ref, ctx.person.commune_id or "")
+    if report is None or report.person_id != ctx.person.id:
+        ctx.say(ctx.t("No report of yours has the reference {ref}.", ref=ref[:20]))
+        return
+    first = await first_version_date(ctx.session, ref, report.commune_id)
+    if first is None or ctx.now - first > timedelta(days=ctx.config.forms.correction_days):
+        ctx.say(ctx.t("Report {ref} is older than {days} days and can no longer be corrected here. Please tell the office.",
+                      ref=ref, days=ctx.config.forms.correction_days))
+        return
+    answers = await answers_of(ctx, report, await photo_ids_of(ctx.session, report.id))
+    await engine.start(ctx, OUTREACH, answers=answers, meta={"corrects": report.id})

@@ -1,0 +1,370 @@
+"""Forgiving parsers for what people type into the bot.
+
+Village heads are often older and type without tone marks ("hom qua", "thon 3"),
+with thousands separators ("1.245") or with words around a number ("khoang 50
+nguoi"). Every function here is pure: it takes the raw text (and, for dates, today's
+date) and returns a value, or a ``ParseError`` whose ``code`` selects the Vietnamese
+message the form shows.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+# Invite codes avoid 0/O and 1/I/L so that a code copied by hand stays unambiguous.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+@dataclass(frozen=True)
+class ParseError:
+    """Why a reply could not be parsed; ``code`` and ``params`` fill the message."""
+
+    code: str
+    params: dict[str, object] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ text
+
+# Invisible characters that phones and copy-paste slip into messages; removed outright.
+_INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff")
+
+
+def nfc(text: str) -> str:
+    """NFC-normalise, turn control characters into spaces and collapse runs of spaces.
+
+    Newlines and tabs survive (free-text notes keep their lines); CR LF becomes LF.
+    """
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    chars: list[str] = []
+    for ch in text:
+        if ch in "\n\t":
+            chars.append(ch)
+        elif ch in _INVISIBLE:
+            continue
+        elif unicodedata.category(ch) in ("Cc", "Zl", "Zp", "Zs"):
+            chars.append(" ")
+        else:
+            chars.append(ch)
+    text = re.sub(r" {2,}", " ", "".join(chars))
+    return re.sub(r" *\n *", "\n", text).strip()
+
+
+def _fold_core(text: str) -> str:
+    """Casefold, drop diacritics, map đ to d, collapse all whitespace to one space."""
+    # NFKD rather than NFD so full-width digits and ligatures also compare equal.
+    decomposed = unicodedata.normalize("NFKD", nfc(text))
+    decomposed = unicodedata.normalize("NFKD", decomposed.casefold())
+    # Dropping enclosing marks too turns a keycap "2️⃣" into a plain "2".
+    plain = "".join(
+        ch for ch in decomposed if unicodedata.category(ch) not in ("Mn", "Me")
+    )
+    return " ".join(plain.replace("đ", "d").split())
+
+
+def _is_edge_noise(ch: str) -> bool:
+    return ch.isspace() or unicodedata.category(ch)[0] in "PS"
+
+
+def _strip_edges(text: str) -> str:
+    """Strip whitespace, punctuation and symbols (".", "!", emoji) from both ends."""
+    start, end = 0, len(text)
+    while start < end and _is_edge_noise(text[start]):
+        start += 1
+    while end > start and _is_edge_noise(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def fold(text: str) -> str:
+    """Reduce text for forgiving comparison: fold("Thôn 3.") == "thon 3"."""
+    return _strip_edges(_fold_core(text))
+
+
+def _key(text: str) -> str:
+    """Fold and drop inner punctuation: "Họp thôn / hội nghị" -> "hop thon hoi nghi"."""
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in fold(text)).split())
+
+
+# ------------------------------------------------------------------ choices
+
+_NUM_ITEM = r"\d+\.?(?:\s*[-\u2013\u2014]\s*\d+\.?)?"
+_NUM_SEP = r"(?:\s*[,;&+]\s*|\s+(?:va|and)\s+|\s+)"
+_NUMBER_LIST = re.compile(rf"{_NUM_ITEM}(?:{_NUM_SEP}{_NUM_ITEM})*")
+_NUMBER_ITEM = re.compile(r"(\d+)\.?(?:\s*[-\u2013\u2014]\s*(\d+))?")
+# A whole line copied back from the numbered list: "2. Sinh hoạt chi hội, chi đoàn".
+_ECHOED_LINE = re.compile(r"(\d+)\s*[.):]\s*(.+)")
+# Separators between several option texts; captured so that pieces can be re-joined
+# when an option's own label contains one ("Phòng, chống bạo lực gia đình").
+_MAX_PIECES = 30
+_TEXT_SEP = re.compile(r"(\s*[,;]\s*|\s+(?:và|va|and)\s+|\s*&\s*)", re.IGNORECASE)
+
+
+def parse_choices(text: str, labels: Sequence[str], *, multi: bool) -> list[int] | None:
+    """Parse a reply to a numbered list of options into 0-based indices, or None.
+
+    Numbers ("2", "1, 3 và 5", "1-3") win over option texts; a text matches exactly,
+    without diacritics, or as an unambiguous prefix/substring of 3+ letters.
+    """
+    folded = fold(text)
+    if not folded:
+        return None
+    keys = [_key(label) for label in labels]
+    stripped = _strip_edges(nfc(text))
+    if _NUMBER_LIST.fullmatch(folded):
+        picked = _pick_numbers(folded, len(labels), multi=multi)
+        if picked is not None:
+            return picked
+        # "60" out of range may still be an option's exact text (an age group, a year).
+        index = _match_one(stripped, labels, keys, exact_only=True)
+        return None if index is None else [index]
+    echoed = _ECHOED_LINE.fullmatch(stripped)
+    if echoed and _match_one(echoed[2], labels, keys) == int(echoed[1]) - 1:
+        return [int(echoed[1]) - 1]
+    if not multi:
+        index = _match_one(stripped, labels, keys)
+        return None if index is None else [index]
+    return _match_several(stripped, labels, keys)
+
+
+def _pick_numbers(folded: str, count: int, *, multi: bool) -> list[int] | None:
+    picked: set[int] = set()
+    for first, last in _NUMBER_ITEM.findall(folded):
+        if len(first) > 6 or len(last) > 6:  # int() refuses very long digit strings
+            return None
+        low, high = int(first), int(last or first)
+        if (last and not multi) or low > high or low < 1 or high > count:
+            return None
+        picked.update(range(low - 1, high))
+    if not multi and len(picked) != 1:
+        return None
+    return sorted(picked)
+
+
+def _match_several(
+    text: str, labels: Sequence[str], keys: list[str]
+) -> list[int] | None:
+    parts = _TEXT_SEP.split(text)  # piece, separator, piece, ...
+    pieces = parts[0::2]
+    if len(pieces) > _MAX_PIECES:  # the search below is quadratic in the pieces
+        return None
+    found: list[int] = []
+    start = 0
+    while start < len(pieces):
+        if not _key(pieces[start]):
+            start += 1
+            continue
+        # Longest run of pieces first, so labels that contain a separator stay whole.
+        for end in range(len(pieces), start, -1):
+            index = _match_one("".join(parts[2 * start : 2 * end - 1]), labels, keys)
+            if index is not None:
+                break
+        else:
+            return None
+        if index not in found:
+            found.append(index)
+        start = end
+    return found or None
+
+
+def _match_one(
+    text: str, labels: Sequence[str], keys: list[str], *, exact_only: bool = False
+) -> int | None:
+    """The single option ``text`` names, or None when it names none or several."""
+    exact = nfc(text).casefold()
+    hits = [i for i, label in enumerate(labels) if nfc(label).casefold() == exact]
+    if len(hits) == 1:
+        return hits[0]
+    key = _key(text)
+    if not key:
+        return None
+    # Exact beats partial; a partial match at the start of a word beats one inside a
+    # word. Several matches in the best tier make the text ambiguous: ask again.
+    tiers: list[list[int]] = [[i for i, k in enumerate(keys) if k == key], [], []]
+    if not exact_only and len(key.replace(" ", "")) >= 3:
+        # Never split a number: "thon 2" must not match "Thôn 20".
+        pattern = re.compile(
+            ("(?<!\\d)" if key[0].isdigit() else "")
+            + re.escape(key)
+            + ("(?!\\d)" if key[-1].isdigit() else "")
+        )
+        for i, k in enumerate(keys):
+            starts = [m.start() for m in pattern.finditer(k)]
+            if any(s == 0 or k[s - 1] == " " for s in starts):
+                tiers[1].append(i)
+            elif starts:
+                tiers[2].append(i)
+    for tier in tiers:
+        if tier:
+            return tier[0] if len(tier) == 1 else None
+    return None
+
+
+# ------------------------------------------------------------------ numbers
+
+# "1 245" is one number: a 1-3 digit group followed by space-separated groups of three.
+_SPACE_GROUPS = re.compile(r"(?<![\d.,])(\d{1,3})((?: \d{3})+)(?!\d)")
+_INT_TOKEN = re.compile(r"([-\u2212]?)(\d+(?:[.,]\d+)*)")
+
+
+def parse_int(
+    text: str, *, minimum: int = 0, maximum: int = 1_000_000
+) -> int | ParseError:
+    """Parse one whole number; words around it and "1.245"/"1,245"/"1 245" are fine."""
+    plain = _SPACE_GROUPS.sub(lambda m: m[1] + m[2].replace(" ", ""), _fold_core(text))
+    tokens = list(_INT_TOKEN.finditer(plain))
+    if not tokens:
+        return ParseError("not_a_number")
+    if len(tokens) > 1:
+        return ParseError("several_numbers")
+    token = tokens[0]
+    # A minus sign glued to the digits and not part of a range like "40-50".
+    if token[1] and (token.start() == 0 or not plain[token.start() - 1].isalnum()):
+        return ParseError("negative")
+    groups = re.split(r"[.,]", token[2])
+    separators = set(re.findall(r"[.,]", token[2]))
+    if len(groups) > 1 and (
+        len(separators) > 1
+        or not 1 <= len(groups[0]) <= 3
+        or any(len(g) != 3 for g in groups[1:])
+    ):
+        return ParseError("not_integer")  # "12,5" is a decimal comma in Vietnamese
+    digits = "".join(groups).lstrip("0") or "0"
+    if len(digits) > 18:  # int() refuses very long digit strings
+        return ParseError("too_large", {"maximum": maximum})
+    value = int(digits)
+    if value < minimum:
+        return ParseError("too_small", {"minimum": minimum})
+    if value > maximum:
+        return ParseError("too_large", {"maximum": maximum})
+    return value
+
+
+# ------------------------------------------------------------------ dates
+
+_DAYS_AGO = {
+    "hom nay": 0, "nay": 0, "today": 0,
+    "hom qua": 1, "qua": 1, "yesterday": 1,
+    "hom kia": 2,
+}  # fmt: skip
+_WEEKDAY_WORDS = {"hai": 0, "ba": 1, "tu": 2, "nam": 3, "sau": 4, "bay": 5}
+_WEEKDAY = re.compile(r"(?:thu|t)\s*([2-7]|hai|ba|tu|nam|sau|bay)|(chu nhat|cn)")
+_DMY = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})(?:\s*[/.\-]\s*(\d{4}|\d{2}))?")
+_DMY_WORDS = re.compile(r"(\d{1,2}) thang (\d{1,2})(?: nam (\d{4}|\d{2}))?")
+_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+
+
+def parse_date(
+    text: str, *, today: date, window_days: int | None, allow_future: bool = False
+) -> date | ParseError:
+    """Parse "25/11/2026", "25/11", "hôm qua", "thứ 2"... and check the window."""
+    result = _read_date(text, today)
+    if isinstance(result, ParseError):
+        return result
+    if result > today and not allow_future:
+        return ParseError("future")
+    if window_days is not None and (today - result).days > window_days:
+        return ParseError("too_old", {"days": window_days})
+    return result
+
+
+def _read_date(text: str, today: date) -> date | ParseError:
+    folded = re.sub(r"^ngay\s+", "", fold(text))  # "ngày 25/11", "ngày hôm qua"
+    if folded in _DAYS_AGO:
+        return today - timedelta(days=_DAYS_AGO[folded])
+    if weekday := _WEEKDAY.fullmatch(folded):
+        word = weekday[1]
+        if weekday[2]:
+            target = 6
+        elif word.isdigit():
+            target = int(word) - 2
+        else:
+            target = _WEEKDAY_WORDS[word]
+        return today - timedelta(days=(today.weekday() - target) % 7)
+    if iso := _ISO.fullmatch(folded):
+        year, month, day = (int(g) for g in iso.groups())
+    elif dmy := _DMY.fullmatch(folded) or _DMY_WORDS.fullmatch(folded):
+        day, month = int(dmy[1]), int(dmy[2])
+        if dmy[3] is None:
+            # A December date typed in January means last December.
+            year = today.year - 1 if today.month == 1 and month == 12 else today.year
+        else:
+            year = int(dmy[3]) + (2000 if len(dmy[3]) == 2 else 0)
+    else:
+        return ParseError("not_a_date")
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return ParseError("invalid_date", {"text": nfc(text)})
+
+
+# ------------------------------------------------------------------ phones
+
+_PHONE_LABEL = re.compile(r"^(?:so dien thoai|so dt|sdt|dt|tel|phone)\s*:?\s*")
+
+
+def parse_phone(text: str) -> str | ParseError:
+    """Normalise a Vietnamese (or "+"-prefixed foreign) phone number to E.164."""
+    plain = _PHONE_LABEL.sub("", _fold_core(text))
+    if not re.fullmatch(r"[\d\s.()+\-/]+", plain):
+        return ParseError("not_a_phone")
+    compact = re.sub(r"[\s.()\-/]", "", plain)
+    if not re.fullmatch(r"\+?\d+", compact):
+        return ParseError("not_a_phone")
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    if compact.startswith("+84"):
+        national = compact[3:]
+    elif compact.startswith("+"):
+        return compact if 8 <= len(compact) - 1 <= 15 else ParseError("not_a_phone")
+    elif compact.startswith("0"):
+        national = compact[1:]
+    elif compact.startswith("84") and len(compact) in (11, 12):
+        national = compact[2:]
+    else:
+        return ParseError("not_a_phone")  # includes short service numbers such as 113
+    # "+84 0912 ..." : people often keep the trunk zero after the country code.
+    national = national.removeprefix("0")
+    is_mobile = len(national) == 9 and national[0] in "35789"
+    is_landline = len(national) in (9, 10) and national[0] == "2"
+    return "+84" + national if is_mobile or is_landline else ParseError("not_a_phone")
+
+
+# ------------------------------------------------------------------ codes, yes/no
+
+
+def normalise_code(text: str) -> str:
+    """Uppercase an invite code; drop the spaces, dashes, dots and underscores."""
+    return re.sub(r"[\s\-\u2013\u2014._]", "", nfc(text)).upper()
+
+
+def looks_like_code(text: str) -> bool:
+    code = normalise_code(text)
+    return len(code) == 8 and all(ch in CODE_ALPHABET for ch in code)
+
+
+_YES = frozenset(
+    ("co", "c", "yes", "y", "u", "uh", "um", "dung", "dung roi", "vang", "da", "ok")
+)
+_NO = frozenset(
+    ("khong", "k", "ko", "kg", "kh", "khg", "no", "n", "khong co", "khong dung")
+)
+
+
+def parse_yes_no(text: str) -> bool | None:
+    """True for "có"/"co"/"ừ"/"đúng"..., False for "không"/"ko"/"k"..., else None."""
+    words = fold(text).split()
+    # Polite particles: "dạ không" is no, "có ạ" is yes.
+    if len(words) > 1 and words[0] in ("da", "vang"):
+        words = words[1:]
+    if len(words) > 1 and words[-1] == "a":
+        words = words[:-1]
+    answer = " ".join(words)
+    if answer in _YES:
+        return True
+    if answer in _NO:
+        return False
+    return None

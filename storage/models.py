@@ -1,0 +1,276 @@
+"""The tables, in one module. Every village and report belongs to a commune."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        from datetime import timezone
+
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        from datetime import timezone
+
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Commune(Base):
+    __tablename__ = "communes"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Village(Base):
+    __tablename__ = "villages"
+    commune_id: Mapped[str] = mapped_column(ForeignKey("communes.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Person(Base):
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_id: Mapped[str | None] = mapped_column(ForeignKey("communes.id"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str | None] = mapped_column(String(32))
+    phone_asked: Mapped[bool] = mapped_column(Boolean, default=False)
+    org: Mapped[str | None] = mapped_column(String(32))
+    lang: Mapped[str] = mapped_column(String(8), default="vi")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    preferred_channel: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class PersonRole(Base):
+    __tablename__ = "person_roles"
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class PersonVillage(Base):
+    __tablename__ = "person_villages"
+    __table_args__ = (
+        ForeignKeyConstraint(["commune_id", "village_id"], ["villages.commune_id", "villages.id"]),
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    commune_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    village_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class Identity(Base):
+    """One account of a person on one channel, as seen by one bot account."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("channel", "account", "external_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Invite(Base):
+    __tablename__ = "invites"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    commune_id: Mapped[str | None] = mapped_column(ForeignKey("communes.id"))
+    roles: Mapped[list] = mapped_column(JSON)
+    villages: Mapped[list] = mapped_column(JSON)
+    org: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+
+
+class FailedCode(Base):
+    """Wrong invite codes per chat, to refuse guessing (5 an hour)."""
+
+    __tablename__ = "failed_codes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_key: Mapped[str] = mapped_column(String(160), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ChatState(Base):
+    """What a not-yet-enrolled chat is doing (waiting for a code) and its language."""
+
+    __tablename__ = "chat_states"
+    chat_key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    awaiting: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Draft(Base):
+    """An unfinished form, written at every step. Sensitive forms keep their answers encrypted."""
+
+    __tablename__ = "drafts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), unique=True)
+    form: Mapped[str] = mapped_column(String(32))
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class Counter(Base):
+    """Per-commune, per-year sequence numbers for references (BC-2026-0001)."""
+
+    __tablename__ = "counters"
+    commune_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Report(Base):
+    """An outreach session. A correction adds a new row; the old one is kept, superseded."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        ForeignKeyConstraint(["commune_id", "village_id"], ["villages.commune_id", "villages.id"]),
+        Index("ix_reports_commune_held", "commune_id", "held_on"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(32), index=True)
+    commune_id: Mapped[str] = mapped_column(ForeignKey("communes.id"))
+    village_id: Mapped[str | None] = mapped_column(String(64))  # None: the whole commune
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    org: Mapped[str | None] = mapped_column(String(32))
+    held_on: Mapped[date] = mapped_column(Date)
+    format: Mapped[str] = mapped_column(String(32))
+    format_other: Mapped[str | None] = mapped_column(Text)
+    attendees_total: Mapped[int] = mapped_column(Integer)
+    attendees_male: Mapped[int | None] = mapped_column(Integer)
+    attendees_female: Mapped[int | None] = mapped_column(Integer)
+    campaign: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(16))
+    leaflets: Mapped[int | None] = mapped_column(Integer)
+    banners: Mapped[int | None] = mapped_column(Integer)
+    loudspeaker_minutes: Mapped[int | None] = mapped_column(Integer)
+    youth: Mapped[int | None] = mapped_column(Integer)
+    ethnic_minority: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    topic_other: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    superseded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ReportTopic(Base):
+    __tablename__ = "report_topics"
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class Photo(Base):
+    """Photos live in the database, downscaled and without EXIF, so backups carry them."""
+
+    __tablename__ = "photos"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    mime: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class InboxEvent(Base):
+    """Every update, written before the platform is told it arrived. Payload is encrypted."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("channel", "account", "dedup_key"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(64))
+    dedup_key: Mapped[str] = mapped_column(String(128))
+    conv_key: Mapped[str] = mapped_column(String(160), index=True)
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(200))
+
+
+class OutboxMessage(Base):
+    """Everything the bot sends. Payload is encrypted; delivered ids are kept for edits."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "delivered_at", "failed_at", "due_at"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), default="reply")
+    tag: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    platform_ids: Mapped[list | None] = mapped_column(JSON)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+
+
+Index("ix_outbox_chat_tag", OutboxMessage.channel, OutboxMessage.chat_id, OutboxMessage.tag)

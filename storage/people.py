@@ -1,0 +1,154 @@
+"""People, their roles, villages and channel identities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Commune, Identity, Person, PersonRole, PersonVillage, Village
+
+ROLES = ("reporter", "office", "police", "leader", "admin", "province")
+ORGS = (
+    "village_head",
+    "womens_union",
+    "youth_union",
+    "fatherland_front",
+    "farmers_union",
+    "veterans",
+    "school",
+    "health_station",
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A person as handlers need them: loaded eagerly, no lazy loads under asyncio."""
+
+    id: int
+    name: str
+    commune_id: str | None
+    roles: frozenset[str]
+    villages: tuple[str, ...]  # village ids in the person's commune
+    phone: str | None
+    org: str | None
+    lang: str
+    active: bool
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+async def sync_communes(session: AsyncSession, communes) -> None:
+    """Make the communes and villages tables match config.toml (renames included)."""
+    existing = {c.id: c for c in (await session.scalars(select(Commune))).all()}
+    for c in communes:
+        row = existing.get(c.id)
+        if row is None:
+            session.add(Commune(id=c.id, name=c.name))
+        else:
+            row.name = c.name
+        rows = {
+            v.id: v for v in (await session.scalars(select(Village).where(Village.commune_id == c.id))).all()
+        }
+        for v in c.villages:
+            if v.id in rows:
+                rows[v.id].name = v.name
+                rows[v.id].active = True
+            else:
+                session.add(Village(commune_id=c.id, id=v.id, name=v.name, active=True))
+        for vid, row in rows.items():
+            if vid not in {v.id for v in c.villages}:
+                row.active = False
+    await session.flush()
+
+
+async def load_profile(session: AsyncSession, person_id: int) -> Profile | None:
+    person = await session.get(Person, person_id)
+    if person is None:
+        return None
+    roles = (await session.scalars(select(PersonRole.role).where(PersonRole.person_id == person_id))).all()
+    villages = (
+        await session.scalars(
+            select(PersonVillage.village_id)
+            .where(PersonVillage.person_id == person_id)
+            .order_by(PersonVillage.village_id)
+        )
+    ).all()
+    return Profile(
+        id=person.id,
+        name=person.name,
+        commune_id=person.commune_id,
+        roles=frozenset(roles),
+        villages=tuple(villages),
+        phone=person.phone,
+        org=person.org,
+        lang=person.lang,
+        active=person.active,
+    )
+
+
+async def find_identity(session: AsyncSession, channel: str, account: str, external_id: str) -> Identity | None:
+    return await session.scalar(
+        select(Identity).where(
+            Identity.channel == channel, Identity.account == account, Identity.external_id == external_id
+        )
+    )
+
+
+async def create_person(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    name: str,
+    commune_id: str | None,
+    roles: list[str],
+    villages: list[str],
+    org: str | None,
+    lang: str = "vi",
+) -> Person:
+    person = Person(name=name, commune_id=commune_id, org=org, lang=lang, created_at=now, active=True)
+    session.add(person)
+    await session.flush()
+    for role in sorted(set(roles)):
+        session.add(PersonRole(person_id=person.id, role=role))
+    for vid in sorted(set(villages)):
+        session.add(PersonVillage(person_id=person.id, commune_id=commune_id, village_id=vid))
+    await session.flush()
+    return person
+
+
+async def attach_identity(
+    session: AsyncSession, person_id: int, *, channel: str, account: str, external_id: str,
+    chat_id: str, display_name: str, now: datetime,
+) -> Identity:
+    await session.execute(
+        delete(Identity).where(
+            Identity.channel == channel, Identity.account == account, Identity.external_id == external_id
+        )
+    )
+    identity = Identity(
+        person_id=person_id, channel=channel, account=account, external_id=external_id,
+        chat_id=chat_id, display_name=display_name, created_at=now, last_seen_at=now,
+    )
+    session.add(identity)
+    await session.flush()
+    return identity
+
+
+async def identities_of(session: AsyncSession, person_id: int) -> list[Identity]:
+    rows = await session.scalars(
+        select(Identity).where(Identity.person_id == person_id).order_by(Identity.last_seen_at.desc())
+    )
+    return list(rows.all())
+
+
+async def people_with_role(session: AsyncSession, commune_id: str, role: str) -> list[int]:
+    rows = await session.scalars(
+        select(Person.id)
+        .join(PersonRole, PersonRole.person_id == Person.id)
+        .where(Person.commune_id == commune_id, PersonRole.role == role, Person.active.is_(True))
+    )
+    return list(rows.all())

@@ -1,0 +1,114 @@
+"""Outreach reports: references, storing, corrections that keep the earlier version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Counter, Photo, Report, ReportTopic
+
+REPORT_FIELDS = (
+    "village_id", "held_on", "format", "format_other", "attendees_total", "attendees_male",
+    "attendees_female", "campaign", "language", "leaflets", "banners", "loudspeaker_minutes",
+    "youth", "ethnic_minority", "note", "topic_other",
+)
+
+
+async def next_ref(session: AsyncSession, commune_id: str, prefix: str, year: int) -> str:
+    """BC-2026-0001: numbered per commune and year. The row lock serialises concurrent reports."""
+    stmt = select(Counter).where(Counter.commune_id == commune_id, Counter.kind == prefix, Counter.year == year)
+    counter = await session.scalar(stmt.with_for_update())
+    if counter is None:
+        if session.bind.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            await session.execute(
+                pg_insert(Counter).values(commune_id=commune_id, kind=prefix, year=year, value=0).on_conflict_do_nothing()
+            )
+        else:
+            await session.execute(insert(Counter).values(commune_id=commune_id, kind=prefix, year=year, value=0))
+        counter = await session.scalar(stmt.with_for_update())
+    counter.value += 1
+    await session.flush()
+    return f"{prefix}-{year}-{counter.value:04d}"
+
+
+@dataclass(frozen=True)
+class NewReport:
+    commune_id: str
+    person_id: int
+    org: str | None
+    fields: dict
+    topics: list[str]
+    photo_ids: list[int]
+
+
+async def save_report(
+    session: AsyncSession, new: NewReport, *, now: datetime, corrects: Report | None = None
+) -> Report:
+    if corrects is None:
+        ref = await next_ref(session, new.commune_id, "BC", now.year)
+    else:
+        ref = corrects.ref
+        corrects.superseded_at = now
+    report = Report(
+        ref=ref, commune_id=new.commune_id, person_id=new.person_id, org=new.org, created_at=now,
+        corrects_id=corrects.id if corrects else None, **new.fields,
+    )
+    session.add(report)
+    await session.flush()
+    for topic in dict.fromkeys(new.topics):
+        session.add(ReportTopic(report_id=report.id, topic=topic))
+    await _keep_photos(session, new.photo_ids, report.id, new.person_id)
+    await session.flush()
+    return report
+
+
+async def _keep_photos(session: AsyncSession, photo_ids: list[int], report_id: int, person_id: int) -> None:
+    """New photos move onto the report; photos of an earlier version are copied so it keeps its own."""
+    for photo in (await session.scalars(select(Photo).where(Photo.id.in_(photo_ids or [-1])))).all():
+        if photo.report_id is None and photo.person_id == person_id:
+            photo.report_id = report_id
+        elif photo.report_id is not None:
+            session.add(
+                Photo(
+                    report_id=report_id, person_id=photo.person_id, mime=photo.mime, width=photo.width,
+                    height=photo.height, data=photo.data, created_at=photo.created_at,
+                )
+            )
+
+
+async def current_report(session: AsyncSession, ref: str, commune_id: str) -> Report | None:
+    return await session.scalar(
+        select(Report).where(Report.ref == ref, Report.commune_id == commune_id, Report.superseded_at.is_(None))
+    )
+
+
+async def recent_reports(session: AsyncSession, person_id: int, limit: int = 10) -> list[Report]:
+    rows = await session.scalars(
+        select(Report)
+        .where(Report.person_id == person_id, Report.superseded_at.is_(None))
+        .order_by(Report.created_at.desc(), Report.id.desc())
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def topics_of(session: AsyncSession, report_id: int) -> list[str]:
+    return list((await session.scalars(select(ReportTopic.topic).where(ReportTopic.report_id == report_id))).all())
+
+
+async def first_version_date(session: AsyncSession, ref: str, commune_id: str) -> datetime | None:
+    """When the report was first sent: the correction window counts from then."""
+    return await session.scalar(
+        select(Report.created_at).where(Report.ref == ref, Report.commune_id == commune_id).order_by(Report.id).limit(1)
+    )
+
+
+async def versions(session: AsyncSession, ref: str, commune_id: str) -> list[Report]:
+    rows = await session.scalars(select(Report).where(Report.ref == ref, Report.commune_id == commune_id).order_by(Report.id))
+    return list(rows.all())
+

@@ -1,0 +1,54 @@
+"""Fixtures: a fake clock, a fresh database per test, and a fake channel to hold conversations on."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.app import App
+from bot.clock import FakeClock
+from bot.config import load_config
+from storage.crypto import Keyring
+from tests.fakechannel import FakeChannel
+
+# 10:00 in Xuân Dương on Wednesday 25/11/2026.
+START = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def secret_env(tmp_path) -> dict:
+    return {"BOT_SECRET_KEY": Fernet.generate_key().decode(), "BOT_SECRET_KEY_FILE": str(tmp_path / "none.key")}
+
+
+@pytest.fixture
+def keyring(secret_env) -> Keyring:
+    return Keyring(secret_env, allow_generate=False)
+
+
+@pytest.fixture
+def db_url(tmp_path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+
+
+@pytest.fixture
+def config():
+    return load_config(os.path.join(os.path.dirname(__file__), "..", "config.toml"))
+
+
+@pytest.fixture
+async def app(config, clock, keyring, db_url):
+    application = App(config, clock=clock, keyring=keyring, storage_url=db_url)
+    channel = FakeChannel()
+    application.add_channel(channel)
+    await application.prepare()
+    application.fake = channel
+    yield application
+    await application.engine.dispose()

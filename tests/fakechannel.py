@@ -1,0 +1,111 @@
+"""An in-memory channel with buttons, for whole conversations in a few lines (after Errbot's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import count
+
+from bot.events import Delivery, Incoming, Reply
+
+_events = count(1)
+
+
+@dataclass
+class Message:
+    id: int
+    reply: Reply
+    edits: list[Reply] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return self.reply.text
+
+    @property
+    def labels(self) -> list[str]:
+        return [c.label for c in self.reply.choices]
+
+
+class FakeChannel:
+    name = "fake"
+    account = "test"
+    can_edit = True
+
+    def __init__(self) -> None:
+        self.chats: dict[str, list[Message]] = {}
+        self._ids = count(1)
+        self.fail_next: list[Delivery] = []
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, chat_id: str, reply: Reply) -> Delivery:
+        if self.fail_next:
+            return self.fail_next.pop(0)
+        msg = Message(next(self._ids), reply)
+        self.chats.setdefault(chat_id, []).append(msg)
+        return Delivery(ok=True, platform_ids=[str(msg.id)])
+
+    async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery:
+        for msg in self.chats.get(chat_id, []):
+            if str(msg.id) == platform_id:
+                msg.edits.append(msg.reply)
+                msg.reply = reply
+        return Delivery(ok=True, platform_ids=[platform_id])
+
+
+class User:
+    """A person on the fake channel. Each action returns the texts of the new messages."""
+
+    def __init__(self, app, user_id: str = "u1", name: str = "Nguyễn Văn An") -> None:
+        self.app = app
+        self.user_id = user_id
+        self.name = name
+
+    @property
+    def messages(self) -> list[Message]:
+        return self.app.fake.chats.get(self.user_id, [])
+
+    @property
+    def last(self) -> Message:
+        return self.messages[-1]
+
+    async def _send(self, **kwargs) -> list[str]:
+        before = len(self.messages)
+        event = Incoming(
+            channel="fake", account="test", user_id=self.user_id, chat_id=self.user_id,
+            dedup_key=kwargs.pop("dedup_key", None) or f"e{next(_events)}", display_name=self.name, **kwargs,
+        )
+        await self.app.inbox.put(event)
+        await self.settle()
+        return [m.text for m in self.messages[before:]]
+
+    async def settle(self) -> None:
+        await self.app.router.run_until_idle()
+        await self.app.outbox.drain()
+
+    async def say(self, text: str, **kwargs) -> list[str]:
+        return await self._send(text=text, kind="text", **kwargs)
+
+    def button(self, label: str):
+        """The newest message's button whose label contains `label`."""
+        for msg in reversed(self.messages):
+            for choice in msg.reply.choices:
+                if label == choice.label or label in choice.label:
+                    return choice
+        raise AssertionError(f"no button {label!r}; last message: {self.last.text!r} {self.last.labels}")
+
+    async def press(self, label: str) -> list[str]:
+        return await self._send(choice=self.button(label).data, kind="choice")
+
+    async def press_data(self, data: str) -> list[str]:
+        return await self._send(choice=data, kind="choice")
+
+    async def photo(self, data: bytes) -> list[str]:
+        return await self._send(photo=data, kind="photo")
+
+    async def contact(self, phone: str) -> list[str]:
+        return await self._send(contact_phone=phone, kind="contact")
+
+    async def other(self, kind: str) -> list[str]:
+        return await self._send(kind=kind)
