@@ -10,7 +10,7 @@ import sys
 from dataclasses import replace
 
 from bot.app import App
-from bot.config import ROOT, Config
+from bot.config import Config, data_dir
 from bot.logs import setup_logging
 from handlers import parsing
 from storage.crypto import KeyringError, keyring_for
@@ -20,7 +20,6 @@ from storage.people import ORGS, ROLES, sync_communes
 
 log = logging.getLogger("bot")
 
-DEMO_DB = ROOT / "data" / "demo.db"
 
 
 def _keyring(url: str):
@@ -159,7 +158,7 @@ async def _demo(config: Config) -> int:
     from bot import demo
 
     logging.getLogger().setLevel(logging.WARNING)
-    url = f"sqlite+aiosqlite:///{DEMO_DB}"
+    url = f"sqlite+aiosqlite:///{data_dir() / 'demo.db'}"
     demo_config = replace(config, storage_url=url)
     app = App(demo_config, keyring=keyring_for(url), demo=True, fallback_sender=DemoPrinter())
     terminal = TerminalChannel(app.inbox)

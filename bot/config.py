@@ -15,6 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config.toml"
 
 
+def data_dir() -> Path:
+    """Where the demo database and the generated key file live (BOT_DATA_DIR, default ./data)."""
+    return Path(os.environ.get("BOT_DATA_DIR") or ROOT / "data")
+
+
 class ConfigError(Exception):
     """A problem in config.toml, naming the key and what is wrong with it."""
 

@@ -50,7 +50,13 @@ def main_menu(ctx: Ctx, intro: str | None = None) -> None:
         for cmd, desc, allowed in COMMANDS
         if cmd not in ("huy",) and (allowed is None or roles & allowed)
     ]
-    ctx.say(intro or ctx.t("What would you like to do?"), buttons)
+    ctx.say(intro or ctx.t("What would you like to do?"), buttons, commands=menu_commands(ctx))
+
+
+def menu_commands(ctx: Ctx) -> tuple[tuple[str, str], ...]:
+    """The chat's command menu (Telegram shows it beside the text box), by role and language."""
+    roles = ctx.person.roles if ctx.person else frozenset()
+    return tuple((cmd, ctx.t(desc)) for cmd, desc in commands_for(roles))
 
 
 def help_text(ctx: Ctx) -> str:

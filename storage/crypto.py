@@ -16,11 +16,15 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 log = logging.getLogger(__name__)
 
-DEFAULT_KEY_FILE = Path(__file__).resolve().parent.parent / "data" / "secret.key"
 
 
 class KeyringError(Exception):
     """No usable key: the bot must not run."""
+
+
+def default_key_file(env) -> Path:
+    base = env.get("BOT_DATA_DIR") or Path(__file__).resolve().parent.parent / "data"
+    return Path(base) / "secret.key"
 
 
 def _parse_keys(text: str) -> list[bytes]:
@@ -37,7 +41,7 @@ class Keyring:
     def __init__(self, env: dict | None = None, *, allow_generate: bool = True) -> None:
         env = os.environ if env is None else env
         self._env_keys = env.get("BOT_SECRET_KEY", "")
-        self.path = Path(env.get("BOT_SECRET_KEY_FILE") or DEFAULT_KEY_FILE)
+        self.path = Path(env.get("BOT_SECRET_KEY_FILE") or default_key_file(env))
         self._mtime: float | None = None
         self._fernet: MultiFernet | None = None
         self._first: bytes | None = None

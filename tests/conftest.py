@@ -52,3 +52,46 @@ async def app(config, clock, keyring, db_url):
     application.fake = channel
     yield application
     await application.engine.dispose()
+
+
+@pytest.fixture
+async def pg_url():
+    """A fresh PostgreSQL database for one test, when TEST_POSTGRES_URL names a server.
+
+    Unset: the test is skipped (a user's machine has no PostgreSQL). Set but unreachable: the
+    test fails, so CI can never pass without really running it.
+    """
+    import uuid
+
+    import asyncpg
+
+    base = os.environ.get("TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("TEST_POSTGRES_URL is not set")
+    dsn = base.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"bot_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    head, _, _ = base.rpartition("/")
+    yield f"{head}/{name}"
+    admin = await asyncpg.connect(dsn)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def any_app(request, config, clock, keyring, db_url):
+    """The same app on SQLite and on PostgreSQL."""
+    url = db_url if request.param == "sqlite" else await _pg(request)
+    application = App(config, clock=clock, keyring=keyring, storage_url=url)
+    channel = FakeChannel()
+    application.add_channel(channel)
+    await application.prepare()
+    application.fake = channel
+    yield application
+    await application.engine.dispose()
+
+
+async def _pg(request) -> str:
+    return request.getfixturevalue("pg_url")

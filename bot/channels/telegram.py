@@ -30,6 +30,7 @@ from bot.channels.base import strip_html
 from bot.channels.split import split_text
 from bot.config import TelegramConfig
 from bot.events import Choice, Delivery, Incoming, Reply
+from bot.i18n import translate
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,10 @@ class TelegramChannel:
 
     async def start(self) -> None:
         await self.bot.initialize()  # getMe
+        await self.bot.set_my_commands(
+            [BotCommand("start", translate("vi", "Start, or enter an invite code")),
+             BotCommand("trogiup", translate("vi", "Help"))]
+        )
         if self.config.mode == "webhook":
             await self.bot.set_webhook(
                 url=f"{self.public_url}/telegram/webhook", secret_token=self.webhook_secret,

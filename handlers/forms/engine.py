@@ -484,6 +484,17 @@ async def _confirm(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
         draft.state.mode = "edit"
         await _ask(ctx, form, draft, missing[0])
         return
+    # An edit may have broken a cross-check of a later answer (a new total, say): ask that one again.
+    for pos in path(form, draft.state.answers):
+        value = get_answer(draft.state.answers, pos)
+        if pos.step.check is None or value is SKIPPED:
+            continue
+        error = pos.step.check(value, scope(draft.state.answers, pos.group, pos.index), FormEnv(ctx))
+        if error is not None:
+            ctx.say(ctx.t(error[0], **error[1]))
+            draft.state.mode = "edit"
+            await _ask(ctx, form, draft, pos)
+            return
     text = await form.submit(ctx, on_path(form, draft.state.answers), draft.state.meta)
     await discard_draft(ctx.session, ctx.person.id)
     draft.closed = True

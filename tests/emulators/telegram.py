@@ -36,9 +36,10 @@ import struct
 import time
 import traceback
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Callable
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -72,6 +73,10 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
     "the same as a current content and reply markup of the message"
+)
+CONFLICT_POLL = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+CONFLICT_WEBHOOK = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 )
 CALLBACK_EXPIRED = "query is too old and response timeout expired or query ID is invalid"
 _DEFAULT_SKIPPED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -153,13 +158,19 @@ def _sorted_entities(entities: list[dict]) -> list[dict]:
 
 # --------------------------------------------------------------------------- HTML parse mode
 
-_HTML_TAGS = frozenset(
-    "a b strong i em s strike del u ins pre code span tg-spoiler blockquote tg-emoji".split()
-)
+_HTML_TAGS = frozenset("a b strong i em s strike del u ins pre code span tg-spoiler blockquote tg-emoji".split())
 _HTML_SIMPLE = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-    "ins": "underline", "s": "strikethrough", "strike": "strikethrough",
-    "del": "strikethrough", "tg-spoiler": "spoiler", "span": "spoiler",
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
 }
 _HTML_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _HTML_ENTITY_RE = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#x[0-9A-Fa-f]+);")
@@ -297,8 +308,7 @@ def _parse_html_attributes(text: str, j: int, tag: str, begin: int) -> tuple[str
                 expandable = True
                 continue
             raise EntityParseError(
-                f'Expected equal sign in declaration of an attribute of the tag "{tag}" '
-                f"at byte offset {begin}"
+                f'Expected equal sign in declaration of an attribute of the tag "{tag}" at byte offset {begin}'
             )
         j += 1
         while j < n and text[j].isspace():
@@ -311,9 +321,7 @@ def _parse_html_attributes(text: str, j: int, tag: str, begin: int) -> tuple[str
                 j += 1
             value = text[token_start:j].lower()
             if j < n and not text[j].isspace() and text[j] != ">":
-                raise EntityParseError(
-                    f"Unexpected end of name token at byte offset {_byte_offset(text, token_start)}"
-                )
+                raise EntityParseError(f"Unexpected end of name token at byte offset {_byte_offset(text, token_start)}")
         else:  # a quoted string with character references decoded
             quote, buf = text[j], []
             j += 1
@@ -347,8 +355,7 @@ def _parse_html_attributes(text: str, j: int, tag: str, begin: int) -> tuple[str
     return arg, j
 
 
-def _close_html_entity(entities: list[dict], tag: str, arg: str, offset: int, length: int,
-                       inner: str) -> None:
+def _close_html_entity(entities: list[dict], tag: str, arg: str, offset: int, length: int, inner: str) -> None:
     last = entities[-1] if entities else None
     same_range = last is not None and last["offset"] == offset and last["length"] == length
     if tag in _HTML_SIMPLE:
@@ -376,16 +383,21 @@ def _close_html_entity(entities: list[dict], tag: str, arg: str, offset: int, le
     elif tag == "tg-emoji":
         if not arg.isdigit() or int(arg) == 0:
             raise EntityParseError("Invalid custom emoji identifier specified")
-        entities.append({"type": "custom_emoji", "offset": offset, "length": length,
-                         "custom_emoji_id": arg})
+        entities.append({"type": "custom_emoji", "offset": offset, "length": length, "custom_emoji_id": arg})
 
 
 # --------------------------------------------------------------------------- Markdown modes
 
 _MDV2_RESERVED = "_*[]()~`>#+-=|{}.!"
 _MDV2_NAMES = {
-    "bold": "Bold", "italic": "Italic", "underline": "Underline", "strikethrough": "Strikethrough",
-    "spoiler": "Spoiler", "code": "Code", "pre": "Pre", "text_link": "TextUrl",
+    "bold": "Bold",
+    "italic": "Italic",
+    "underline": "Underline",
+    "strikethrough": "Strikethrough",
+    "spoiler": "Spoiler",
+    "code": "Code",
+    "pre": "Pre",
+    "text_link": "TextUrl",
     "custom_emoji": "CustomEmoji",
 }
 
@@ -424,22 +436,24 @@ def parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
             u16 += _u16(c)
             if c == "\n" and quote_start is not None and at(i + 1) != ">":
                 if u16 - 1 > quote_start:
-                    entities.append({"type": "blockquote", "offset": quote_start,
-                                     "length": u16 - 1 - quote_start})
+                    entities.append({"type": "blockquote", "offset": quote_start, "length": u16 - 1 - quote_start})
                 quote_start = None
             i += 1
             continue
-        is_end = top is not None and {
-            "bold": c == "*",
-            "italic": c == "_" and at(i + 1) != "_",
-            "code": c == "`",
-            "pre": text.startswith("```", i),
-            "text_link": c == "]",
-            "custom_emoji": c == "]",
-            "underline": text.startswith("__", i),
-            "strikethrough": c == "~",
-            "spoiler": text.startswith("||", i),
-        }[top]
+        is_end = (
+            top is not None
+            and {
+                "bold": c == "*",
+                "italic": c == "_" and at(i + 1) != "_",
+                "code": c == "`",
+                "pre": text.startswith("```", i),
+                "text_link": c == "]",
+                "custom_emoji": c == "]",
+                "underline": text.startswith("__", i),
+                "strikethrough": c == "~",
+                "spoiler": text.startswith("||", i),
+            }[top]
+        )
         if not is_end:
             start, arg = i, ""
             if c == "_":
@@ -467,11 +481,8 @@ def parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
             elif c == "`":
                 kind = "code"
             else:
-                raise EntityParseError(
-                    f"Character '{c}' is reserved and must be escaped with the preceding '\\'"
-                )
-            stack.append({"type": kind, "arg": arg, "offset": u16,
-                          "byte": _byte_offset(text, start), "out": len(out)})
+                raise EntityParseError(f"Character '{c}' is reserved and must be escaped with the preceding '\\'")
+            stack.append({"type": kind, "arg": arg, "offset": u16, "byte": _byte_offset(text, start), "out": len(out)})
             i += 1
             continue
         ent = stack.pop()
@@ -482,7 +493,7 @@ def parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
             i += 2
         elif kind in ("text_link", "custom_emoji"):
             if at(i + 1) != "(":
-                url = "".join(out[ent["out"]:])
+                url = "".join(out[ent["out"] :])
             else:
                 i += 2
                 url_start, buf = i, []
@@ -494,9 +505,7 @@ def parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
                     buf.append(text[i])
                     i += 1
                 if i >= n:
-                    raise EntityParseError(
-                        f"Can't find end of a URL at byte offset {_byte_offset(text, url_start)}"
-                    )
+                    raise EntityParseError(f"Can't find end of a URL at byte offset {_byte_offset(text, url_start)}")
                 url = "".join(buf)
         if u16 > ent["offset"]:
             new = {"type": kind, "offset": ent["offset"], "length": u16 - ent["offset"]}
@@ -515,9 +524,7 @@ def parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
         i += 1
     if stack:
         ent = stack[-1]
-        raise EntityParseError(
-            f"Can't find end of {_MDV2_NAMES[ent['type']]} entity at byte offset {ent['byte']}"
-        )
+        raise EntityParseError(f"Can't find end of {_MDV2_NAMES[ent['type']]} entity at byte offset {ent['byte']}")
     if quote_start is not None and u16 > quote_start:
         entities.append({"type": "blockquote", "offset": quote_start, "length": u16 - quote_start})
     return "".join(out), _sorted_entities(entities)
@@ -558,9 +565,7 @@ def parse_markdown(text: str) -> tuple[str, list[dict]]:
             u16 += _u16(text[i])
             i += 1
         if i >= n:
-            raise EntityParseError(
-                f"Can't find end of the entity starting at byte offset {_byte_offset(text, begin)}"
-            )
+            raise EntityParseError(f"Can't find end of the entity starting at byte offset {_byte_offset(text, begin)}")
         if u16 > offset:
             ent: dict | None = {"offset": offset, "length": u16 - offset}
             if c == "[":
@@ -749,8 +754,19 @@ class SimUser:
         self.id = user_id
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("send_text", "press", "press_label", "send_photo", "send_contact",
-                    "send_sticker", "messages", "last", "wait_for", "mark", "reply_keyboard"):
+        if name in (
+            "send_text",
+            "press",
+            "press_label",
+            "send_photo",
+            "send_contact",
+            "send_sticker",
+            "messages",
+            "last",
+            "wait_for",
+            "mark",
+            "reply_keyboard",
+        ):
             method = getattr(self.emu, name)
             return lambda *args, **kwargs: method(self.id, *args, **kwargs)
         raise AttributeError(name)
@@ -760,21 +776,29 @@ class SimUser:
 
 
 class TelegramEmulator:
-    def __init__(self, token: str = "123456:TEST-token", bot_username: str = "xuanduong_bot",
-                 *, bot_name: str = "Xuân Dương", now: Callable[[], float] | None = None):
+    def __init__(
+        self,
+        token: str = "123456:TEST-token",
+        bot_username: str = "xuanduong_bot",
+        *,
+        bot_name: str = "Xuân Dương",
+        now: Callable[[], float] | None = None,
+    ):
         if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", token):
             raise ValueError("a bot token looks like '123456:ABC-def'")
         self.token = token
         self.bot_id = int(token.split(":")[0])
         self.bot_username = bot_username
-        self.bot_user = {"id": self.bot_id, "is_bot": True, "first_name": bot_name,
-                         "username": bot_username}
+        self.bot_user = {"id": self.bot_id, "is_bot": True, "first_name": bot_name, "username": bot_username}
         self.now: Callable[[], float] = now or time.time
         self.enforce_rate_limits = True
         self.global_rate_limit = GLOBAL_RATE_LIMIT
         self.per_chat_limit: int | None = None
         self.strict_html_entities = True
         self.webhook_timeout = 10.0
+        # Two overlapping getUpdates: Telegram answers the OLDER one with 409 and serves the
+        # newer one. Set True to refuse the newer one instead.
+        self.reject_concurrent_polls = False
         self.url = ""
         # inspection
         self.calls: list[tuple[str, dict]] = []
@@ -807,8 +831,9 @@ class TelegramEmulator:
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._methods = {name[3:].lower(): (name[3:], getattr(self, name))
-                         for name in dir(self) if name.startswith("_m_")}
+        self._methods = {
+            name[3:].lower(): (name[3:], getattr(self, name)) for name in dir(self) if name.startswith("_m_")
+        }
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -824,12 +849,14 @@ class TelegramEmulator:
         app = web.Application(client_max_size=MAX_UPLOAD + 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5,
-                                     handler_cancellation=True)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5, handler_cancellation=True)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"
+        # asyncio primitives bind to the running loop: recreate them for this one
+        self._deliver_lock = asyncio.Lock()
+        self._changed = asyncio.Event()
         self._session = aiohttp.ClientSession()
         self._closing = False
 
@@ -862,9 +889,16 @@ class TelegramEmulator:
 
     # ------------------------------------------------------------------ simulated users
 
-    def user(self, user_id: int, first_name: str = "", *, last_name: str | None = None,
-             username: str | None = None, language_code: str | None = "vi",
-             started: bool = True) -> SimUser:
+    def user(
+        self,
+        user_id: int,
+        first_name: str = "",
+        *,
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "vi",
+        started: bool = True,
+    ) -> SimUser:
         """Register (or update) a user and its private chat.
 
         started=False models a user who never opened the bot: sending to them fails with
@@ -894,8 +928,13 @@ class TelegramEmulator:
             self._set_blocked(chat, False)
         chat.started = True
         mid = chat.alloc_id()
-        message = {"message_id": mid, "from": dict(chat.user), "chat": chat.chat_json(),
-                   "date": int(self.now()), **content}
+        message = {
+            "message_id": mid,
+            "from": dict(chat.user),
+            "chat": chat.chat_json(),
+            "date": int(self.now()),
+            **content,
+        }
         if reply_to is not None:
             target = chat.messages.get(reply_to)
             assert target is not None, f"no message {reply_to} to reply to in chat {chat.id}"
@@ -921,12 +960,12 @@ class TelegramEmulator:
             content["caption"] = caption
         return await self._push_update({"message": self._user_message(chat, content)})
 
-    async def send_contact(self, user_id: int, phone_number: str, *,
-                           contact_user_id: Any = _UNSET, first_name: str | None = None) -> int:
+    async def send_contact(
+        self, user_id: int, phone_number: str, *, contact_user_id: Any = _UNSET, first_name: str | None = None
+    ) -> int:
         """A contact message; by default the user's own contact (request_contact button)."""
         chat = self._user_chat(user_id)
-        contact = {"phone_number": phone_number,
-                   "first_name": first_name or chat.user["first_name"]}
+        contact = {"phone_number": phone_number, "first_name": first_name or chat.user["first_name"]}
         if chat.user.get("last_name") and first_name is None:
             contact["last_name"] = chat.user["last_name"]
         owner = user_id if contact_user_id is _UNSET else contact_user_id
@@ -937,9 +976,18 @@ class TelegramEmulator:
     async def send_sticker(self, user_id: int, emoji: str = "👍") -> int:
         chat = self._user_chat(user_id)
         f = self._store_file(b"RIFF\x00\x00\x00\x00WEBPVP8 sticker", "sticker", mime_type="image/webp")
-        sticker = {"file_id": f.file_id, "file_unique_id": f.file_unique_id, "type": "regular",
-                   "width": 512, "height": 512, "is_animated": False, "is_video": False,
-                   "emoji": emoji, "set_name": "emulator_stickers", "file_size": len(f.data)}
+        sticker = {
+            "file_id": f.file_id,
+            "file_unique_id": f.file_unique_id,
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": emoji,
+            "set_name": "emulator_stickers",
+            "file_size": len(f.data),
+        }
         return await self._push_update({"message": self._user_message(chat, {"sticker": sticker})})
 
     async def send_raw_update(self, update: dict) -> int:
@@ -950,21 +998,28 @@ class TelegramEmulator:
         chat = self._chats.get(user_id)
         assert chat is not None, f"unknown chat {user_id}"
         message = chat.messages.get(message_id)
-        assert isinstance(message, SentMessage), (
-            f"no bot message {message_id} in chat {user_id}\n{self.dump(user_id)}")
+        assert isinstance(message, SentMessage), f"no bot message {message_id} in chat {user_id}\n{self.dump(user_id)}"
         assert not message.deleted, f"message {message_id} was deleted\n{self.dump(user_id)}"
         datas = [cb for row in message.buttons for _, cb in row if cb is not None]
         assert data in datas, (
-            f"message {message_id} has no button with callback_data {data!r}; "
-            f"current buttons: {message.buttons}")
+            f"message {message_id} has no button with callback_data {data!r}; current buttons: {message.buttons}"
+        )
         if chat.blocked:
             self._set_blocked(chat, False)
         query_id = str(secrets.randbits(62) + 10**18)
         self._callbacks[query_id] = _Callback(user_id, message_id, data, self.now())
         chat.last_user_seq = self._seq
-        await self._push_update({"callback_query": {
-            "id": query_id, "from": dict(chat.user), "message": self._message_dict(message),
-            "chat_instance": chat.chat_instance, "data": data}})
+        await self._push_update(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": dict(chat.user),
+                    "message": self._message_dict(message),
+                    "chat_instance": chat.chat_instance,
+                    "data": data,
+                }
+            }
+        )
         return query_id
 
     async def press_label(self, user_id: int, label: str) -> str:
@@ -995,10 +1050,17 @@ class TelegramEmulator:
         member = {"user": self.bot_user, "status": new}
         if blocked:
             member["until_date"] = 0
-        self._enqueue({"my_chat_member": {
-            "chat": chat.chat_json(), "from": dict(chat.user), "date": int(self.now()),
-            "old_chat_member": {"user": self.bot_user, "status": old},
-            "new_chat_member": member}})
+        self._enqueue(
+            {
+                "my_chat_member": {
+                    "chat": chat.chat_json(),
+                    "from": dict(chat.user),
+                    "date": int(self.now()),
+                    "old_chat_member": {"user": self.bot_user, "status": old},
+                    "new_chat_member": member,
+                }
+            }
+        )
         if self._webhook:
             self._spawn(self._deliver_pending())
 
@@ -1008,8 +1070,7 @@ class TelegramEmulator:
         chat = self._chats.get(chat_id)
         if chat is None:
             return []
-        return sorted((m for m in chat.bot_messages() if not m.deleted),
-                      key=lambda m: m.message_id)
+        return sorted((m for m in chat.bot_messages() if not m.deleted), key=lambda m: m.message_id)
 
     def last(self, chat_id: int) -> SentMessage:
         messages = self.messages(chat_id)
@@ -1033,8 +1094,14 @@ class TelegramEmulator:
         lines += ["  " + m.describe() for m in sorted(chat.bot_messages(), key=lambda m: m.message_id)]
         return "\n".join(lines if len(lines) > 1 else lines + ["  (none)"])
 
-    async def wait_for(self, chat_id: int, predicate: Callable[[SentMessage], bool] | None = None,
-                       timeout: float = 5.0, *, since: int | None = None) -> SentMessage:
+    async def wait_for(
+        self,
+        chat_id: int,
+        predicate: Callable[[SentMessage], bool] | None = None,
+        timeout: float = 5.0,
+        *,
+        since: int | None = None,
+    ) -> SentMessage:
         """Wait for a bot message, new or edited, matching predicate.
 
         Only messages created or edited after `since` count; by default that is the user's
@@ -1046,8 +1113,9 @@ class TelegramEmulator:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             changed = self._changed
-            candidates = sorted((m for m in chat.bot_messages() if m.seq > floor and not m.deleted),
-                                key=lambda m: m.seq)
+            candidates = sorted(
+                (m for m in chat.bot_messages() if m.seq > floor and not m.deleted), key=lambda m: m.seq
+            )
             for message in candidates:
                 if predicate is None or predicate(message):
                     return message
@@ -1071,8 +1139,15 @@ class TelegramEmulator:
 
     # ------------------------------------------------------------------ faults and limits
 
-    def fail_next(self, method: str, status: int = 500, *, retry_after: int | None = None,
-                  description: str | None = None, times: int = 1) -> None:
+    def fail_next(
+        self,
+        method: str,
+        status: int = 500,
+        *,
+        retry_after: int | None = None,
+        description: str | None = None,
+        times: int = 1,
+    ) -> None:
         """Make the next `times` calls of `method` fail with that HTTP status."""
         if status == 429 and retry_after is None:
             retry_after = 1
@@ -1140,8 +1215,7 @@ class TelegramEmulator:
                 if self._queue and self._queue[0] is update:
                     self._queue.popleft()
 
-    async def deliver_webhook(self, update: dict, secret: Any = _UNSET, *,
-                              url: str | None = None) -> int:
+    async def deliver_webhook(self, update: dict, secret: Any = _UNSET, *, url: str | None = None) -> int:
         """POST one update to the webhook now (queue untouched); returns the HTTP status."""
         update = dict(update)
         if "update_id" not in update:
@@ -1162,7 +1236,9 @@ class TelegramEmulator:
         reply = b""
         try:
             async with self._session.post(
-                url, data=body, headers=headers,
+                url,
+                data=body,
+                headers=headers,
                 timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
             ) as resp:
                 status, reply, ctype = resp.status, await resp.read(), resp.content_type
@@ -1200,8 +1276,7 @@ class TelegramEmulator:
 
     @staticmethod
     def _reply(status: int, body: dict) -> web.Response:
-        return web.json_response(body, status=status,
-                                 dumps=lambda obj: json.dumps(obj, ensure_ascii=False))
+        return web.json_response(body, status=status, dumps=lambda obj: json.dumps(obj, ensure_ascii=False))
 
     def _error(self, err: ApiError) -> web.Response:
         body: dict = {"ok": False, "error_code": err.code, "description": err.description}
@@ -1224,8 +1299,7 @@ class TelegramEmulator:
                     if not isinstance(body, dict):
                         raise _bad("JSON object expected as request body")
                     params.update(body)
-            elif request.content_type in ("application/x-www-form-urlencoded",
-                                          "multipart/form-data"):
+            elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
                 form = await request.post()
                 for key, value in form.items():
                     if isinstance(value, web.FileField):
@@ -1306,8 +1380,9 @@ class TelegramEmulator:
             raise _bad("invalid message identifier specified")  # close to Telegram's wording
         return value
 
-    def _formatted(self, params: dict, key: str, *, limit: int, too_long: str,
-                   optional: bool = False) -> tuple[str, list[dict], str | None, str]:
+    def _formatted(
+        self, params: dict, key: str, *, limit: int, too_long: str, optional: bool = False
+    ) -> tuple[str, list[dict], str | None, str]:
         raw = params.get(key)
         if raw is None or raw == "":
             if optional:
@@ -1383,7 +1458,7 @@ class TelegramEmulator:
     def _input_file(self, params: dict, key: str, kind: str) -> tuple[bytes, str | None, str | None]:
         value = params.get(key)
         if isinstance(value, str) and value.startswith("attach://"):
-            value = params.get(value[len("attach://"):])
+            value = params.get(value[len("attach://") :])
         if value is None or value == "":
             raise _bad(f"there is no {key} in the request")
         if isinstance(value, Upload):
@@ -1402,12 +1477,13 @@ class TelegramEmulator:
             raise _bad(f"can't use file of type {f.kind.capitalize()} as {kind.capitalize()}")
         return f.data, f.file_name, f.mime_type
 
-    def _store_file(self, data: bytes, kind: str, *, file_name: str | None = None,
-                    mime_type: str | None = None) -> _File:
-        prefix = {"photo": "AgACAgIAAxkBAAI", "document": "BQACAgIAAxkBAAI",
-                  "sticker": "CAACAgIAAxkBAAI"}[kind]
-        f = _File(prefix + secrets.token_urlsafe(48), "AQAD" + secrets.token_urlsafe(9), data,
-                  kind, file_name, mime_type)
+    def _store_file(
+        self, data: bytes, kind: str, *, file_name: str | None = None, mime_type: str | None = None
+    ) -> _File:
+        prefix = {"photo": "AgACAgIAAxkBAAI", "document": "BQACAgIAAxkBAAI", "sticker": "CAACAgIAAxkBAAI"}[kind]
+        f = _File(
+            prefix + secrets.token_urlsafe(48), "AQAD" + secrets.token_urlsafe(9), data, kind, file_name, mime_type
+        )
         self._files[f.file_id] = f
         return f
 
@@ -1419,9 +1495,15 @@ class TelegramEmulator:
         for side in (90, 1280):
             scale = min(1.0, side / max(width, height, 1))
             f = self._store_file(data, "photo", mime_type="image/jpeg")
-            sizes.append({"file_id": f.file_id, "file_unique_id": f.file_unique_id,
-                          "file_size": len(data), "width": max(1, round(width * scale)),
-                          "height": max(1, round(height * scale))})
+            sizes.append(
+                {
+                    "file_id": f.file_id,
+                    "file_unique_id": f.file_unique_id,
+                    "file_size": len(data),
+                    "width": max(1, round(width * scale)),
+                    "height": max(1, round(height * scale)),
+                }
+            )
         return sizes
 
     # ------------------------------------------------------------------ message building
@@ -1433,8 +1515,7 @@ class TelegramEmulator:
 
     def _message_dict(self, m: SentMessage, *, with_reply: bool = True) -> dict:
         chat = self._chats[m.chat_id]
-        d: dict = {"message_id": m.message_id, "from": dict(self.bot_user),
-                   "chat": chat.chat_json(), "date": m.date}
+        d: dict = {"message_id": m.message_id, "from": dict(self.bot_user), "chat": chat.chat_json(), "date": m.date}
         if m.edit_date:
             d["edit_date"] = m.edit_date
         if with_reply and m.reply_to is not None and m.reply_to in chat.messages:
@@ -1453,15 +1534,35 @@ class TelegramEmulator:
             d["reply_markup"] = m.reply_markup
         return d
 
-    def _new_bot_message(self, chat: _Chat, params: dict, *, kind: str, text: str,
-                         entities: list[dict], mode: str | None, raw: str, **extra: Any) -> dict:
+    def _new_bot_message(
+        self,
+        chat: _Chat,
+        params: dict,
+        *,
+        kind: str,
+        text: str,
+        entities: list[dict],
+        mode: str | None,
+        raw: str,
+        **extra: Any,
+    ) -> dict:
         markup_kind, markup = self._markup(params)
         reply_to = self._reply_to(chat, params)
-        m = SentMessage(message_id=chat.alloc_id(), chat_id=chat.id, text=text, parse_mode=mode,
-                        kind=kind, raw_text=raw, entities=entities, markup_kind=markup_kind,
-                        reply_markup=markup if markup_kind == "inline" else None,
-                        reply_keyboard=markup if markup_kind == "keyboard" else None,
-                        reply_to=reply_to, date=int(self.now()), **extra)
+        m = SentMessage(
+            message_id=chat.alloc_id(),
+            chat_id=chat.id,
+            text=text,
+            parse_mode=mode,
+            kind=kind,
+            raw_text=raw,
+            entities=entities,
+            markup_kind=markup_kind,
+            reply_markup=markup if markup_kind == "inline" else None,
+            reply_keyboard=markup if markup_kind == "keyboard" else None,
+            reply_to=reply_to,
+            date=int(self.now()),
+            **extra,
+        )
         if markup_kind == "keyboard":
             chat.keyboard = markup
         elif markup_kind == "remove":
@@ -1480,8 +1581,9 @@ class TelegramEmulator:
             raise _bad("message can't be edited")
         return message
 
-    def _apply_edit(self, m: SentMessage, text: str, entities: list[dict], mode: str | None,
-                    raw: str, markup: dict | None) -> dict:
+    def _apply_edit(
+        self, m: SentMessage, text: str, entities: list[dict], mode: str | None, raw: str, markup: dict | None
+    ) -> dict:
         if text == m.text and entities == m.entities and markup == m.reply_markup:
             raise _bad(NOT_MODIFIED)
         m.history.append(m.text)
@@ -1496,14 +1598,18 @@ class TelegramEmulator:
     # ------------------------------------------------------------------ Bot API methods
 
     async def _m_getMe(self, p: dict) -> dict:
-        return {**self.bot_user, "can_join_groups": True, "can_read_all_group_messages": False,
-                "supports_inline_queries": False, "can_connect_to_business": False,
-                "has_main_web_app": False}
+        return {
+            **self.bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
 
     async def _m_getUpdates(self, p: dict) -> list[dict]:
         if self._webhook:
-            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                                "use deleteWebhook to delete the webhook first")
+            raise ApiError(409, CONFLICT_WEBHOOK)
         offset = _int_or_none(p.get("offset")) or 0
         limit = _int_or_none(p.get("limit")) or 100
         limit = limit if 1 <= limit <= 100 else 100
@@ -1519,7 +1625,10 @@ class TelegramEmulator:
         elif offset:
             while self._queue and self._queue[0]["update_id"] < offset:
                 self._queue.popleft()
-        if self._active_poll is not None:  # Telegram terminates the older request
+        if self._active_poll is not None:
+            if self.reject_concurrent_polls:
+                raise ApiError(409, CONFLICT_POLL)
+            # What Telegram does: the older request is terminated, the new one proceeds.
             self._active_poll.terminated = True
             self._active_poll.wake.set()
         poll = self._active_poll = _Poll()
@@ -1528,11 +1637,9 @@ class TelegramEmulator:
         try:
             while True:
                 if poll.terminated:
-                    raise ApiError(409, "Conflict: terminated by other getUpdates request; "
-                                        "make sure that only one bot instance is running")
+                    raise ApiError(409, CONFLICT_POLL)
                 if self._webhook:
-                    raise ApiError(409, "Conflict: can't use getUpdates method while webhook is "
-                                        "active; use deleteWebhook to delete the webhook first")
+                    raise ApiError(409, CONFLICT_WEBHOOK)
                 batch = list(itertools.islice(self._queue, limit))
                 remaining = deadline - time.monotonic()
                 if batch or remaining <= 0 or self._closing:
@@ -1590,11 +1697,11 @@ class TelegramEmulator:
         return True
 
     async def _m_getWebhookInfo(self, p: dict) -> dict:
-        info: dict = {"url": "", "has_custom_certificate": False,
-                      "pending_update_count": len(self._queue)}
+        info: dict = {"url": "", "has_custom_certificate": False, "pending_update_count": len(self._queue)}
         if self._webhook:
-            info.update(url=self._webhook["url"], max_connections=self._webhook["max_connections"],
-                        ip_address="127.0.0.1")
+            info.update(
+                url=self._webhook["url"], max_connections=self._webhook["max_connections"], ip_address="127.0.0.1"
+            )
             if self._allowed_updates:
                 info["allowed_updates"] = self._allowed_updates
             if self._webhook_error:
@@ -1605,10 +1712,8 @@ class TelegramEmulator:
         if p.get("text") in (None, ""):
             raise _bad("message text is empty")
         chat = self._chat(p)
-        text, entities, mode, raw = self._formatted(p, "text", limit=MAX_TEXT,
-                                                    too_long="message is too long")
-        return self._new_bot_message(chat, p, kind="text", text=text, entities=entities,
-                                     mode=mode, raw=raw)
+        text, entities, mode, raw = self._formatted(p, "text", limit=MAX_TEXT, too_long="message is too long")
+        return self._new_bot_message(chat, p, kind="text", text=text, entities=entities, mode=mode, raw=raw)
 
     async def _m_sendPhoto(self, p: dict) -> dict:
         chat = self._chat(p)
@@ -1618,13 +1723,26 @@ class TelegramEmulator:
         info = _image_info(data)
         if info is None:
             raise _bad("IMAGE_PROCESS_FAILED")
-        if info[1] and info[2] and (info[1] + info[2] > 10000
-                                    or max(info[1], info[2]) > 20 * max(min(info[1], info[2]), 1)):
+        if (
+            info[1]
+            and info[2]
+            and (info[1] + info[2] > 10000 or max(info[1], info[2]) > 20 * max(min(info[1], info[2]), 1))
+        ):
             raise _bad("PHOTO_INVALID_DIMENSIONS")
-        text, entities, mode, raw = self._formatted(p, "caption", limit=MAX_CAPTION, optional=True,
-                                                    too_long="message caption is too long")
-        return self._new_bot_message(chat, p, kind="photo", text=text, entities=entities,
-                                     mode=mode, raw=raw, photo=data, media=self._photo_sizes(data))
+        text, entities, mode, raw = self._formatted(
+            p, "caption", limit=MAX_CAPTION, optional=True, too_long="message caption is too long"
+        )
+        return self._new_bot_message(
+            chat,
+            p,
+            kind="photo",
+            text=text,
+            entities=entities,
+            mode=mode,
+            raw=raw,
+            photo=data,
+            media=self._photo_sizes(data),
+        )
 
     async def _m_sendDocument(self, p: dict) -> dict:
         chat = self._chat(p)
@@ -1632,21 +1750,35 @@ class TelegramEmulator:
         filename = filename or "file"
         mime = ctype if ctype and ctype != "application/octet-stream" else None
         mime = mime or mimetypes.guess_type(filename)[0] or "application/octet-stream"
-        text, entities, mode, raw = self._formatted(p, "caption", limit=MAX_CAPTION, optional=True,
-                                                    too_long="message caption is too long")
+        text, entities, mode, raw = self._formatted(
+            p, "caption", limit=MAX_CAPTION, optional=True, too_long="message caption is too long"
+        )
         f = self._store_file(data, "document", file_name=filename, mime_type=mime)
-        media = {"file_id": f.file_id, "file_unique_id": f.file_unique_id, "file_name": filename,
-                 "mime_type": mime, "file_size": len(data)}
-        return self._new_bot_message(chat, p, kind="document", text=text, entities=entities,
-                                     mode=mode, raw=raw, document=(filename, data), media=media)
+        media = {
+            "file_id": f.file_id,
+            "file_unique_id": f.file_unique_id,
+            "file_name": filename,
+            "mime_type": mime,
+            "file_size": len(data),
+        }
+        return self._new_bot_message(
+            chat,
+            p,
+            kind="document",
+            text=text,
+            entities=entities,
+            mode=mode,
+            raw=raw,
+            document=(filename, data),
+            media=media,
+        )
 
     async def _m_editMessageText(self, p: dict) -> dict:
         chat = self._chat(p)
         m = self._editable(chat, p)
         if m.kind != "text":
             raise _bad("there is no text in the message to edit")
-        text, entities, mode, raw = self._formatted(p, "text", limit=MAX_TEXT,
-                                                    too_long="message is too long")
+        text, entities, mode, raw = self._formatted(p, "text", limit=MAX_TEXT, too_long="message is too long")
         _, markup = self._markup(p, inline_only=True)  # no reply_markup removes the keyboard
         return self._apply_edit(m, text, entities, mode, raw, markup)
 
@@ -1655,8 +1787,9 @@ class TelegramEmulator:
         m = self._editable(chat, p)
         if m.kind == "text":
             raise _bad("there is no caption in the message to edit")
-        text, entities, mode, raw = self._formatted(p, "caption", limit=MAX_CAPTION, optional=True,
-                                                    too_long="message caption is too long")
+        text, entities, mode, raw = self._formatted(
+            p, "caption", limit=MAX_CAPTION, optional=True, too_long="message caption is too long"
+        )
         _, markup = self._markup(p, inline_only=True)
         return self._apply_edit(m, text, entities, mode, raw, markup)
 
@@ -1696,12 +1829,12 @@ class TelegramEmulator:
         if len(f.data) > MAX_DOWNLOAD:
             raise _bad("file is too big")
         if f.path is None:
-            ext = {"photo": ".jpg", "sticker": ".webp"}.get(f.kind) or \
-                ("." + f.file_name.rsplit(".", 1)[1] if f.file_name and "." in f.file_name else "")
+            ext = {"photo": ".jpg", "sticker": ".webp"}.get(f.kind) or (
+                "." + f.file_name.rsplit(".", 1)[1] if f.file_name and "." in f.file_name else ""
+            )
             f.path = f"{f.kind}s/file_{next(self._file_counter)}{ext}"
         self._file_links[f.path] = (f, self.now())
-        return {"file_id": f.file_id, "file_unique_id": f.file_unique_id,
-                "file_size": len(f.data), "file_path": f.path}
+        return {"file_id": f.file_id, "file_unique_id": f.file_unique_id, "file_size": len(f.data), "file_path": f.path}
 
     def _command_scope_key(self, p: dict) -> str:
         scope = p.get("scope")
@@ -1709,8 +1842,15 @@ class TelegramEmulator:
         if not isinstance(scope, dict):
             raise _bad("can't parse BotCommandScope JSON object")
         kind = scope.get("type", "default")
-        if kind not in ("default", "all_private_chats", "all_group_chats",
-                        "all_chat_administrators", "chat", "chat_administrators", "chat_member"):
+        if kind not in (
+            "default",
+            "all_private_chats",
+            "all_group_chats",
+            "all_chat_administrators",
+            "chat",
+            "chat_administrators",
+            "chat_member",
+        ):
             raise _bad("unsupported bot command scope type")  # approximate wording
         key = kind
         if kind in ("chat", "chat_administrators", "chat_member"):
@@ -1733,17 +1873,19 @@ class TelegramEmulator:
         if len(commands) > 100:
             raise _bad("too many commands")  # approximate wording
         for command in commands:
-            if not isinstance(command, dict) or not isinstance(command.get("command"), str) \
-                    or not isinstance(command.get("description"), str):
-                raise _bad("can't parse BotCommand: Field \"command\" must be of type String")
+            if (
+                not isinstance(command, dict)
+                or not isinstance(command.get("command"), str)
+                or not isinstance(command.get("description"), str)
+            ):
+                raise _bad('can\'t parse BotCommand: Field "command" must be of type String')
             if not re.fullmatch(r"[a-z0-9_]{1,32}", command["command"]):
                 raise _bad("BOT_COMMAND_INVALID")
             if not 1 <= len(command["description"].strip()) <= 256:
                 raise _bad("BOT_COMMAND_DESCRIPTION_INVALID")
         key = self._command_scope_key(p)
         self.commands[key] = dict(p)
-        self._commands[key] = [{"command": c["command"], "description": c["description"]}
-                               for c in commands]
+        self._commands[key] = [{"command": c["command"], "description": c["description"]} for c in commands]
         return True
 
     async def _m_getMyCommands(self, p: dict) -> list[dict]:
@@ -1757,10 +1899,19 @@ class TelegramEmulator:
 
     async def _m_sendChatAction(self, p: dict) -> bool:
         self._chat(p)
-        if p.get("action") not in ("typing", "upload_photo", "record_video", "upload_video",
-                                   "record_voice", "upload_voice", "upload_document",
-                                   "choose_sticker", "find_location", "record_video_note",
-                                   "upload_video_note"):
+        if p.get("action") not in (
+            "typing",
+            "upload_photo",
+            "record_video",
+            "upload_video",
+            "record_voice",
+            "upload_voice",
+            "upload_document",
+            "choose_sticker",
+            "find_location",
+            "record_video_note",
+            "upload_video_note",
+        ):
             raise _bad("wrong parameter action in request")
         return True
 
@@ -1815,9 +1966,18 @@ def _json_param(value: Any, error: str) -> Any:
     return value
 
 
-_INLINE_ACTIONS = ("callback_data", "url", "login_url", "switch_inline_query",
-                   "switch_inline_query_current_chat", "switch_inline_query_chosen_chat",
-                   "callback_game", "pay", "web_app", "copy_text")
+_INLINE_ACTIONS = (
+    "callback_data",
+    "url",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "callback_game",
+    "pay",
+    "web_app",
+    "copy_text",
+)
 
 
 def _inline_keyboard(rows: Any) -> dict:
@@ -1836,12 +1996,14 @@ def _inline_keyboard(rows: Any) -> dict:
                 raise _bad(prefix + 'Field "text" must be of type String')
             if not button["text"].strip():
                 raise _bad("BUTTON_TEXT_INVALID")
-            for key in ("callback_data", "url", "switch_inline_query",
-                        "switch_inline_query_current_chat"):
+            for key in ("callback_data", "url", "switch_inline_query", "switch_inline_query_current_chat"):
                 if key in button and not isinstance(button[key], str):
                     raise _bad(prefix + f'Field "{key}" must be of type String')
-            actions = [k for k in _INLINE_ACTIONS if k in button
-                       and button[k] is not None and (button[k] != "" or k.startswith("switch"))]
+            actions = [
+                k
+                for k in _INLINE_ACTIONS
+                if k in button and button[k] is not None and (button[k] != "" or k.startswith("switch"))
+            ]
             if not actions:
                 raise _bad(prefix + "Text buttons are unallowed in the inline keyboard")
             data = button.get("callback_data")
@@ -1863,7 +2025,7 @@ def _reply_keyboard(rows: Any) -> list[list[dict]]:
         for button in row:
             button = {"text": button} if isinstance(button, str) else button
             if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-                raise _bad("can't parse keyboard button: Field \"text\" must be of type String")
+                raise _bad('can\'t parse keyboard button: Field "text" must be of type String')
             if not button["text"].strip():
                 raise _bad("BUTTON_TEXT_INVALID")
             out_row.append({k: v for k, v in button.items() if v is not None})
@@ -1881,5 +2043,7 @@ _AUTO_ENTITY_RE = re.compile(
 
 def _detect_entities(text: str) -> list[dict]:
     """Entities Telegram adds to user messages (bot_command is what CommandHandler needs)."""
-    return [{"type": m.lastgroup, "offset": utf16_len(text[: m.start()]),
-             "length": utf16_len(m.group(0))} for m in _AUTO_ENTITY_RE.finditer(text)]
+    return [
+        {"type": m.lastgroup, "offset": utf16_len(text[: m.start()]), "length": utf16_len(m.group(0))}
+        for m in _AUTO_ENTITY_RE.finditer(text)
+    ]

@@ -1,0 +1,39 @@
+"""Shared steps of conversations: invites, enrolled people, the Vietnamese text of a message."""
+
+from __future__ import annotations
+
+from bot.i18n import translate
+from storage.invites import create_invite
+from tests.fakechannel import User
+
+
+def vi(msgid: str, **params) -> str:
+    return translate("vi", msgid, **params)
+
+
+async def make_invite(app, roles=("reporter",), villages=("t03",), name="Hoàng Văn Ba", org="village_head",
+                      commune="xuanduong") -> str:
+    async with app.sessions() as s, s.begin():
+        return await create_invite(s, now=app.clock.now(), days=7, commune_id=commune, roles=list(roles),
+                                   villages=list(villages), org=org, name=name)
+
+
+async def enrolled(app, user_id="u1", **kw) -> User:
+    user = User(app, user_id)
+    code = await make_invite(app, **kw)
+    await user.say(f"/start {code}")
+    await user.press(vi("Skip"))
+    return user
+
+
+async def walk_to_review(user: User, *, total="120", male="50", female="70") -> None:
+    await user.say("/baocao")
+    await user.press("Thôn 3")
+    await user.say("hôm qua")
+    await user.press(vi("Village meeting / conference"))
+    await user.say("1 2")
+    await user.say(total)
+    await user.say(male)
+    await user.say(female)
+    await user.press(vi("No"))
+    await user.press(vi("Done"))
