@@ -15,6 +15,8 @@ def is_sqlite(url: str) -> bool:
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # The driver's own transaction handling is switched off: we begin them ourselves, below.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=10000")
@@ -24,6 +26,12 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _begin_immediate(conn) -> None:
+    """Take SQLite's write lock at the start, so two writers queue (busy_timeout) instead of one
+    failing when both read first and then write (what SELECT ... FOR UPDATE does on PostgreSQL)."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str, **kwargs) -> AsyncEngine:
     if is_sqlite(url):
         path = url.split(":///", 1)[1] if ":///" in url else ""
@@ -31,6 +39,7 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)

@@ -54,8 +54,27 @@ async def app(config, clock, keyring, db_url):
     await application.engine.dispose()
 
 
+def _run_apart(coro):
+    """Run a coroutine on its own loop in a thread (usable from sync fixtures inside async tests)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def _admin(dsn: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 @pytest.fixture
-async def pg_url():
+def pg_url():
     """A fresh PostgreSQL database for one test, when TEST_POSTGRES_URL names a server.
 
     Unset: the test is skipped (a user's machine has no PostgreSQL). Set but unreachable: the
@@ -63,27 +82,21 @@ async def pg_url():
     """
     import uuid
 
-    import asyncpg
-
     base = os.environ.get("TEST_POSTGRES_URL")
     if not base:
         pytest.skip("TEST_POSTGRES_URL is not set")
     dsn = base.replace("postgresql+asyncpg://", "postgresql://")
     name = f"bot_test_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
+    _run_apart(_admin(dsn, f'CREATE DATABASE "{name}"'))
     head, _, _ = base.rpartition("/")
     yield f"{head}/{name}"
-    admin = await asyncpg.connect(dsn)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    _run_apart(_admin(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def any_app(request, config, clock, keyring, db_url):
     """The same app on SQLite and on PostgreSQL."""
-    url = db_url if request.param == "sqlite" else await _pg(request)
+    url = db_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
     application = App(config, clock=clock, keyring=keyring, storage_url=url)
     channel = FakeChannel()
     application.add_channel(channel)
@@ -91,7 +104,3 @@ async def any_app(request, config, clock, keyring, db_url):
     application.fake = channel
     yield application
     await application.engine.dispose()
-
-
-async def _pg(request) -> str:
-    return request.getfixturevalue("pg_url")
