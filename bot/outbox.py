@@ -58,6 +58,19 @@ async def queue_to_person(
     return True
 
 
+async def queue_to_every_channel(
+    session: AsyncSession, keyring: Keyring, person_id: int, reply: Reply, *, now: datetime, kind: str = "alert"
+) -> int:
+    """Alerts go out on every channel the person has, so one blocked messenger never hides one."""
+    identities = (await session.scalars(select(Identity).where(Identity.person_id == person_id))).all()
+    for identity in identities:
+        queue_to_chat(
+            session, keyring, channel=identity.channel, account=identity.account, chat_id=identity.chat_id,
+            person_id=person_id, reply=reply, now=now, kind=kind,
+        )
+    return len(identities)
+
+
 class Outbox:
     """Delivers queued messages through the channels registered with it."""
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import outbox as outbox_store
 from bot.events import Reply
 from bot.i18n import translate
+from handlers.alerts import send_due_details
 from handlers.context import Services
 from handlers.forms.engine import FORMS
 from storage.drafts import discard_draft, expired_drafts
@@ -56,7 +57,10 @@ async def expire_drafts(services: Services, sessions: async_sessionmaker[AsyncSe
             return done
 
 
-JOBS = (Scheduled("expire_drafts", 60, expire_drafts),)
+JOBS = (
+    Scheduled("expire_drafts", 60, expire_drafts),
+    Scheduled("urgent_case_details", 20, send_due_details),
+)
 
 
 class Scheduler:

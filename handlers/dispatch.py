@@ -7,10 +7,11 @@ from datetime import timedelta
 from handlers import enrolment, invites, menu, myreports, parsing
 from handlers.context import Ctx
 from handlers.forms import engine
+from handlers.forms.case import CASE
 from handlers.forms.outreach import OUTREACH
 
 RESUME_AFTER = timedelta(minutes=30)  # a person coming back later is asked before going on
-FORM_COMMANDS = {"baocao": OUTREACH}
+FORM_COMMANDS = {"baocao": OUTREACH, "baotin": CASE}
 COMMAND_NAMES = {c for c, _, _ in menu.COMMANDS} | {"start"}
 
 
@@ -83,11 +84,13 @@ async def _no_draft(ctx: Ctx) -> None:
 async def on_button(ctx: Ctx, data: str, found) -> None:
     if data.startswith("l:"):
         await menu.set_language(ctx, data[2:])
-    elif data.startswith("r:") and "reporter" in ctx.person.roles:
+    elif data.startswith(("r:", "h:")):
         if found is not None:
             await engine.offer_resume(ctx, *found)
-        else:
+        elif data.startswith("r:"):
             await myreports.correct(ctx, data[2:])
+        else:
+            await myreports.follow_up(ctx, data[2:])
     elif data.startswith("i:") and "admin" in ctx.person.roles:
         await invites.on_choice(ctx, data)
     elif data == "p:skip":
@@ -133,8 +136,12 @@ async def run_command(ctx: Ctx, name: str, arg: str) -> None:
         else:
             menu.ask_language(ctx)
     elif name == "cuatoi":
-        if arg:
-            await myreports.correct(ctx, arg) if found is None else await engine.offer_resume(ctx, *found)
+        if arg and found is not None:
+            await engine.offer_resume(ctx, *found)
+        elif arg.upper().startswith("HS-"):
+            await myreports.follow_up(ctx, arg)
+        elif arg:
+            await myreports.correct(ctx, arg)
         else:
             await myreports.list_reports(ctx)
     elif name == "moi":

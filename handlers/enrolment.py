@@ -145,5 +145,8 @@ def describe(ctx: Ctx) -> str:
 
 
 def greet(ctx: Ctx) -> None:
-    name = ctx.person.name or ""
-    main_menu(ctx, ctx.t("Hello {name}! You are registered as: {who}.", name=name, who=describe(ctx)).replace("  ", " "))
+    if ctx.person.name:
+        text = ctx.t("Hello {name}! You are registered as: {who}.", name=ctx.person.name, who=describe(ctx))
+    else:
+        text = ctx.t("Hello! You are registered as: {who}.", who=describe(ctx))
+    main_menu(ctx, text)

@@ -31,7 +31,8 @@ ORG_NAMES = {
 # (command, description, roles that see it; None = everyone enrolled)
 COMMANDS: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("baocao", N_("Report an outreach session"), frozenset({"reporter"})),
-    ("cuatoi", N_("My recent reports"), frozenset({"reporter"})),
+    ("baotin", N_("Report a case (hồ sơ)"), frozenset({"reporter", "office", "police", "leader"})),
+    ("cuatoi", N_("My recent reports"), frozenset({"reporter", "office", "police", "leader"})),
     ("moi", N_("Create an invite code"), frozenset({"admin"})),
     ("huy", N_("Cancel the current form"), None),
     ("ngonngu", N_("Language: Tiếng Việt / English"), None),
@@ -64,7 +65,8 @@ def help_text(ctx: Ctx) -> str:
     lines = [ctx.t("Commands:")]
     lines += [f"/{cmd} — {ctx.t(desc)}" for cmd, desc in commands_for(roles)]
     lines.append("")
-    lines.append(ctx.t("In a form you can type 'quay lại' (back), 'bỏ qua' (skip) or 'hủy' (cancel) at any time."))
+    lines.append(ctx.t("In a form you can always go back, skip an optional question or cancel: press the buttons, "
+                       "or type the words shown under the question."))
     return "\n".join(lines)
 
 

@@ -1,23 +1,57 @@
-"""/cuatoi: a reporter's recent reports, and correcting one within the allowed days."""
+"""/cuatoi: a person's recent reports and cases; correcting a report, adding to a case."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from bot.events import Choice
-from bot.i18n import day, number
+from bot.i18n import N_, day, number
 from handlers.context import Ctx
 from handlers.forms import engine
+from handlers.forms.followup import FOLLOW_UP
 from handlers.forms.outreach import OUTREACH, answers_of
+from storage.cases import STATUSES, case_by_ref, cases_reported_by
 from storage.photos import photo_ids_of
 from storage.reports import current_report, first_version_date, recent_reports
 
 
+STATUS_NAMES = dict(zip(STATUSES, (
+    N_("Newly received"), N_("Being verified"), N_("Confirmed as domestic violence"), N_("Not domestic violence"),
+    N_("Being handled"), N_("Handled"), N_("Under follow-up"), N_("Closed"),
+), strict=True))
+
+
 async def list_reports(ctx: Ctx) -> None:
     reports = await recent_reports(ctx.session, ctx.person.id)
-    if not reports:
+    cases = await cases_reported_by(ctx.session, ctx.person.id)
+    if not reports and not cases:
         ctx.say(ctx.t("You have not sent any reports yet. Use /baocao to report an outreach session."))
         return
+    if cases:
+        _list_cases(ctx, cases)
+    if reports:
+        await _list_reports(ctx, reports)
+
+
+def _list_cases(ctx: Ctx, cases) -> None:
+    lines = [ctx.t("Your case reports:")]
+    buttons = []
+    for case in cases:
+        lines.append(ctx.t("{ref}: {status}", ref=case.ref, status=ctx.t(STATUS_NAMES.get(case.status, case.status))))
+        buttons.append(Choice(ctx.t("Add information to {ref}", ref=case.ref), f"h:{case.ref}",
+                              control=True, keyword=f"/cuatoi {case.ref}"))
+    ctx.say("\n".join(lines), buttons)
+
+
+async def follow_up(ctx: Ctx, ref: str) -> None:
+    case = await case_by_ref(ctx.session, ctx.person.commune_id, ref)
+    if case is None or case.reporter_id != ctx.person.id:
+        ctx.say(ctx.t("No case of yours has the reference {ref}.", ref=ref.strip()[:20]))
+        return
+    await engine.start(ctx, FOLLOW_UP, meta={"case_id": case.id})
+
+
+async def _list_reports(ctx: Ctx, reports) -> None:
     commune = ctx.commune
     lines = [ctx.t("Your recent reports:")]
     buttons = []
@@ -30,7 +64,8 @@ async def list_reports(ctx: Ctx) -> None:
         )
         first = await first_version_date(ctx.session, r.ref, r.commune_id)
         if first and ctx.now - first <= limit:
-            buttons.append(Choice(ctx.t("Correct {ref}", ref=r.ref), f"r:{r.ref}", keyword=f"/cuatoi {r.ref}"))
+            buttons.append(Choice(ctx.t("Correct {ref}", ref=r.ref), f"r:{r.ref}", control=True,
+                                  keyword=f"/cuatoi {r.ref}"))
     if buttons:
         lines.append(ctx.t("Reports sent in the last {days} days can be corrected.", days=ctx.config.forms.correction_days))
     ctx.say("\n".join(lines), buttons)

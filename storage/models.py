@@ -274,3 +274,99 @@ class OutboxMessage(Base):
 
 
 Index("ix_outbox_chat_tag", OutboxMessage.channel, OutboxMessage.chat_id, OutboxMessage.tag)
+
+
+class Case(Base):
+    """A suspected case. Coded answers are columns and child rows, so they can be counted in SQL;
+    anything free-text lives encrypted in case_texts."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("commune_id", "ref"),
+        Index("ix_cases_commune_created", "commune_id", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(32))
+    commune_id: Mapped[str] = mapped_column(ForeignKey("communes.id"))
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(24), default="new")
+    details_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    details_sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    police_routed: Mapped[bool] = mapped_column(Boolean, default=False)
+    village_id: Mapped[str | None] = mapped_column(String(64))
+    occurred_on: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str | None] = mapped_column(String(24))
+    kind: Mapped[str | None] = mapped_column(String(24))
+    people_count: Mapped[int | None] = mapped_column(Integer)
+    perpetrator_sex: Mapped[str | None] = mapped_column(String(8))
+    perpetrator_age: Mapped[str | None] = mapped_column(String(8))
+    relationship: Mapped[str | None] = mapped_column(String(24))
+    repeat: Mapped[str | None] = mapped_column(String(8))
+    fined_before: Mapped[str | None] = mapped_column(String(8))
+    perpetrator_counselled: Mapped[str | None] = mapped_column(String(8))
+    consent: Mapped[str | None] = mapped_column(String(12))
+
+
+class CaseCode(Base):
+    """A several-choice answer of a case: forms of violence, measures, support, who was told."""
+
+    __tablename__ = "case_codes"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    field: Mapped[str] = mapped_column(String(16), primary_key=True)
+    code: Mapped[str] = mapped_column(String(24), primary_key=True)
+
+
+class CasePerson(Base):
+    """One person subjected to violence in a case: one row each, so they can be counted."""
+
+    __tablename__ = "case_people"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    sex: Mapped[str | None] = mapped_column(String(8))
+    age_group: Mapped[str | None] = mapped_column(String(8))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    pregnant_or_nursing: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CaseText(Base):
+    """Free text of a case (description, 'Khác' answers, follow-ups, notes), only ever encrypted."""
+
+    __tablename__ = "case_texts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Alert(Base):
+    """One alert about a case to one person, and who acknowledged it (filled by the safety work)."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # urgent | details
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AuditEntry(Base):
+    """Who read or changed what, when, through which channel. Written, never edited."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    channel: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    detail: Mapped[str] = mapped_column(String(200), default="")

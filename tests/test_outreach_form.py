@@ -82,7 +82,7 @@ async def test_wrong_answers_get_a_specific_message_and_the_same_question(app):
     assert vi("Which village was the session held in?") in wrong[1]
     await head.say("thon 3")
     assert vi("The date cannot be in the future. Please type the date it took place.") in await head.say("30/11/2026")
-    assert vi("{text} is not a real date. Please check the day and the month.", text="31/02/2026") in await head.say("31/02/2026")
+    assert vi("“{text}” is not a real date. Please check the day and the month.", text="31/02/2026") in await head.say("31/02/2026")
     old = await head.say("01/01/2026")
     assert old[0] == vi("The date is more than {days} days ago. Reports older than that cannot be sent here; please tell the office.", days=60)
     await head.say("25/11")

@@ -22,7 +22,7 @@ import string
 import sys
 import tomllib
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -143,7 +143,7 @@ def _write_if_changed(path: Path, cat: Catalog) -> bool:
     if path.exists() and _VOLATILE.sub(b"", path.read_bytes()) == _VOLATILE.sub(b"", _render(cat)):
         return False
     if cat.locale is not None:
-        cat.revision_date = datetime.now(timezone.utc)
+        cat.revision_date = datetime.now(UTC)
     data = _render(cat)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)

@@ -31,7 +31,7 @@ KIND_HELP = {
     Kind.TEXT: N_("Type your answer in one message."),
     Kind.PHOTO: N_("Send photos one at a time, then press Done."),
     Kind.PHONE: N_("Share your phone number with the button, or type it, e.g. 0912 345 678."),
-    Kind.YESNO: N_("Answer Có or Không."),
+    Kind.YESNO: N_("Press Yes or No, or type it.")
 }
 
 NUMBER_ERRORS = {
@@ -43,7 +43,7 @@ NUMBER_ERRORS = {
     "negative": N_("The number cannot be negative."),
 }
 DATE_ERRORS = {
-    "invalid_date": N_("{text} is not a real date. Please check the day and the month."),
+    "invalid_date": N_("“{text}” is not a real date. Please check the day and the month."),
     "future": N_("The date cannot be in the future. Please type the date it took place."),
     "too_old": N_("The date is more than {days} days ago. Reports older than that cannot be sent here; please tell the office."),
     "not_a_date": N_("I could not read “{text}” as a date. Type dd/mm/yyyy, e.g. 25/11/2026, or 'hôm nay', 'hôm qua'."),

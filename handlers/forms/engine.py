@@ -272,6 +272,8 @@ async def _accept(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, value: 
     set_answer(draft.state.answers, pos, value)
     if pos.step.on_answer is not None:
         await pos.step.on_answer(ctx, draft.state.answers, value)
+    if form.on_progress is not None:
+        await form.on_progress(ctx, draft.state.answers)
     await _advance(ctx, form, draft, pos)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Union
@@ -97,7 +97,8 @@ class Form:
     submit: Callable[[Ctx, Answers, dict], Awaitable[str]]  # returns the confirmation text
     sensitive: bool = False
     command: str = ""
-    meta_defaults: dict = field(default_factory=dict)
+    # Called after every accepted answer (the case form keeps an urgent case's coded answers current).
+    on_progress: Callable[[Ctx, Answers], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -162,8 +163,9 @@ def answered(answers: Answers, pos: Position) -> bool:
 
 
 def on_path(form: Form, answers: Answers) -> Answers:
-    """Only the answers the final path asked for: what a submission stores."""
-    kept: Answers = {}
+    """Only the answers the final path asked for, and the hidden ones hooks set (keys starting
+    with "_"): what a submission stores."""
+    kept: Answers = {k: v for k, v in answers.items() if k.startswith("_")}
     for pos in path(form, answers):
         value = get_answer(answers, pos, SKIPPED)
         set_answer(kept, pos, value)

@@ -1,0 +1,201 @@
+"""Report 2 of DOMAIN.md: a suspected case ("Báo tin vụ việc nghi bạo lực gia đình").
+
+Safety first: a "yes" to the first question creates the case and alerts at once, before any
+other question. Coded answers are written to the case as they come (so a follow-up alert can
+carry whatever was answered); free text is only ever stored encrypted.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from bot.i18n import N_
+from handlers import alerts
+from handlers.context import Ctx
+from handlers.forms.engine import register
+from handlers.forms.steps import Answers, Form, FormEnv, Group, Kind, Option, Step, equals
+from storage import cases as store
+from storage.models import Case, Person
+
+YES_NO = (Option("yes", N_("Yes")), Option("no", N_("No")))
+YES_NO_UNKNOWN = (Option("yes", N_("Yes")), Option("no", N_("No")), Option("unknown", N_("Unknown")))
+SOURCES = (
+    Option("self", N_("Found out myself")),
+    Option("subjected", N_("The person subjected told me")),
+    Option("relative", N_("A relative or neighbour told me")),
+    Option("school", N_("School")),
+    Option("health", N_("Health facility")),
+    Option("hotline", N_("Hotline")),
+    Option("other", N_("Other")),
+)
+KINDS = (
+    Option("domestic", N_("Domestic violence")),
+    Option("sexual_abuse", N_("Gender-based violence outside the family / sexual abuse")),
+    Option("trafficking", N_("Suspected human trafficking")),
+)
+FORMS_OF_VIOLENCE = (
+    Option("physical", N_("Physical")),
+    Option("psychological", N_("Psychological")),
+    Option("sexual", N_("Sexual")),
+    Option("economic", N_("Economic")),
+    Option("unclear", N_("Not yet clear")),
+)
+SEXES = (Option("female", N_("Female")), Option("male", N_("Male")))
+SUBJECTED_AGES = (Option("u16", N_("Under 16")), Option("16_59", N_("16–59")), Option("60p", N_("60 and over")))
+PERPETRATOR_AGES = (
+    Option("u16", N_("Under 16")), Option("16_17", N_("16–17")), Option("18_59", N_("18–59")),
+    Option("60p", N_("60 and over")),
+)
+FLAGS = (
+    Option("disabled", N_("Has a disability")),
+    Option("pregnant", N_("Pregnant or nursing a child under 36 months")),
+    Option("none", N_("Neither")),
+)
+RELATIONSHIPS = (
+    Option("spouse", N_("Wife / husband")), Option("parent", N_("Father / mother")), Option("child", N_("Child")),
+    Option("grandparent", N_("Grandparent")), Option("sibling", N_("Sibling")),
+    Option("divorced", N_("Former spouse")), Option("cohabiting", N_("Living together as spouses")),
+    Option("other", N_("Other")),
+)
+REPEAT = (Option("first", N_("First time")), Option("repeat", N_("2 or more times in 12 months")))
+MEASURES = (
+    Option("stop_order", N_("Ordered to stop the violence")),
+    Option("summoned", N_("Asked to come to the commune police")),
+    Option("mediation", N_("Grassroots mediation")),
+    Option("community_criticism", N_("Community comment and criticism")),
+    Option("no_contact", N_("No-contact order")),
+    Option("behaviour_change", N_("Education, support to change behaviour")),
+    Option("fined", N_("Administrative fine")),
+    Option("investigation", N_("Referred to the investigating agency")),
+    Option("none", N_("None yet")),
+)
+SUPPORT = (
+    Option("medical", N_("Medical care")),
+    Option("counselling", N_("Psychological counselling")),
+    Option("legal", N_("Legal aid")),
+    Option("shelter", N_("Temporary shelter / trusted address")),
+    Option("essentials", N_("Essential needs")),
+    Option("none", N_("No support yet")),
+)
+TOLD = (
+    Option("chairman", N_("Chairman of the commune People's Committee")),
+    Option("police", N_("Commune police")),
+    Option("office", N_("Culture-society office")),
+    Option("womens_union", N_("Women's Union")),
+    Option("health_station", N_("Health station")),
+    Option("school", N_("School")),
+    Option("nobody", N_("Nobody yet")),
+)
+CONSENT = (
+    Option("agreed", N_("Agrees")),
+    Option("refused", N_("Does not agree")),
+    Option("not_asked", N_("Could not ask yet")),
+)
+
+
+def _villages(env: FormEnv) -> list[Option]:
+    commune = env.ctx.commune
+    mine = set(env.ctx.person.villages) if env.ctx.person else set()
+    ordered = [v for v in commune.villages if v.id in mine] + [v for v in commune.villages if v.id not in mine]
+    return [Option(v.id, v.name) for v in ordered]
+
+
+async def _on_danger(ctx: Ctx, answers: Answers, value) -> None:
+    """The urgent path: case, numbers to call and alerts now, in this very transaction."""
+    if value != "yes" or answers.get("_case_id"):
+        return
+    case = await store.open_urgent_case(ctx.session, commune_id=ctx.person.commune_id, reporter_id=ctx.person.id,
+                                        now=ctx.now)
+    answers["_case_id"] = case.id
+    answers["_need_phone"] = not ctx.person.phone
+    ctx.say(alerts.emergency_numbers(ctx, case))
+    await alerts.send_urgent(ctx, case)
+
+
+async def _save_phone(ctx: Ctx, answers: Answers, value) -> None:
+    if value:
+        await ctx.session.execute(update(Person).where(Person.id == ctx.person.id).values(phone=value))
+
+
+async def progress(ctx: Ctx, answers: Answers) -> None:
+    """After each answer of an urgent case: keep its coded answers current for the follow-up alert."""
+    case_id = answers.get("_case_id")
+    if case_id:
+        case = await ctx.session.get(Case, case_id)
+        await store.apply_coded(ctx.session, case, answers, now=ctx.now)
+
+
+PERSON_STEPS = (
+    Step("sex", Kind.CHOICE, N_("Sex of this person?"), label=N_("Sex"), options=SEXES),
+    Step("age_group", Kind.CHOICE, N_("Age group of this person?"), label=N_("Age group"), options=SUBJECTED_AGES),
+    Step("flags", Kind.MULTI, N_("Does any of these apply? Choose, then press Done."), label=N_("Circumstances"),
+         options=FLAGS),
+)
+
+ITEMS = (
+    Step("danger", Kind.YESNO, N_("Is anyone's life or health in immediate danger right now?"),
+         label=N_("Immediate danger"), options=YES_NO, on_answer=_on_danger),
+    Step("phone", Kind.PHONE, N_("What phone number can the police call you back on?"), label=N_("Your phone"),
+         when=equals("_need_phone", True), optional=True, on_answer=_save_phone),
+    Step("village_id", Kind.CHOICE, N_("In which village did it happen?"), label=N_("Village"), options=_villages),
+    Step("occurred_on", Kind.DATE, N_("When did it happen or come to light? An approximate date is fine."),
+         label=N_("Date"), window=False, extra=(Option("today", N_("Today")), Option("yesterday", N_("Yesterday")),
+                                                Option("unknown", N_("Not sure")))),
+    Step("source", Kind.CHOICE, N_("How did you learn about it?"), label=N_("Source"), options=SOURCES),
+    Step("source_other", Kind.TEXT, N_("Please say briefly how."), label=N_("Source (other)"),
+         when=equals("source", "other"), max_length=200),
+    Step("kind", Kind.CHOICE, N_("What kind of case is it?"), label=N_("Kind"), options=KINDS),
+    Step("forms", Kind.MULTI, N_("Which forms of violence? Choose all that apply, then press Done."),
+         label=N_("Forms of violence"), options=FORMS_OF_VIOLENCE),
+    Step("people_count", Kind.INTEGER, N_("How many people were subjected to violence? (1–10)"),
+         label=N_("People subjected"), minimum=1, maximum=10),
+    Group("people", "people_count", N_("Person subjected to violence no. {n}"), PERSON_STEPS),
+    Step("perpetrator_sex", Kind.CHOICE, N_("Sex of the person who committed the violence?"),
+         label=N_("Person who committed it: sex"), options=SEXES),
+    Step("perpetrator_age", Kind.CHOICE, N_("Age group of the person who committed the violence?"),
+         label=N_("Person who committed it: age group"), options=PERPETRATOR_AGES),
+    Step("relationship", Kind.CHOICE, N_("Their relationship to the person subjected?"), label=N_("Relationship"),
+         options=RELATIONSHIPS),
+    Step("relationship_other", Kind.TEXT, N_("Please name the relationship briefly."),
+         label=N_("Relationship (other)"), when=equals("relationship", "other"), max_length=200),
+    Step("repeat", Kind.CHOICE, N_("Is this the first time, or has it happened 2 or more times in 12 months?"),
+         label=N_("Times in 12 months"), options=REPEAT),
+    Step("fined_before", Kind.CHOICE, N_("Has this person been fined for domestic violence before?"),
+         label=N_("Fined before"), options=YES_NO_UNKNOWN),
+    Step("measures", Kind.MULTI, N_("Measures already applied? Choose all that apply, then press Done."),
+         label=N_("Measures applied"), options=MEASURES),
+    Step("support", Kind.MULTI, N_("Support the person subjected has received? Choose, then press Done."),
+         label=N_("Support received"), options=SUPPORT),
+    Step("perpetrator_counselled", Kind.CHOICE,
+         N_("Has the person who committed the violence been counselled (đã được tư vấn, tham vấn)?"),
+         label=N_("Person who committed it counselled"), options=YES_NO_UNKNOWN),
+    Step("told", Kind.MULTI, N_("Who has been told so far? Choose, then press Done."), label=N_("Already told"),
+         options=TOLD),
+    Step("consent", Kind.CHOICE, N_("Does the person subjected agree to their information being shared?"),
+         label=N_("Consent to share"), options=CONSENT),
+    Step("description", Kind.TEXT, N_("Briefly, what happened? (optional)"), label=N_("Description"),
+         warning=N_("Do not write names, ID numbers, phone numbers or addresses of the people involved."),
+         optional=True, max_length=1500),
+)
+
+
+async def submit(ctx: Ctx, answers: Answers, meta: dict) -> str:
+    case_id = answers.get("_case_id") or meta.get("case_id")
+    case = await ctx.session.get(Case, case_id) if case_id else None
+    if case is None:
+        case = await store.open_case(ctx.session, commune_id=ctx.person.commune_id, reporter_id=ctx.person.id,
+                                     now=ctx.now)
+    await store.apply_coded(ctx.session, case, answers, now=ctx.now)
+    for field in store.TEXT_FIELDS:
+        if answers.get(field):
+            store.add_text(ctx.session, ctx.services.keyring, case, field, answers[field], author_id=ctx.person.id,
+                           now=ctx.now)
+    case.confirmed_at = ctx.now
+    await alerts.send_details(ctx.session, ctx.services, case, now=ctx.now)
+    return ctx.t("Thank you. The case has been recorded as {ref}. The commune will follow it up; you can add "
+                 "information later with /cuatoi.", ref=case.ref)
+
+
+CASE = register(Form(name="case", title=N_("Case report"), items=ITEMS, submit=submit, sensitive=True,
+                     command="baotin", on_progress=progress))
+

@@ -1,0 +1,247 @@
+"""A suspected case: the urgent path, routing, coded storage, and free text that is never in clear."""
+
+import glob
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.crypto import Keyring, KeyringError
+from storage.models import Alert, AuditEntry, Case, CaseCode, CasePerson, CaseText
+from tests.fakechannel import User
+from tests.helpers import enrolled, vi
+
+DESCRIPTION = "Chồng say rượu đánh vợ ở nhà sau bếp, hàng xóm nghe tiếng kêu cứu"
+
+
+async def officers(app):
+    police = await enrolled(app, "police", roles=("police",), villages=(), org=None, name="Trần Công An")
+    leader = await enrolled(app, "leader", roles=("leader",), villages=(), org=None, name="Lê Chủ Tịch")
+    office = await enrolled(app, "office", roles=("office",), villages=(), org=None, name="Phạm Văn Hóa")
+    return police, leader, office
+
+
+async def answer_case(u: User, *, kind="Domestic violence", forms=("Physical",), people=(("Female", "16–59"),),
+                      consent="Agrees", description=DESCRIPTION) -> list[str]:
+    await u.press("Thôn 3")
+    await u.press(vi("Yesterday"))
+    await u.press(vi("A relative or neighbour told me"))
+    await u.press(vi(kind))
+    for f in forms:
+        await u.press(vi(f))
+    await u.press(vi("Done"))
+    await u.say(str(len(people)))
+    for sex, age in people:
+        await u.press(vi(sex))
+        await u.press(vi(age))
+        await u.press(vi("Neither"))
+        await u.press(vi("Done"))
+    await u.press(vi("Male"))
+    await u.press(vi("18–59"))
+    await u.press(vi("Wife / husband"))
+    await u.press(vi("First time"))
+    await u.press(vi("Unknown"))
+    await u.press(vi("Ordered to stop the violence"))
+    await u.press(vi("Done"))
+    await u.press(vi("Medical care"))
+    await u.press(vi("Done"))
+    await u.press(vi("No"))
+    await u.press(vi("Commune police"))
+    await u.press(vi("Done"))
+    await u.press(vi(consent))
+    await u.say(description)
+    return await u.press(vi("Confirm"))
+
+
+async def test_an_urgent_case_alerts_the_police_before_the_second_question(app):
+    police, leader, office = await officers(app)
+    head = await enrolled(app)  # skipped the phone at enrolment
+    first = await head.say("/baotin")
+    assert vi("Is anyone's life or health in immediate danger right now?") in first[-1]
+    replies = await head.press(vi("Yes"))
+    assert replies[0].startswith(vi("URGENT case {ref} has been created. The commune police and leaders are being alerted now.", ref="HS-2026-0001"))
+    assert vi("• 111 (if a child is involved)") in replies[0] and "0208 3000 113" in replies[0]
+    assert vi("What phone number can the police call you back on?") in replies[-1]
+    for officer in (police, leader, office):
+        alert = officer.last.text
+        assert alert.startswith(vi("🔴 URGENT — case {ref}", ref="HS-2026-0001"))
+        assert "Hoàng Văn Ba" in alert and vi("no phone on file") in alert
+        assert vi("Village(s): {villages} (from the reporter's profile)", villages="Thôn 3") in alert
+    await head.say("0987 654 321")
+    done = await answer_case(head, people=(("Female", "16–59"), ("Female", "Under 16"), ("Male", "60 and over")))
+    assert done[0] == vi("Thank you. The case has been recorded as {ref}. The commune will follow it up; you can add "
+                         "information later with /cuatoi.", ref="HS-2026-0001")
+    details = police.last.text
+    assert vi("coded details") in details and vi("Physical") in details and "0987654321" not in DESCRIPTION
+    assert DESCRIPTION not in details and DESCRIPTION not in leader.last.text
+    assert "+84987654321" in details
+    async with app.sessions() as s:
+        case = await s.scalar(select(Case))
+        assert case.urgent and case.ref == "HS-2026-0001" and case.confirmed_at and case.police_routed
+        people = (await s.scalars(select(CasePerson).order_by(CasePerson.position))).all()
+        assert [(p.sex, p.age_group) for p in people] == [("female", "16_59"), ("female", "u16"), ("male", "60p")]
+        forms = (await s.scalars(select(CaseCode.code).where(CaseCode.field == "forms"))).all()
+        assert forms == ["physical"]
+        kinds = (await s.execute(select(Alert.kind, func.count()).group_by(Alert.kind))).all()
+        assert dict(kinds) == {"urgent": 3, "details": 3}
+
+
+async def test_details_follow_after_fifteen_minutes_when_the_reporter_abandons(app, clock):
+    police, leader, office = await officers(app)
+    head = await enrolled(app)
+    await head.say("/baotin")
+    await head.press(vi("Yes"))
+    await head.press(vi("Skip"))
+    await head.press("Thôn 5")
+    await head.say("/huy")  # abandoning never cancels the alert
+    clock.advance(minutes=14)
+    assert await app.scheduler.run_due() == 0
+    clock.advance(minutes=2)
+    app.scheduler._last.clear()
+    assert await app.scheduler.run_due() == 1
+    await app.outbox.drain()
+    for officer in (police, leader, office):
+        assert vi("Village: {village} · Date: {date}", village="Thôn 5", date="—") in officer.last.text
+    app.scheduler._last.clear()
+    clock.advance(minutes=20)
+    assert await app.scheduler.run_due() == 0  # sent once
+
+
+async def test_a_non_urgent_case_reaches_the_office_and_leader_on_confirmation_only(app):
+    police, leader, office = await officers(app)
+    head = await enrolled(app)
+    before = (len(police.messages), len(leader.messages), len(office.messages))
+    await head.say("/baotin")
+    await head.press(vi("No"))
+    await answer_case(head, forms=("Psychological",))
+    assert len(police.messages) == before[0]  # not routed to the police
+    assert len(leader.messages) == before[1] + 1 and len(office.messages) == before[2] + 1
+    assert office.last.text.startswith(vi("Case {ref}", ref="HS-2026-0001"))
+
+
+async def test_trafficking_reaches_the_police_even_without_consent(app):
+    police, _, _ = await officers(app)
+    head = await enrolled(app)
+    await head.say("/baotin")
+    await head.press(vi("No"))
+    await answer_case(head, kind="Suspected human trafficking", forms=("Not yet clear",), consent="Does not agree")
+    assert vi("Suspected human trafficking") in police.last.text
+
+
+async def test_sexual_violence_reaches_the_police(app):
+    police, _, _ = await officers(app)
+    head = await enrolled(app)
+    await head.say("/baotin")
+    await head.press(vi("No"))
+    await answer_case(head, forms=("Sexual",), consent="Could not ask yet")
+    assert vi("Sexual") in police.last.text
+
+
+def _files_contain(db_url: str, needle: str) -> bool:
+    path = db_url.split(":///", 1)[1]
+    data = b"".join(Path(p).read_bytes() for p in glob.glob(path + "*"))
+    return needle.encode() in data
+
+
+async def test_free_text_is_never_stored_in_clear(app, db_url, caplog):
+    await officers(app)
+    head = await enrolled(app)
+    await head.say("/baotin")
+    await head.press(vi("No"))
+    await head.press("Thôn 3")
+    await head.press(vi("Today"))
+    await head.press(vi("Other"))
+    await head.say("Cô giáo " + DESCRIPTION)  # a "Khác" answer is free text too
+    assert not _files_contain(db_url, DESCRIPTION)  # while the draft is open
+    await head.say("/huy")
+    await head.say("/baotin")
+    await head.press(vi("No"))
+    await answer_case(head)
+    assert not _files_contain(db_url, DESCRIPTION)
+    await head.say("/cuatoi")
+    await head.press(vi("Add information to {ref}", ref="HS-2026-0001"))
+    await head.say("Thêm: " + DESCRIPTION)
+    done = await head.press(vi("Confirm"))
+    assert done[0] == vi("Thank you. Your information has been added to case {ref}.", ref="HS-2026-0001")
+    assert not _files_contain(db_url, DESCRIPTION)
+    assert DESCRIPTION not in caplog.text
+    async with app.sessions() as s:
+        texts = (await s.scalars(select(CaseText).order_by(CaseText.id))).all()
+        assert [t.kind for t in texts] == ["description", "followup"]
+        assert app.services.keyring.decrypt_text(texts[0].ciphertext) == DESCRIPTION
+
+
+async def test_case_details_are_read_only_through_the_checked_and_audited_function(app):
+    from storage.cases import read_case
+    from storage.people import load_profile
+
+    police, leader, office = await officers(app)
+    head = await enrolled(app)
+    await head.say("/baotin")
+    await head.press(vi("No"))
+    await answer_case(head, forms=("Economic",))
+    async with app.sessions() as s, s.begin():
+        case = await s.scalar(select(Case))
+        people = {}
+        from storage.models import Identity
+
+        for u in (police, leader, office, head):
+            ident = await s.scalar(select(Identity).where(Identity.external_id == u.user_id))
+            people[u.user_id] = await load_profile(s, ident.person_id)
+        now = app.clock.now()
+        office_view = await read_case(s, app.services.keyring, case, people["office"], channel="fake", now=now)
+        assert office_view.full and office_view.texts == [("description", DESCRIPTION)]
+        leader_view = await read_case(s, app.services.keyring, case, people["leader"], channel="fake", now=now)
+        assert not leader_view.full and leader_view.texts == [] and leader_view.codes["forms"] == ["economic"]
+        assert await read_case(s, app.services.keyring, case, people["police"], channel="fake", now=now) is None
+        assert await read_case(s, app.services.keyring, case, people["u1"], channel="fake", now=now) is None
+    async with app.sessions() as s:
+        actions = (await s.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
+    assert actions == ["read_full", "read_coded", "read_refused", "read_refused"]
+
+
+async def test_the_reporter_sees_the_status_of_their_case(app):
+    head = await enrolled(app)
+    await head.say("/baotin")
+    await head.press(vi("No"))
+    await answer_case(head)
+    listing = await head.say("/cuatoi")
+    assert vi("{ref}: {status}", ref="HS-2026-0001", status=vi("Newly received")) in listing[0]
+
+
+def test_a_key_is_required_on_postgresql(tmp_path):
+    with pytest.raises(KeyringError, match="no encryption key"):
+        Keyring({"BOT_SECRET_KEY_FILE": str(tmp_path / "missing.key")}, allow_generate=False)
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:9/none",
+           "TELEGRAM_BOT_TOKEN": "123456:abcdefghijklmnopqrstuvwxyz", "BOT_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=Path(__file__).parent.parent, env=env,
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert "no encryption key" in result.stderr
+    assert "abcdefghijklmnopqrstuvwxyz" not in result.stderr + result.stdout
+
+
+def test_a_key_file_is_generated_for_sqlite_with_a_warning(tmp_path, caplog):
+    ring = Keyring({"BOT_SECRET_KEY_FILE": str(tmp_path / "secret.key")})
+    assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
+    assert "Back it up apart from the database" in caplog.text
+    assert ring.decrypt_text(ring.encrypt_text("x")) == "x"
+
+
+def test_a_new_key_in_the_file_is_picked_up_and_old_data_still_decrypts(tmp_path):
+    import os
+
+    from cryptography.fernet import Fernet
+
+    path = tmp_path / "secret.key"
+    old = Fernet.generate_key().decode()
+    path.write_text(old + "\n")
+    ring = Keyring({"BOT_SECRET_KEY_FILE": str(path)}, allow_generate=False)
+    token = ring.encrypt_text("bí mật")
+    new = Fernet.generate_key().decode()
+    path.write_text(new + "\n" + old + "\n")
+    os.utime(path, (1, 1))  # make sure the change of the file is seen
+    assert ring.decrypt_text(token) == "bí mật"
+    assert Fernet(new.encode()).decrypt(ring.encrypt_text("mới")) == "mới".encode()
