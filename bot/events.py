@@ -57,7 +57,7 @@ class Choice:
 
     label: str
     data: str
-    selected: bool = False  # for several-choice steps: shown with a tick
+    selected: bool | None = None  # several-choice toggles: True/False; None for plain buttons
     control: bool = False  # back / skip / cancel / done: not numbered on text-only channels
     keyword: str = ""  # what to type for a control on text-only channels
 

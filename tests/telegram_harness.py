@@ -19,11 +19,19 @@ import asyncio
 import copy
 import io
 import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
 import time
+from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from PIL import Image
 from sqlalchemy import func, or_, select
 
@@ -346,3 +354,120 @@ async def report_until_review(user: TgUser, *, photo: bytes | None = None) -> li
         return await user.press(vi("Skip"))
     await user.send_photo(photo)
     return await user.press(vi("Done"))
+
+
+# ---- the bot as a separate process: python -m bot run ---------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_config(path: Path, overrides: dict[str, dict[str, object]]) -> Path:
+    """A copy of the project's config.toml with some keys of some [sections] replaced."""
+    lines = (ROOT / "config.toml").read_text(encoding="utf-8").splitlines()
+    out: list[str] = []
+    section = None
+    for line in lines:
+        header = re.fullmatch(r"\s*\[([A-Za-z0-9_.]+)\]\s*(#.*)?", line)
+        if header:
+            section = header.group(1)
+            out.append(line)
+            out += [f"{key} = {json.dumps(value)}" for key, value in overrides.get(section, {}).items()]
+            continue
+        key = re.match(r"\s*([A-Za-z0-9_]+)\s*=", line)
+        if key and section in overrides and key.group(1) in overrides[section]:
+            continue  # replaced above
+        out.append(line)
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return path
+
+
+class BotProcess:
+    """`python -m bot run` with its own config, database, key and log files."""
+
+    def __init__(self, tmp: Path, emu: TelegramEmulator) -> None:
+        self.tmp = tmp
+        self.emu = emu
+        self.db = tmp / "bot.db"
+        self.config = write_config(tmp / "config.toml", {
+            "telegram": {"api_url": emu.api_url, "file_url": emu.file_url, "poll_timeout": 1, "mode": "polling"},
+            "http": {"host": "127.0.0.1", "port": 0},
+            "storage": {"url": f"sqlite+aiosqlite:///{self.db}"},
+        })
+        env = {k: v for k, v in os.environ.items() if k not in (
+            "DATABASE_URL", "TELEGRAM_WEBHOOK_SECRET", "BOT_SECRET_KEY_FILE", "BOT_CONFIG", "TELEGRAM_BOT_TOKEN")}
+        env.update(TELEGRAM_BOT_TOKEN=emu.token, BOT_CONFIG=str(self.config), BOT_DATA_DIR=str(tmp),
+                   BOT_SECRET_KEY=Fernet.generate_key().decode(), PYTHONUNBUFFERED="1")
+        self.env = env
+        self.logs: list[Path] = []
+        self.proc: subprocess.Popen | None = None
+
+    def invite(self, *args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "bot", "invite", *args], cwd=ROOT, env=self.env,
+                              capture_output=True, text=True, timeout=60)
+        (self.tmp / "invite.log").write_text(done.stdout + done.stderr)
+        self.logs.append(self.tmp / "invite.log")
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip().splitlines()[-1]
+
+    def start(self) -> subprocess.Popen:
+        log = self.tmp / f"run-{len(self.logs)}.log"
+        self.logs.append(log)
+        with log.open("wb") as fh:
+            self.proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=self.env,
+                                         stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT)
+        return self.proc
+
+    async def wait_exit(self, timeout: float = 15.0) -> int:
+        proc = self.proc
+        await eventually(lambda: proc.poll() is not None, timeout, "the bot process to exit")
+        return proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind."""
+        self.proc.kill()
+
+    async def stop(self) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.terminate()
+        try:
+            return await self.wait_exit()
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+
+    def query(self, sql: str, *params) -> list[tuple]:
+        with closing(sqlite3.connect(self.db, timeout=5)) as db:
+            return db.execute(sql, params).fetchall()
+
+    def quiet(self) -> bool:
+        """Everything received is handled and everything queued is delivered."""
+        try:
+            [(pending_in,)] = self.query("select count(*) from inbox where processed_at is null")
+            [(pending_out,)] = self.query(
+                "select count(*) from outbox where delivered_at is null and failed_at is null")
+        except sqlite3.OperationalError:  # locked, or the schema is not there yet
+            return False
+        return pending_in == 0 and pending_out == 0
+
+    def handled(self, update_id: int | None) -> bool:
+        if update_id is None:
+            return True
+        try:
+            rows = self.query("select processed_at from inbox where channel = 'telegram' and dedup_key = ?",
+                              str(update_id))
+        except sqlite3.OperationalError:
+            return False
+        return bool(rows) and rows[0][0] is not None
+
+    async def settle(self, update_id: int | None = None, timeout: float = 15.0) -> None:
+        assert self.proc is not None and self.proc.poll() is None, f"the bot died:\n{self.log_text()[-3000:]}"
+        await eventually(lambda: self.handled(update_id) and self.quiet(), timeout,
+                         f"the bot process to handle update {update_id}")
+
+    def user(self, user_id: int, first_name: str, **kw) -> TgUser:
+        self.emu.user(user_id, first_name, **kw)
+        return TgUser(self, user_id, first_name)
+
+    def log_text(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in self.logs if p.exists())

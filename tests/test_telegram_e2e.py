@@ -10,20 +10,27 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from datetime import date
+import re
+import signal
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
 from sqlalchemy import select
 
 from bot import outbox as outbox_store
+from bot.channels.split import split_text
 from bot.events import Reply
 from storage.models import InboxEvent, OutboxMessage, Person, Photo, Report, ReportTopic
 from tests.emulators.telegram import utf16_len
 from tests.helpers import vi
 from tests.telegram_harness import (  # noqa: F401 - emulator and telegram_bot are fixtures
     PUBLIC_URL,
+    TOKEN,
+    TOKEN_SECRET,
     WEBHOOK_SECRET,
+    BotProcess,
     command_names,
     emulator,
     enrol,
@@ -107,7 +114,7 @@ async def test_a_village_head_enrols_on_telegram_and_reports_a_meeting(telegram_
     assert len(ba.messages) == count
     closed, total_q = await ba.press(vi("Done"))
     assert closed.message_id == topics_q.message_id and closed.buttons == []
-    assert closed.text.endswith(vi("Law on Gender Equality") + ", " + vi("Domestic violence prevention"))
+    assert closed.text.endswith("→ " + vi("Domestic violence prevention") + ", " + vi("Law on Gender Equality"))
     assert total_q.text.startswith(step(5))
 
     assert texts(await ba.say("120"))[-1].startswith(step(6))
@@ -155,6 +162,17 @@ async def test_the_share_phone_button_speaks_vietnamese(telegram_bot):
     share = bot.emu.reply_keyboard(BA)[0][0]
     assert share["request_contact"] is True
     assert share["text"] != "📱 Share my phone number"
+
+
+@pytest.mark.xfail(strict=True, reason="handlers/enrolment.py + bot/channels/telegram.py: the share-phone reply "
+                                       "keyboard is never removed after the phone step (see report)")
+async def test_the_share_phone_keyboard_goes_away_after_enrolment(telegram_bot):
+    bot = await telegram_bot()
+    ba = bot.user(BA, "Ba")
+    await ba.say(f"/start {await bot.invite()}")
+    assert bot.emu.reply_keyboard(BA) is not None
+    await ba.share_contact("84912345678")
+    assert bot.emu.reply_keyboard(BA) is None  # else the share button stays one tap away for good
 
 
 # ---- 2. a correction ------------------------------------------------------------------------------
@@ -331,6 +349,22 @@ async def test_replies_survive_429_and_5xx(telegram_bot):
     assert await ba.all_presses_answered()
 
 
+@pytest.mark.xfail(strict=True, reason="bot/channels/telegram.py _poll: a Forbidden/InvalidToken (403/401/404) or "
+                                       "non-JSON answer from getUpdates ends the polling task for good (see report)")
+async def test_polling_outlives_a_403_from_getupdates(telegram_bot):
+    bot = await telegram_bot()
+    ba = bot.user(BA, "Ba")
+    await ba.say("xin chào")
+    # A blocking ISP or a misconfigured proxy answering one long poll with 403 (Telegram is blocked
+    # in Vietnam at times): once it is over, the bot must hear its users again.
+    polls = sum(1 for name, _ in bot.emu.calls if name == "getUpdates")
+    bot.emu.fail_next("getUpdates", 403, description="Forbidden")
+    await eventually(lambda: sum(1 for name, _ in bot.emu.calls if name == "getUpdates") > polls, 5,
+                     "the next long poll (answered 403)")
+    update_id = await bot.emu.send_text(BA, "xin chào")
+    await bot.settle(update_id, timeout=6)
+
+
 LONG_VI = "\n".join(
     f"{i}. Thôn {i % 22 + 1}: họp tuyên truyền Luật Bình đẳng giới, phòng chống bạo lực gia đình." for i in range(120)
 )
@@ -345,7 +379,7 @@ async def test_a_long_message_is_split_within_telegram_s_limit(telegram_bot):
     assert delivery.ok and len(delivery.platform_ids) == 3
     parts = ba.messages[-3:]
     assert all(utf16_len(m.text) <= 4096 for m in parts)
-    assert "\n".join(m.text for m in parts) == LONG_VI  # cut at line ends, nothing lost
+    assert " ".join(m.text for m in parts).split() == LONG_VI.split()  # nothing lost, nothing added
 
     # The same through the outbox, in HTML: sent as plain text, split, delivered.
     async with bot.app.sessions() as s, s.begin():
@@ -357,6 +391,17 @@ async def test_a_long_message_is_split_within_telegram_s_limit(telegram_bot):
     parts = ba.messages[-3:]
     assert parts[0].text.startswith("Tổng hợp\n0. Thôn 1") and all(utf16_len(m.text) <= 4096 for m in parts)
     assert await bot.outbox_failures() == []
+
+
+@pytest.mark.xfail(strict=True, reason="bot/channels/split.py split_text cuts at the last word that fits, not at "
+                                       "the last line break as its docstring says (see report)")
+async def test_a_long_message_is_split_at_line_ends(telegram_bot):
+    bot = await telegram_bot()
+    ba = bot.user(BA, "Ba")
+    await ba.say("xin chào")
+    delivery = await bot.channel.send(str(BA), Reply(text=LONG_VI))
+    assert delivery.ok
+    assert "\n".join(m.text for m in ba.messages[-3:]) == LONG_VI  # every part ends where a line ends
 
 
 @pytest.mark.xfail(strict=True, reason="bot/channels/telegram.py _send_text splits by code points, Telegram "
@@ -385,6 +430,78 @@ async def test_a_long_message_hitting_the_per_chat_limit_arrives_once(telegram_b
                                    chat_id=str(BA), person_id=None, reply=Reply(text=LONG_VI),
                                    now=bot.app.clock.now())
     bot.app.outbox.wake()
-    await eventually(lambda: len(ba.messages) - before >= 3, 5, "three messages")
-    sent = texts(ba.messages[before:])
-    assert "\n".join(sent[:3]) == LONG_VI  # each part once, in order
+    parts = [p.strip() for p in split_text(LONG_VI, 4096)]
+    assert len(parts) == 3
+    await eventually(lambda: len(ba.messages) - before >= 3, 7, "three messages")
+    assert texts(ba.messages[before:])[:3] == parts  # each part once, in order
+
+
+# ---- 7. kill -9 in the middle of a form, and logs without the token --------------------------------
+
+
+async def test_a_report_survives_kill_9_in_the_middle_and_no_log_shows_the_token(emulator, tmp_path):
+    emu = emulator
+    bot = BotProcess(tmp_path, emu)  # python -m bot run, its own config.toml, SQLite file and key
+    code = bot.invite("--role", "reporter", "--village", "t03", "--name", "Hoàng Văn Ba")
+    assert re.fullmatch(r"[A-Z0-9-]{6,20}", code), code
+    bot.start()
+    ba = bot.user(BA, "Ba")
+    try:
+        await ba.say(f"/start {code}")
+        await ba.say(vi("Skip"))
+        await ba.say("/baocao")
+        await ba.press("Thôn 3")  # question 1
+        await ba.say("hôm qua")  # question 2
+        _, topics_q = await ba.press(vi("Village meeting / conference"))  # question 3
+        assert topics_q.text.startswith(step(4))
+
+        bot.kill()  # SIGKILL between two answers: no shutdown, no flush
+        assert await bot.wait_exit() == -signal.SIGKILL
+        bot.start()
+
+        # The question the first process sent still works in the second one, at the same step.
+        [toggled] = await ba.press("▫️ " + vi("Law on Gender Equality"))
+        assert toggled.message_id == topics_q.message_id and "✅ " + vi("Law on Gender Equality") in toggled.button_texts
+        _, total_q = await ba.press(vi("Done"))
+        assert total_q.text.startswith(step(5))
+
+        # SIGKILL again, this time while an answer is on its way: stored, maybe handled, maybe answered.
+        update_id = await emu.send_text(BA, "45")
+        await eventually(lambda: bot.query("select 1 from inbox where dedup_key = ?", str(update_id)), 10,
+                         "the answer to be stored")
+        bot.kill()
+        await bot.wait_exit()
+        # Telegram trouble while the new process runs, so that its warnings reach the log too.
+        emu.fail_next("getUpdates", 502)
+        emu.fail_next("sendMessage", 500)
+        emu.fail_next("answerCallbackQuery", 400, description="Bad Request: query is too old")
+        bot.start()
+        await bot.settle(update_id)
+        await ba.say("20")
+        await ba.say("25")
+        await ba.press(vi("No"))
+        _, review = await ba.press(vi("Skip"))
+        assert review.parse_mode == "HTML" and "45" in review.text
+        thanks, _ = await ba.press(vi("Confirm"))
+        year = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).year
+        assert thanks.text == vi("Thank you! Your report has been saved with reference {ref}.", ref=f"BC-{year}-0001")
+    finally:
+        assert await bot.stop() == 0  # SIGTERM: a clean stop
+
+    # Every question was asked once, in order; only the one in flight at the kill may come twice.
+    asked = [i for m in ba.messages for i in range(1, 10) if m.text.startswith(step(i))]
+    assert asked == sorted(asked) and sorted(set(asked)) == list(range(1, 10))
+    assert all(asked.count(i) == 1 for i in range(1, 10) if i != 6) and asked.count(6) <= 2
+
+    yesterday = (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) - timedelta(days=1)).date().isoformat()
+    assert bot.query("select ref, village_id, held_on, format, attendees_total, attendees_male, attendees_female "
+                     "from reports") == [(f"BC-{year}-0001", "t03", yesterday, "meeting", 45, 20, 25)]
+    assert bot.query("select topic from report_topics") == [("gender_equality",)]
+    assert bot.query("select count(*) from drafts") == [(0,)]
+    assert bot.query("select count(*) from inbox where error is not null") == [(0,)]
+
+    logs = bot.log_text()
+    assert logs.count("bot running: telegram (polling)") == 3  # the log was captured at all
+    assert "telegram polling: NetworkError" in logs  # the warnings as well
+    assert TOKEN not in logs and TOKEN_SECRET not in logs
+    assert bot.env["BOT_SECRET_KEY"] not in logs

@@ -83,7 +83,7 @@ def test_a_demo_reporter_files_a_report_in_the_terminal(terminal, tmp_path):
     terminal.type("40")
     terminal.type("15")
     terminal.type("25")
-    terminal.expect("Thêm")
+    terminal.expect("thêm")
     terminal.type("2")
     terminal.expect("Ảnh")
     terminal.type("xong")

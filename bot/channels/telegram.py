@@ -27,6 +27,7 @@ from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
 from bot.channels.base import strip_html
+from bot.channels.limits import RateLimiter
 from bot.channels.split import split_text
 from bot.config import TelegramConfig
 from bot.events import Choice, Delivery, Incoming, Reply
@@ -60,6 +61,8 @@ class TelegramChannel:
             request=HTTPXRequest(connection_pool_size=32, read_timeout=20, write_timeout=30, connect_timeout=10),
             get_updates_request=HTTPXRequest(read_timeout=config.poll_timeout + 10, connect_timeout=10),
         )
+        # Telegram answers 429 past about 30 messages a second overall; stay under it.
+        self.limiter = RateLimiter(rate=28, burst=28)
         self._poller: asyncio.Task | None = None
         self._stopping = False
         self.connected = False
@@ -211,7 +214,7 @@ class TelegramChannel:
         short = all(len(c.label) <= 14 for c in named)
         rows += _rows(named, 3 if short else 1)
         return InlineKeyboardMarkup(
-            [[InlineKeyboardButton(c.label, callback_data=c.data) for c in row] for row in rows]
+            [[InlineKeyboardButton(_label(c), callback_data=c.data) for c in row] for row in rows]
         )
 
     async def send(self, chat_id: str, reply: Reply) -> Delivery:
@@ -219,9 +222,11 @@ class TelegramChannel:
         markup = self._markup(reply)
         try:
             if reply.photo:
+                await self.limiter.acquire()
                 msg = await self.bot.send_photo(chat_id, reply.photo)
                 ids.append(str(msg.message_id))
             if reply.file:
+                await self.limiter.acquire()
                 msg = await self.bot.send_document(chat_id, reply.file[1], filename=reply.file[0])
                 ids.append(str(msg.message_id))
             if reply.commands is not None:
@@ -248,6 +253,7 @@ class TelegramChannel:
         ids = []
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
+            await self.limiter.acquire()
             try:
                 msg = await self.bot.send_message(chat_id, part, parse_mode=mode, reply_markup=markup if last else None)
             except BadRequest as exc:
@@ -260,6 +266,7 @@ class TelegramChannel:
     async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery:
         markup = self._markup(reply)
         text = reply.text[:MAX_TEXT]
+        await self.limiter.acquire()
         try:
             await self.bot.edit_message_text(
                 text, chat_id=chat_id, message_id=int(platform_id),
@@ -279,6 +286,12 @@ class TelegramChannel:
 
 def reply_contact_label(reply: Reply) -> str:
     return reply.contact_label or "Share my phone number"
+
+
+def _label(choice: Choice) -> str:
+    if choice.selected is None:
+        return choice.label
+    return ("✅ " if choice.selected else "▫️ ") + choice.label
 
 
 def _rows(buttons: list[Choice], columns: int) -> list[list[Choice]]:

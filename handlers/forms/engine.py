@@ -139,9 +139,7 @@ def _buttons(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> list[Choi
     elif step.kind == Kind.MULTI:
         picked = set(draft.state.meta.get("pending", {}).get("items", []))
         for i, o in enumerate(step.options_for(env)):
-            on = o.code in picked
-            mark = "✅ " if on else "▫️ "
-            out.append(Choice(mark + _label(ctx, o.label), f"f{seq}:t{i}", selected=on))
+            out.append(Choice(_label(ctx, o.label), f"f{seq}:t{i}", selected=o.code in picked))
         out.append(Choice(ctx.t("Done"), f"f{seq}:d", control=True, keyword=ctx.t("done")))
     elif step.kind == Kind.PHOTO:
         out.append(Choice(ctx.t("Done"), f"f{seq}:d", control=True, keyword=ctx.t("done")))
