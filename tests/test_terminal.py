@@ -85,7 +85,7 @@ def test_a_demo_reporter_files_a_report_in_the_terminal(terminal, tmp_path):
     terminal.type("25")
     terminal.expect("thêm")
     terminal.type("2")
-    terminal.expect("Ảnh")
+    terminal.expect("0/3")
     terminal.type("xong")
     terminal.expect("Tập huấn")
     terminal.type("xác nhận")
