@@ -154,8 +154,8 @@ async def _serve(config: Config, token: str) -> int:
 
 
 async def _demo(config: Config) -> int:
-    from bot.channels.terminal import DemoPrinter, TerminalChannel
     from bot import demo
+    from bot.channels.terminal import DemoPrinter, TerminalChannel
 
     logging.getLogger().setLevel(logging.WARNING)
     url = f"sqlite+aiosqlite:///{data_dir() / 'demo.db'}"

@@ -5,6 +5,8 @@ A duplicate delivery hits the unique key (channel, account, dedup_key) and is dr
 
 from __future__ import annotations
 
+import unicodedata
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -28,8 +30,11 @@ class Inbox:
 
     async def put(self, event: Incoming) -> bool:
         """Store the event; True if it is new. Call before acknowledging it to the platform."""
-        if event.text and len(event.text) > MAX_TEXT:
-            event = Incoming(**{**event.__dict__, "text": event.text[:MAX_TEXT] + "…"})
+        if event.text:
+            text = unicodedata.normalize("NFC", event.text)
+            if len(text) > MAX_TEXT:
+                text = text[:MAX_TEXT] + "…"
+            event = replace(event, text=text)
         values = dict(
             channel=event.channel, account=event.account, dedup_key=event.dedup_key[:128],
             conv_key=event.conv_key, payload=self.keyring.encrypt(event.to_json()),

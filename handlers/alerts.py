@@ -12,7 +12,6 @@ from storage import cases as store
 from storage.models import Alert, Case, Person
 
 
-
 def emergency_numbers(ctx: Ctx, case: Case) -> str:
     phones = ctx.commune.phones
     lines = [ctx.t("URGENT case {ref} has been created. The commune police and leaders are being alerted now.",

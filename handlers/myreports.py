@@ -14,7 +14,6 @@ from storage.cases import STATUSES, case_by_ref, cases_reported_by
 from storage.photos import photo_ids_of
 from storage.reports import current_report, first_version_date, recent_reports
 
-
 STATUS_NAMES = dict(zip(STATUSES, (
     N_("Newly received"), N_("Being verified"), N_("Confirmed as domestic violence"), N_("Not domestic violence"),
     N_("Being handled"), N_("Handled"), N_("Under follow-up"), N_("Closed"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from cryptography.fernet import Fernet
@@ -15,7 +15,7 @@ from storage.crypto import Keyring
 from tests.fakechannel import FakeChannel
 
 # 10:00 in Xuân Dương on Wednesday 25/11/2026.
-START = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import html
 from datetime import timedelta
 from typing import Any
 
-from bot.events import Choice, Reply
+from bot.events import Choice
 from bot.i18n import day, number
 from handlers import parsing
 from handlers.context import Ctx

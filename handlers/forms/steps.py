@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from enum import Enum
-from typing import TYPE_CHECKING, Any, Union
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from handlers.context import Ctx
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 SKIPPED = None  # an optional step passed over is stored as an explicit None
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     CHOICE = "choice"
     MULTI = "multi"
     INTEGER = "integer"
@@ -43,7 +43,7 @@ class FormEnv:
 
 
 Answers = dict[str, Any]
-Options = Union[tuple[Option, ...], Callable[[FormEnv], Sequence[Option]]]
+Options = tuple[Option, ...] | Callable[[FormEnv], Sequence[Option]]
 # A check returns None when the answer is fine, or (message id, params) to refuse it.
 Check = Callable[[Any, Answers, FormEnv], "tuple[str, dict] | None"]
 
@@ -60,7 +60,7 @@ class Step:
     when: Callable[[Answers], bool] | None = None
     check: Check | None = None
     # Explains why a typed answer matched no option (a village that is not the reporter's, say).
-    explain: Callable[[str, FormEnv], "tuple[str, dict] | None"] | None = None
+    explain: Callable[[str, FormEnv], tuple[str, dict] | None] | None = None
     minimum: int = 0
     maximum: int = 100_000
     max_length: int = 1000

@@ -1,13 +1,12 @@
 """people, invites, drafts, reports, inbox and outbox
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 23:02:29.488551
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -16,7 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('chat_states',
     sa.Column('chat_key', sa.String(length=160), nullable=False),
     sa.Column('awaiting', sa.String(length=32), nullable=True),
@@ -233,11 +232,11 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_report_topics_report_id_reports'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('report_id', 'topic', name=op.f('pk_report_topics'))
     )
-    
+
 
 
 def downgrade() -> None:
-    
+
     op.drop_table('report_topics')
     with op.batch_alter_table('photos', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_photos_report_id'))
@@ -280,4 +279,4 @@ def downgrade() -> None:
     op.drop_table('counters')
     op.drop_table('communes')
     op.drop_table('chat_states')
-    
+

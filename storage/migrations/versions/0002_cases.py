@@ -5,9 +5,8 @@ Revises: 0001
 Create Date: 2026-11-28 23:06:57.939694
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0002'
 down_revision = '0001'
@@ -16,7 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('cases',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('ref', sa.String(length=32), nullable=False),
@@ -120,11 +119,11 @@ def upgrade() -> None:
     with op.batch_alter_table('case_texts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_texts_case_id'), ['case_id'], unique=False)
 
-    
+
 
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table('case_texts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_texts_case_id'))
 
@@ -149,4 +148,4 @@ def downgrade() -> None:
         batch_op.drop_index('ix_cases_commune_created')
 
     op.drop_table('cases')
-    
+
