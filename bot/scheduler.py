@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,23 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import outbox as outbox_store
 from bot.events import Reply
 from bot.i18n import translate
-from handlers.alerts import send_due_details
+from handlers import features  # noqa: F401 - registers the jobs of every feature
 from handlers.context import Services
 from handlers.forms.engine import FORMS
+from handlers.registry import JOBS, job
 from storage.drafts import discard_draft, expired_drafts
 from storage.models import Person
 
 log = logging.getLogger(__name__)
-
-Job = Callable[[Services, async_sessionmaker[AsyncSession], datetime], Awaitable[int]]
-
-
-@dataclass(frozen=True)
-class Scheduled:
-    name: str
-    every: float  # seconds
-    job: Job
-
 
 async def expire_drafts(services: Services, sessions: async_sessionmaker[AsyncSession], now: datetime) -> int:
     """Discard drafts untouched for too long, telling each person. Each draft is claimed by its row."""
@@ -57,17 +46,14 @@ async def expire_drafts(services: Services, sessions: async_sessionmaker[AsyncSe
             return done
 
 
-JOBS = (
-    Scheduled("expire_drafts", 60, expire_drafts),
-    Scheduled("urgent_case_details", 20, send_due_details),
-)
+job("expire_drafts", 60)(expire_drafts)
 
 
 class Scheduler:
-    def __init__(self, services: Services, sessions, jobs=JOBS, on_queued=None) -> None:
+    def __init__(self, services: Services, sessions, jobs=None, on_queued=None) -> None:
         self.services = services
         self.sessions = sessions
-        self.jobs = jobs
+        self.jobs = jobs if jobs is not None else list(JOBS.values())
         self.on_queued = on_queued or (lambda: None)
         self._last: dict[str, datetime] = {}
         self._stopping = asyncio.Event()
@@ -82,7 +68,7 @@ class Scheduler:
                 continue
             self._last[item.name] = now
             try:
-                total += await item.job(self.services, self.sessions, now)
+                total += await item.run(self.services, self.sessions, now)
             except Exception:  # noqa: BLE001 - one job failing must not stop the others
                 log.exception("scheduled job %s failed", item.name)
         if total:

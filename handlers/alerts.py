@@ -8,6 +8,7 @@ from bot import outbox
 from bot.events import Reply
 from bot.i18n import day, translate
 from handlers.context import Ctx, Services
+from handlers.registry import job
 from storage import cases as store
 from storage.models import Alert, Case, Person
 
@@ -98,6 +99,7 @@ def coded_summary(lang: str, case: Case, codes: dict, people: list, commune) -> 
     return "\n".join(lines)
 
 
+@job("urgent_case_details", 20)
 async def send_due_details(services: Services, sessions, now) -> int:
     """Scheduled: an urgent case whose reporter has not confirmed within 15 minutes."""
     from sqlalchemy import select

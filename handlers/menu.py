@@ -28,28 +28,20 @@ ORG_NAMES = {
     "health_station": N_("Health station"),
 }
 
-# (command, description, roles that see it; None = everyone enrolled)
-COMMANDS: tuple[tuple[str, str, frozenset[str] | None], ...] = (
-    ("baocao", N_("Report an outreach session"), frozenset({"reporter"})),
-    ("baotin", N_("Report a case (hồ sơ)"), frozenset({"reporter", "office", "police", "leader"})),
-    ("cuatoi", N_("My recent reports"), frozenset({"reporter", "office", "police", "leader"})),
-    ("moi", N_("Create an invite code"), frozenset({"admin"})),
-    ("huy", N_("Cancel the current form"), None),
-    ("ngonngu", N_("Language: Tiếng Việt / English"), None),
-    ("trogiup", N_("Help"), None),
-)
-
-
 def commands_for(roles: frozenset[str]) -> list[tuple[str, str]]:
-    return [(c, d) for c, d, allowed in COMMANDS if allowed is None or roles & allowed]
+    from handlers.registry import commands_in_order, may_use
+
+    return [(c.name, c.description) for c in commands_in_order() if c.name != "start" and may_use(roles, c)]
 
 
 def main_menu(ctx: Ctx, intro: str | None = None) -> None:
+    from handlers.registry import commands_in_order, may_use
+
     roles = ctx.person.roles if ctx.person else frozenset()
     buttons = [
-        Choice(ctx.t(desc), f"m:{cmd}", control=True, keyword=f"/{cmd}")
-        for cmd, desc, allowed in COMMANDS
-        if cmd not in ("huy",) and (allowed is None or roles & allowed)
+        Choice(ctx.t(c.description), f"m:{c.name}", control=True, keyword=f"/{c.name}")
+        for c in commands_in_order()
+        if c.in_menu and may_use(roles, c)
     ]
     ctx.say(intro or ctx.t("What would you like to do?"), buttons, commands=menu_commands(ctx))
 

@@ -1,0 +1,125 @@
+"""The commands every enrolled person has, and the reporting ones."""
+
+from __future__ import annotations
+
+from bot.i18n import N_
+from handlers import enrolment, invites, menu, myreports
+from handlers.context import Ctx
+from handlers.forms import engine
+from handlers.forms.case import CASE
+from handlers.forms.outreach import OUTREACH
+from handlers.registry import button, command
+
+CASE_REPORTERS = ("reporter", "office", "police", "leader")
+
+
+async def _start_form(ctx: Ctx, form) -> None:
+    await enrolment.set_chat_state(ctx, None)
+    found = await engine.current_draft(ctx)
+    if found is not None:
+        await engine.offer_resume(ctx, *found)
+    else:
+        await engine.start(ctx, form)
+
+
+@command("baocao", N_("Report an outreach session"), ("reporter",), order=10)
+async def report_outreach(ctx: Ctx, arg: str) -> None:
+    await _start_form(ctx, OUTREACH)
+
+
+@command("baotin", N_("Report a case (hồ sơ)"), CASE_REPORTERS, order=20)
+async def report_case(ctx: Ctx, arg: str) -> None:
+    await _start_form(ctx, CASE)
+
+
+@command("cuatoi", N_("My recent reports"), CASE_REPORTERS, order=30)
+async def my_reports(ctx: Ctx, arg: str) -> None:
+    found = await engine.current_draft(ctx)
+    if arg and found is not None:
+        await engine.offer_resume(ctx, *found)
+    elif arg.upper().startswith("HS-"):
+        await myreports.follow_up(ctx, arg)
+    elif arg:
+        await myreports.correct(ctx, arg)
+    else:
+        await myreports.list_reports(ctx)
+
+
+@command("moi", N_("Create an invite code"), ("admin",), order=80)
+async def invite(ctx: Ctx, arg: str) -> None:
+    invites.ask_role(ctx)
+
+
+@command("huy", N_("Cancel the current form"), order=90, in_menu=False)
+async def cancel(ctx: Ctx, arg: str) -> None:
+    found = await engine.current_draft(ctx)
+    if found is None:
+        ctx.say(ctx.t("There is nothing to cancel."))
+        menu.main_menu(ctx)
+    else:
+        await engine.cancel(ctx, found[1])
+
+
+@command("ngonngu", N_("Language: Tiếng Việt / English"), order=95)
+async def language(ctx: Ctx, arg: str) -> None:
+    if arg in ("vi", "en"):
+        await menu.set_language(ctx, arg)
+    else:
+        menu.ask_language(ctx)
+
+
+@command("trogiup", N_("Help"), order=99)
+async def help_(ctx: Ctx, arg: str) -> None:
+    menu.show_help(ctx)
+    found = await engine.current_draft(ctx)
+    if found is not None:
+        await engine.reask(ctx, *found)
+
+
+@command("start", N_("Start, or enter an invite code"), order=0, in_menu=False)
+async def start(ctx: Ctx, arg: str) -> None:
+    await enrolment.set_chat_state(ctx, None)
+    found = await engine.current_draft(ctx)
+    if found is not None:
+        await engine.offer_resume(ctx, *found)
+    else:
+        enrolment.greet(ctx)
+
+
+@button("l")
+async def language_pressed(ctx: Ctx, data: str) -> None:
+    await menu.set_language(ctx, data[2:])
+
+
+@button("r")
+async def correct_pressed(ctx: Ctx, data: str) -> None:
+    await _unless_draft(ctx, myreports.correct, data[2:], roles=("reporter",))
+
+
+@button("h")
+async def follow_up_pressed(ctx: Ctx, data: str) -> None:
+    await _unless_draft(ctx, myreports.follow_up, data[2:], roles=CASE_REPORTERS)
+
+
+@button("i")
+async def invite_pressed(ctx: Ctx, data: str) -> None:
+    if "admin" not in ctx.person.roles:
+        ctx.say(ctx.t("This command is not available for your role."))
+        return
+    await invites.on_choice(ctx, data)
+
+
+@button("p")
+async def phone_skip_pressed(ctx: Ctx, data: str) -> None:
+    menu.main_menu(ctx)
+
+
+async def _unless_draft(ctx: Ctx, action, arg: str, roles) -> None:
+    if not ctx.person.roles & set(roles):
+        ctx.say(ctx.t("This command is not available for your role."))
+        return
+    found = await engine.current_draft(ctx)
+    if found is not None:
+        await engine.offer_resume(ctx, *found)
+    else:
+        await action(ctx, arg)
