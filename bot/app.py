@@ -53,7 +53,10 @@ class App:
 
     async def start(self, *, http: bool = True) -> None:
         await self.prepare()
+        from bot.http import ROUTE_FACTORIES
+
         routes = [r for ch in self.channels for r in getattr(ch, "routes", lambda: [])()]
+        routes += [r for factory in ROUTE_FACTORIES for r in factory(self)]
         if http:
             self.http = HttpServer(self.config.http.host, self.config.http.port, self.sessions)
             self.http.add_routes(routes)

@@ -6,6 +6,10 @@ from aiohttp import web
 from sqlalchemy import text
 
 
+# Features add routes here: each factory gets the App and returns aiohttp route definitions.
+ROUTE_FACTORIES: list = []
+
+
 class HttpServer:
     def __init__(self, host: str, port: int, sessions) -> None:
         self.host, self.port = host, port
