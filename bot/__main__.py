@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
+from bot import ops_cli
 from bot.config import ConfigError, load_config
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Field-reporting chatbot for communes")
     parser.add_argument("--config", help="path of config.toml (default: BOT_CONFIG or ./config.toml)")
+    parser.add_argument("--log-format", choices=("text", "json"), help="log lines as text (default) or JSON")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the bot (Telegram if TELEGRAM_BOT_TOKEN is set, else a terminal demo)")
     inv = sub.add_parser("invite", help="create an invite code; the code is the last line printed")
@@ -21,7 +24,17 @@ def main(argv: list[str] | None = None) -> int:
     inv.add_argument("--org", help="for reporters: village_head (default), womens_union, youth_union, ...")
     inv.add_argument("--name", default="", help="the person's name, used to greet them")
     sub.add_parser("migrate", help="bring the database schema up to date")
+    dig = sub.add_parser("digest", help="the weekly digest: print it, or queue it to its recipients now")
+    dig.add_argument("--commune", help="commune id (default: the first in the config)")
+    dig.add_argument("--week", help="2026-W48, or last (default: the current week so far)")
+    dig.add_argument("--print", action="store_true", help="write the text to stdout and send nothing")
+    ops_cli.add_parsers(sub)
+    purge = sub.add_parser("purge", help="erase the free text of cases closed longer ago than [retention]")
+    purge.add_argument("--dry-run", action="store_true", help="only show what would be erased")
+    sub.add_parser("rotate-key", help="put a new encryption key first, re-encrypt everything, retire the old key")
     args = parser.parse_args(argv)
+    if args.log_format:
+        os.environ["BOT_LOG_FORMAT"] = args.log_format  # read by bot.logs.setup_logging
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -33,8 +46,18 @@ def main(argv: list[str] | None = None) -> int:
         return cli.run(config)
     if args.command == "invite":
         return asyncio.run(cli.invite(config, args))
+    if args.command == "purge":
+        return asyncio.run(cli.purge(config, dry_run=args.dry_run))
+    if args.command == "rotate-key":
+        return asyncio.run(cli.rotate_key(config))
+    if args.command in ops_cli.COMMANDS:
+        return ops_cli.main(config, args)
     if args.command == "migrate":
         return asyncio.run(cli.migrate_only(config))
+    if args.command == "digest":
+        from bot.digest_cli import digest
+
+        return asyncio.run(digest(config, args))
     return 2
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from bot.channel_status import ChannelStatusBook
 from bot.clock import Clock
 from bot.config import Config
 from bot.http import HttpServer
 from bot.inbox import Inbox
+from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.router import Router
 from bot.scheduler import Scheduler
+from bot.version import app_version
 from handlers.context import Services
 from storage.crypto import Keyring
 from storage.db import make_engine, migrate, session_factory
@@ -28,8 +31,10 @@ class App:
         self.engine = make_engine(storage_url or config.storage_url)
         self.sessions = session_factory(self.engine)
         self.services = Services(config=config, clock=self.clock, keyring=keyring, demo=demo)
-        self.outbox = Outbox(self.sessions, keyring, self.clock, fallback=fallback_sender)
-        self.router = Router(self.services, self.sessions, on_queued=self.outbox.wake)
+        self.metrics = Metrics(app_version())  # a registry per App: tests make many
+        self.channel_status = ChannelStatusBook(self.sessions, self.clock)
+        self.outbox = Outbox(self.sessions, keyring, self.clock, fallback=fallback_sender, metrics=self.metrics)
+        self.router = Router(self.services, self.sessions, on_queued=self.outbox.wake, metrics=self.metrics)
         self.inbox = Inbox(self.sessions, keyring, self.clock)
         self.inbox.listeners.append(self.router.wake)
         self.scheduler = Scheduler(self.services, self.sessions, on_queued=self.outbox.wake)
@@ -41,6 +46,7 @@ class App:
     def add_channel(self, channel) -> None:
         self.channels.append(channel)
         self.outbox.register(channel)
+        self.channel_status.attach(channel)
 
     async def prepare(self) -> None:
         """Schema up to date, communes and villages as config.toml says."""
@@ -63,7 +69,9 @@ class App:
             await self.http.start()
         for channel in self.channels:
             await channel.start()
+        await self.channel_status.started(self.channels)
         self._tasks = [
+            asyncio.create_task(self.channel_status.run(), name="channel-status"),
             asyncio.create_task(self.router.run(), name="router"),
             asyncio.create_task(self.outbox.run(), name="outbox"),
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
@@ -78,6 +86,8 @@ class App:
                 await channel.stop()
             except Exception:  # noqa: BLE001
                 log.exception("channel %s did not stop cleanly", channel.name)
+        if self._tasks:  # started: say the channels are stopped, so `status` does not think them up
+            await self.channel_status.stopped(self.channels)
         if self.http is not None:
             await self.http.stop()
         for task in self._tasks:

@@ -106,14 +106,16 @@ async def invite(config: Config, args) -> int:
 
 
 def run(config: Config) -> int:
+    from bot import zalo
+
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
-    setup_logging()
-    if token:
+    setup_logging(extra_secrets=zalo.secret_values(config, os.environ))
+    if token or zalo.configured(config, os.environ):
         return asyncio.run(_serve(config, token))
     if sys.stdin.isatty():
         return asyncio.run(_demo(config))
-    print("no channel configured: set TELEGRAM_BOT_TOKEN (see README), or run in a terminal for the demo",
-          file=sys.stderr)
+    print("no channel configured: set TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN / ZALO_OA_APP_ID (see README), "
+          "or run in a terminal for the demo", file=sys.stderr)
     return 2
 
 
@@ -139,13 +141,23 @@ async def _serve(config: Config, token: str) -> int:
     keyring = _keyring(config.storage_url)
     app = App(config, keyring=keyring)
     secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "")
-    if config.telegram.mode == "webhook" and not secret:
+    if token and config.telegram.mode == "webhook" and not secret:
         print("error: webhook mode needs TELEGRAM_WEBHOOK_SECRET", file=sys.stderr)
         return 2
-    app.add_channel(TelegramChannel(token, config.telegram, app.inbox, webhook_secret=secret,
-                                    public_url=config.http.public_url))
+    running = []
+    if token:
+        app.add_channel(TelegramChannel(token, config.telegram, app.inbox, webhook_secret=secret,
+                                        public_url=config.http.public_url))
+        running.append(f"telegram ({config.telegram.mode})")
+    from bot import zalo
+
+    try:
+        running += zalo.add_channels(app, os.environ)
+    except zalo.ZaloSetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     await app.start()
-    log.info("bot running: telegram (%s)", config.telegram.mode)
+    log.info("bot running: %s", ", ".join(running))
     try:
         await _until_signal()
     finally:
@@ -172,4 +184,56 @@ async def _demo(config: Config) -> int:
         await _until_signal(terminal.closed)
     finally:
         await app.stop()
+    return 0
+
+
+async def purge(config: Config, *, dry_run: bool) -> int:
+    from bot.clock import Clock
+    from storage import retention
+    from storage.db import head_revision, schema_version
+
+    engine = make_engine(config.storage_url)
+    if not dry_run:
+        await migrate(engine)
+    elif await schema_version(engine) != head_revision():
+        await engine.dispose()
+        print("the database schema is not up to date: run `python -m bot migrate` first", file=sys.stderr)
+        return 1
+    years = config.safety.case_text_years
+    async with session_factory(engine)() as session, session.begin():
+        if dry_run:
+            refs = [c.ref for c in await retention.due_for_purge(session, Clock().now(), years)]
+        else:
+            refs = await retention.purge(session, Clock().now(), years)
+    await engine.dispose()
+    verb = "would erase" if dry_run else "erased"
+    print(f"{verb} the free text of {len(refs)} case(s) closed more than {years} years ago" + (":" if refs else "."))
+    for ref in refs:
+        print(f"  {ref}")
+    return 0
+
+
+async def rotate_key(config: Config) -> int:
+    from storage import rotation
+
+    keyring = _keyring(config.storage_url)
+    try:
+        rotation.add_new_key(keyring)
+    except KeyringError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    engine = make_engine(config.storage_url)
+    await migrate(engine)
+    sessions = session_factory(engine)
+    changed = await rotation.reencrypt(sessions, keyring)
+    print(f"new key in {keyring.path}; re-encrypted {changed} row(s)")
+    for _ in range(5):
+        if await rotation.retire_old_keys(sessions, keyring):
+            print("old key retired: every row reads with the new key")
+            break
+    else:
+        print("rows are still being written with the old key; run rotate-key again later", file=sys.stderr)
+        await engine.dispose()
+        return 1
+    await engine.dispose()
     return 0

@@ -6,6 +6,7 @@ Secrets never live here: tokens and keys come from the environment (see README).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,19 @@ class Phones:
 
 
 @dataclass(frozen=True)
+class ZaloEnv:
+    """Names of the environment variables holding one commune's Zalo credentials (never the values)."""
+
+    bot_token: str = "ZALO_BOT_TOKEN"
+    bot_webhook_secret: str = "ZALO_BOT_WEBHOOK_SECRET"
+    oa_app_id: str = "ZALO_OA_APP_ID"
+    oa_app_secret: str = "ZALO_OA_APP_SECRET"
+    oa_secret_key: str = "ZALO_OA_SECRET_KEY"
+    oa_access_token: str = "ZALO_OA_ACCESS_TOKEN"
+    oa_refresh_token: str = "ZALO_OA_REFRESH_TOKEN"
+
+
+@dataclass(frozen=True)
 class Commune:
     id: str
     name: str
@@ -44,6 +58,7 @@ class Commune:
     timezone: str
     villages: tuple[Village, ...]
     phones: Phones = field(default_factory=Phones)
+    zalo: ZaloEnv = field(default_factory=ZaloEnv)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -62,6 +77,57 @@ class TelegramConfig:
 
 
 @dataclass(frozen=True)
+class ZaloBotConfig:
+    api_url: str = "https://bot-api.zaloplatforms.com/bot"  # requests go to {api_url}{token}/{method}
+    mode: str = "polling"
+    poll_timeout: int = 30
+
+
+@dataclass(frozen=True)
+class ZaloOAConfig:
+    api_url: str = "https://openapi.zalo.me"  # messages go to {api_url}/v3.0/oa/message/cs
+    oauth_url: str = "https://oauth.zaloapp.com/v4/oa/access_token"
+    refresh_before_minutes: int = 60  # the access token is renewed this long before it expires
+
+
+def _zalo_env(raw: dict, where: str) -> ZaloEnv:
+    """`zalo_bot_token_env = "ZALO_BOT_TOKEN_XD"` and the like: this commune's own variables."""
+    names = {}
+    for key in vars(ZaloEnv()):
+        option = f"zalo_{key}_env"
+        if option in raw:
+            value = _get(raw, option, str, "", where)
+            if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", value):
+                raise ConfigError(f"{where}.{option}: expected the NAME of an environment variable, "
+                                  f"like ZALO_BOT_TOKEN_XD, got {value!r}")
+            names[key] = value
+    return ZaloEnv(**names)
+
+
+def _zalo(raw: dict, http: HttpConfig) -> tuple[ZaloBotConfig, ZaloOAConfig]:
+    b, o = _section(raw, "zalo_bot"), _section(raw, "zalo_oa")
+    bot = ZaloBotConfig(
+        api_url=_get(b, "api_url", str, ZaloBotConfig.api_url, "zalo_bot"),
+        mode=_get(b, "mode", str, "polling", "zalo_bot"),
+        poll_timeout=_get(b, "poll_timeout", int, 30, "zalo_bot"),
+    )
+    if bot.mode not in ("polling", "webhook"):
+        raise ConfigError(f"zalo_bot.mode: expected 'polling' or 'webhook', got {bot.mode!r}")
+    if not 1 <= bot.poll_timeout <= 60:
+        raise ConfigError("zalo_bot.poll_timeout: expected 1 to 60 seconds")
+    if bot.mode == "webhook" and not http.public_url.startswith("https://"):
+        raise ConfigError("http.public_url: Zalo webhooks need the public https:// URL of this server")
+    oa = ZaloOAConfig(
+        api_url=_get(o, "api_url", str, ZaloOAConfig.api_url, "zalo_oa").rstrip("/"),
+        oauth_url=_get(o, "oauth_url", str, ZaloOAConfig.oauth_url, "zalo_oa"),
+        refresh_before_minutes=_get(o, "refresh_before_minutes", int, 60, "zalo_oa"),
+    )
+    if oa.refresh_before_minutes < 1:
+        raise ConfigError("zalo_oa.refresh_before_minutes: must be at least 1")
+    return bot, oa
+
+
+@dataclass(frozen=True)
 class HttpConfig:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -76,6 +142,77 @@ class FormsConfig:
     correction_days: int = 7
 
 
+ESCALATION_ROLES = ("police", "leader", "office", "admin")
+
+
+@dataclass(frozen=True)
+class SafetyConfig:
+    ack_minutes: int = 10  # an unacknowledged alert is sent again and escalated after this
+    escalation: tuple[str, ...] = ESCALATION_ROLES
+    reach_seconds: int = 60  # nobody reached by then: the reporter is told to call 113
+    case_text_years: int = 5  # free text of a closed case is erased this long after closing
+    flood_per_minute: int = 40  # more events than this from one person in a minute are throttled
+
+
+def _safety(raw: dict) -> SafetyConfig:
+    a = _section(raw, "alerts")
+    r = _section(raw, "retention")
+    escalation = a.get("escalation", list(ESCALATION_ROLES))
+    if not isinstance(escalation, list) or not escalation or any(e not in ESCALATION_ROLES for e in escalation):
+        raise ConfigError(f"alerts.escalation: expected a list of roles from {', '.join(ESCALATION_ROLES)}")
+    safety = SafetyConfig(
+        ack_minutes=_get(a, "ack_minutes", int, 10, "alerts"),
+        escalation=tuple(escalation),
+        reach_seconds=_get(a, "reach_seconds", int, 60, "alerts"),
+        case_text_years=_get(r, "case_text_years", int, 5, "retention"),
+        flood_per_minute=_get(a, "flood_per_minute", int, 40, "alerts"),
+    )
+    for key in ("ack_minutes", "reach_seconds", "case_text_years", "flood_per_minute"):
+        if getattr(safety, key) < 1:
+            raise ConfigError(f"{'retention' if key == 'case_text_years' else 'alerts'}.{key}: must be at least 1")
+    return safety
+
+
+@dataclass(frozen=True)
+class OperationsConfig:
+    """When the admins are told that something needs them (see README, Operations)."""
+
+    channel_down_minutes: int = 10
+    outbox_stuck_minutes: int = 15
+    zalo_monthly_quota: int = 3000  # outgoing Zalo Bot messages a month (free plan)
+    zalo_quota_warn_percent: int = 80
+    disk_free_min_percent: int = 10
+
+
+def _operations(raw: dict) -> OperationsConfig:
+    o = _section(raw, "operations")
+    ops = OperationsConfig(**{
+        key: _get(o, key, int, default, "operations") for key, default in vars(OperationsConfig()).items()
+    })
+    for key, value in vars(ops).items():
+        if value < 1 or (key.endswith("percent") and value > 100):
+            raise ConfigError(f"operations.{key}: must be at least 1" + (" and at most 100" if "percent" in key else ""))
+    return ops
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class WeeklyAt:
+    """A moment of the week in the commune's time zone: weekday 0 = Monday."""
+
+    weekday: int
+    hour: int
+    minute: int
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    at: WeeklyAt = WeeklyAt(0, 7, 30)
+    link_days: int = 7  # how long a signed file link works
+
+
 @dataclass(frozen=True)
 class Config:
     communes: tuple[Commune, ...]
@@ -84,7 +221,13 @@ class Config:
     storage_url: str
     forms: FormsConfig
     invite_days: int = 7
+    operations: OperationsConfig = OperationsConfig()
+    safety: SafetyConfig = SafetyConfig()
     path: Path | None = None
+    digest: DigestConfig = DigestConfig()
+    reminders: WeeklyAt = WeeklyAt(4, 16, 0)
+    zalo_bot: ZaloBotConfig = ZaloBotConfig()
+    zalo_oa: ZaloOAConfig = ZaloOAConfig()
 
     def commune(self, commune_id: str | None) -> Commune | None:
         return next((c for c in self.communes if c.id == commune_id), None)
@@ -134,7 +277,23 @@ def _commune(raw: dict, index: int) -> Commune:
         office_duty=str(phones_raw.get("office_duty", "")),
     )
     province = _get(raw, "province", str, "", where)
-    return Commune(cid, name, province, tz, tuple(villages), phones)
+    return Commune(cid, name, province, tz, tuple(villages), phones, zalo=_zalo_env(raw, where))
+
+
+def _weekly(table: dict, where: str, default: WeeklyAt) -> WeeklyAt:
+    """`weekday` ("monday" … "sunday", or 1–7 with 1 = Monday) and `time` ("07:30")."""
+    day = table.get("weekday", WEEKDAYS[default.weekday])
+    if isinstance(day, int) and not isinstance(day, bool) and 1 <= day <= 7:
+        weekday = day - 1
+    elif isinstance(day, str) and day.strip().lower() in WEEKDAYS:
+        weekday = WEEKDAYS.index(day.strip().lower())
+    else:
+        raise ConfigError(f"{where}.weekday: expected monday … sunday (or 1–7), got {day!r}")
+    at = table.get("time", f"{default.hour:02d}:{default.minute:02d}")
+    hour, _, minute = str(at).partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise ConfigError(f"{where}.time: expected HH:MM, got {at!r}")
+    return WeeklyAt(weekday, int(hour), int(minute))
 
 
 def _section(raw: dict, name: str) -> dict:
@@ -190,6 +349,13 @@ def parse_config(raw: dict, path: Path | None = None, env: dict | None = None) -
     storage_url = env.get("DATABASE_URL") or _get(s, "url", str, "sqlite+aiosqlite:///data/bot.db", "storage")
     storage_url = resolve_sqlite_path(storage_url, ROOT)
     inv = _section(raw, "invites")
+    d = _section(raw, "digest")
+    digest = DigestConfig(at=_weekly(d, "digest", DigestConfig.at),
+                          link_days=_get(d, "link_days", int, 7, "digest"))
+    if digest.link_days < 1:
+        raise ConfigError("digest.link_days: must be at least 1")
+    reminders = _weekly(_section(raw, "reminders"), "reminders", WeeklyAt(4, 16, 0))
+    zalo_bot, zalo_oa = _zalo(raw, http)
     return Config(
         communes=communes,
         telegram=telegram,
@@ -197,7 +363,13 @@ def parse_config(raw: dict, path: Path | None = None, env: dict | None = None) -
         storage_url=storage_url,
         forms=forms,
         invite_days=_get(inv, "expiry_days", int, 7, "invites"),
+        operations=_operations(raw),
+        safety=_safety(raw),
         path=path,
+        digest=digest,
+        reminders=reminders,
+        zalo_bot=zalo_bot,
+        zalo_oa=zalo_oa,
     )
 
 

@@ -26,6 +26,7 @@ class Incoming:
     lang_hint: str | None = None
     sent_at: datetime | None = None
     reply_token: str | None = None  # callback query id to answer, where the channel has one
+    message_id: str | None = None  # the platform's id of the person's message, for chat hygiene
 
     @property
     def identity_key(self) -> tuple[str, str, str]:
@@ -75,6 +76,9 @@ class Reply:
     html: bool = False  # text is HTML with user input escaped
     contact_label: str = ""  # the label of the share-phone button
     commands: tuple[tuple[str, str], ...] | None = None  # the chat's command menu, where supported
+    # Chat hygiene: delete the bot's messages in this chat since `since` (ISO time) and the
+    # person's messages listed in `ids`, where the channel can delete. Nothing is shown.
+    delete: dict | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)

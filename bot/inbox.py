@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.events import Incoming
 from storage.crypto import Keyring
-from storage.models import InboxEvent
+from storage.models import Identity, InboxEvent
 
 MAX_TEXT = 20_000  # longer messages are cut here; the form still answers that it is too long
 
@@ -41,6 +41,7 @@ class Inbox:
             received_at=self.clock.now(), attempts=0,
         )
         async with self.sessions() as session, session.begin():
+            values["order_key"] = await order_key(session, event)
             insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
             result = await session.execute(
                 insert(InboxEvent).values(**values).on_conflict_do_nothing(
@@ -54,10 +55,21 @@ class Inbox:
         return new
 
 
+async def order_key(session: AsyncSession, event: Incoming) -> str:
+    """One person's events are handled in order whichever channel they came from; a stranger's
+    by chat. (Zalo identities are per bot or official account, like Telegram's per bot.)"""
+    person_id = await session.scalar(
+        select(Identity.person_id).where(
+            Identity.channel == event.channel, Identity.account == event.account, Identity.external_id == event.user_id
+        )
+    )
+    return f"person:{person_id}" if person_id is not None else event.conv_key
+
+
 async def pending_conversations(session: AsyncSession, limit: int = 200) -> list[tuple[str, int]]:
-    """(conversation, oldest pending event id) for conversations with unprocessed events."""
+    """(ordering key, oldest pending event id) for the people and chats with unprocessed events."""
     rows = await session.execute(
-        select(InboxEvent.conv_key, InboxEvent.id)
+        select(InboxEvent.order_key, InboxEvent.id)
         .where(InboxEvent.processed_at.is_(None))
         .order_by(InboxEvent.id)
         .limit(limit)
@@ -71,7 +83,7 @@ async def pending_conversations(session: AsyncSession, limit: int = 200) -> list
 async def next_event(session: AsyncSession, conv_key: str) -> InboxEvent | None:
     return await session.scalar(
         select(InboxEvent)
-        .where(InboxEvent.conv_key == conv_key, InboxEvent.processed_at.is_(None))
+        .where(InboxEvent.order_key == conv_key, InboxEvent.processed_at.is_(None))
         .order_by(InboxEvent.id)
         .limit(1)
     )

@@ -15,12 +15,14 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.events import Delivery, Reply
+from bot.metrics import NO_METRICS
 from storage.crypto import Keyring
 from storage.models import Identity, OutboxMessage, Person
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
+FALLBACK_KINDS = ("push", "digest")  # alerts already go to every channel; replies belong to their chat
 CLAIM_SECONDS = 120
 
 
@@ -32,25 +34,49 @@ def queue_to_chat(
     session.add(
         OutboxMessage(
             person_id=person_id, channel=channel, account=account, chat_id=chat_id,
-            kind="edit" if reply.edit else kind, tag=reply.tag, payload=payload,
+            kind="edit" if reply.edit else "delete" if reply.delete else kind, tag=reply.tag, payload=payload,
             created_at=now, due_at=now, attempts=0,
         )
     )
 
 
-async def queue_to_person(
-    session: AsyncSession, keyring: Keyring, person_id: int, reply: Reply, *, now: datetime, kind: str = "push"
-) -> bool:
-    """To the person's preferred channel (the one they last wrote from). False if they have none."""
+async def delivery_order(session: AsyncSession, person_id: int) -> list[Identity]:
+    """The person's identities, the preferred channel (the one they last wrote from) first."""
     person = await session.get(Person, person_id)
     identities = (
         await session.scalars(
-            select(Identity).where(Identity.person_id == person_id).order_by(Identity.last_seen_at.desc())
+            select(Identity).where(Identity.person_id == person_id).order_by(Identity.last_seen_at.desc(), Identity.id)
         )
     ).all()
+    preferred = person.preferred_channel if person else None
+    return sorted(identities, key=lambda i: i.channel != preferred)  # stable: most recently seen next
+
+
+async def _fall_back(session: AsyncSession, row: OutboxMessage, now: datetime) -> None:
+    """A push that failed for good goes to the person's next identity, still encrypted as it was."""
+    order = await delivery_order(session, row.person_id)
+    at = next((n for n, i in enumerate(order) if (i.channel, i.account, i.chat_id) == (row.channel, row.account,
+                                                                                       row.chat_id)), None)
+    if at is None or at + 1 >= len(order):
+        log.warning("outbox message %s: no other channel to try for its person", row.id)
+        return
+    nxt = order[at + 1]
+    session.add(OutboxMessage(
+        person_id=row.person_id, channel=nxt.channel, account=nxt.account, chat_id=nxt.chat_id, kind=row.kind,
+        tag=row.tag, payload=row.payload, created_at=now, due_at=now, attempts=0,
+    ))
+    log.info("outbox message %s: trying the person's %s channel instead of %s", row.id, nxt.channel, row.channel)
+
+
+async def queue_to_person(
+    session: AsyncSession, keyring: Keyring, person_id: int, reply: Reply, *, now: datetime, kind: str = "push"
+) -> bool:
+    """To the person's preferred channel (the one they last wrote from); if delivery there fails
+    for good, the outbox tries their other channels in turn. False if they have none."""
+    identities = await delivery_order(session, person_id)
     if not identities:
         return False
-    preferred = next((i for i in identities if person and i.channel == person.preferred_channel), identities[0])
+    preferred = identities[0]
     queue_to_chat(
         session, keyring, channel=preferred.channel, account=preferred.account, chat_id=preferred.chat_id,
         person_id=person_id, reply=reply, now=now, kind=kind,
@@ -74,8 +100,10 @@ async def queue_to_every_channel(
 class Outbox:
     """Delivers queued messages through the channels registered with it."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], keyring: Keyring, clock, *, fallback=None) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], keyring: Keyring, clock, *, fallback=None,
+                 metrics=None) -> None:
         self.sessions = sessions
+        self.metrics = metrics or NO_METRICS  # bot/metrics.py
         self.keyring = keyring
         self.clock = clock
         self.channels: dict[str, object] = {}
@@ -85,12 +113,20 @@ class Outbox:
 
     def register(self, channel) -> None:
         self.channels[channel.name] = channel
+        if getattr(channel, "per_account", False):  # Zalo: one bot or official account per commune
+            self.channels[f"{channel.name}:{channel.account}"] = channel
 
     def wake(self) -> None:
         self._wake.set()
 
-    def _sender(self, name: str):
-        return self.channels.get(name) or self.fallback
+    def _sender(self, name: str, account: str | None = None):
+        exact = self.channels.get(f"{name}:{account}")
+        if exact is not None:
+            return exact
+        channel = self.channels.get(name)
+        if getattr(channel, "per_account", False):
+            channel = None  # a chat of another bot account: not this one's to send
+        return channel or self.fallback
 
     async def run(self, idle_seconds: float = 1.0) -> None:
         while not self._stopping:
@@ -131,7 +167,7 @@ class Outbox:
                 blocked.add(chat)  # one message per chat per pass keeps them in order
                 if row.due_at > now or (row.claimed_until and row.claimed_until > now):
                     continue
-                if self._sender(row.channel) is None:
+                if self._sender(row.channel, row.account) is None:
                     continue
                 claimed.append(row)
                 if len(claimed) >= limit:
@@ -178,11 +214,29 @@ class Outbox:
             )
         return ids[-1] if ids else None
 
+    async def _delete(self, row: OutboxMessage, sender, reply: Reply) -> Delivery:
+        """Chat hygiene: the bot's messages in this chat since a time, and the person's listed ones."""
+        if not getattr(sender, "can_delete", False):
+            return Delivery(ok=True)
+        since = datetime.fromisoformat(reply.delete["since"])
+        async with self.sessions() as session:
+            rows = (await session.scalars(
+                select(OutboxMessage.platform_ids).where(
+                    OutboxMessage.channel == row.channel, OutboxMessage.chat_id == row.chat_id,
+                    OutboxMessage.id < row.id, OutboxMessage.created_at >= since,
+                    OutboxMessage.delivered_at.is_not(None), OutboxMessage.kind.not_in(("edit", "delete")),
+                )
+            )).all()
+        ids = [pid for ids in rows if ids for pid in ids] + list(reply.delete.get("ids", []))
+        return await sender.delete(row.chat_id, sorted(set(ids), key=lambda v: int(v) if v.isdigit() else 0))
+
     async def _deliver(self, row: OutboxMessage) -> None:
-        sender = self._sender(row.channel)
+        sender = self._sender(row.channel, row.account)
         reply = Reply.from_dict(json.loads(self.keyring.decrypt(row.payload)))
         try:
-            if row.kind == "edit":
+            if row.kind == "delete":
+                result = await self._delete(row, sender, reply)
+            elif row.kind == "edit":
                 target = await self._previous_platform_id(row) if getattr(sender, "can_edit", False) else None
                 # Where a message cannot be edited the change is dropped: the next question follows anyway.
                 result = await sender.edit(row.chat_id, target, reply) if target else Delivery(ok=True)
@@ -203,11 +257,16 @@ class Outbox:
                 row.delivered_at = now
                 row.platform_ids = result.platform_ids
                 row.payload = None  # delivered: what was said is not kept
+                self.metrics.delivery(row.channel, "delivered")
                 return
             row.last_error = result.error[:300]
             if result.permanent or row.attempts >= MAX_ATTEMPTS:
                 row.failed_at = now
                 log.warning("outbox message %s to %s failed for good: %s", row.id, row.channel, result.error)
+                if row.kind in FALLBACK_KINDS and row.person_id is not None:
+                    await _fall_back(session, row, now)
+                self.metrics.delivery(row.channel, "failed")
                 return
+            self.metrics.delivery(row.channel, "retry")
             delay = result.retry_after if result.retry_after is not None else min(2 ** row.attempts, 300)
             row.due_at = now + timedelta(seconds=delay)

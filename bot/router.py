@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,6 +16,7 @@ from bot import inbox as inbox_store
 from bot import outbox as outbox_store
 from bot.events import Incoming, Reply
 from bot.i18n import DEFAULT_LANG, translate
+from bot.metrics import NO_METRICS
 from handlers import dispatch
 from handlers.context import Ctx, Services
 from storage.models import InboxEvent, Person
@@ -24,8 +26,10 @@ log = logging.getLogger(__name__)
 
 
 class Router:
-    def __init__(self, services: Services, sessions: async_sessionmaker[AsyncSession], on_queued=None) -> None:
+    def __init__(self, services: Services, sessions: async_sessionmaker[AsyncSession], on_queued=None,
+                 metrics=None) -> None:
         self.services = services
+        self.metrics = metrics or NO_METRICS  # bot/metrics.py
         self.sessions = sessions
         self.on_queued = on_queued or (lambda: None)
         self._wake = asyncio.Event()
@@ -84,6 +88,7 @@ class Router:
     async def process_next(self, conv: str) -> bool:
         """Handle the oldest pending event of a conversation; False when there is none."""
         services = self.services
+        started, ok = time.perf_counter(), True
         async with self.sessions() as session:
             try:
                 async with session.begin():
@@ -93,8 +98,10 @@ class Router:
                     event = Incoming.from_json(services.keyring.decrypt(row.payload))
                     await self._handle(session, row, event)
             except Exception as exc:  # noqa: BLE001 - one bad event must not block the person's next ones
+                ok = False
                 log.exception("handler failed on an event of channel %s", conv.split(":", 1)[0])
                 await self._give_up(conv, type(exc).__name__)
+        self.metrics.event_handled(conv.split(":", 1)[0], time.perf_counter() - started, ok)
         self.on_queued()
         return True
 
@@ -104,7 +111,7 @@ class Router:
         identity = await find_identity(session, event.channel, event.account, event.user_id)
         person = await load_profile(session, identity.person_id) if identity else None
         lang = person.lang if person else _guess_lang(event.lang_hint)
-        ctx = Ctx(services=services, session=session, event=event, person=person, lang=lang)
+        ctx = Ctx(services=services, session=session, event=event, person=person, lang=lang, inbox_id=row.id)
         await dispatch.handle(ctx)
         if identity is not None and ctx.person is not None:
             identity.last_seen_at = now

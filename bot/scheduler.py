@@ -19,7 +19,8 @@ from handlers import features  # noqa: F401 - registers the jobs of every featur
 from handlers.context import Services
 from handlers.forms.engine import FORMS
 from handlers.registry import JOBS, job
-from storage.drafts import discard_draft, expired_drafts
+from handlers.hygiene import queue_cleanup
+from storage.drafts import decode_state, discard_draft, expired_drafts
 from storage.models import Person
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ async def expire_drafts(services: Services, sessions: async_sessionmaker[AsyncSe
                 lang = person.lang if person else "vi"
                 form = FORMS.get(draft.form)
                 title = translate(lang, form.title) if form else draft.form
+                if draft.sensitive:
+                    for chat in decode_state(services.keyring, draft).meta.get("chats", {}).values():
+                        queue_cleanup(session, services.keyring, chat, draft.person_id, now=now)
                 await discard_draft(session, draft.person_id)
                 text = translate(
                     lang, "Your unfinished draft ({form}) was discarded because it was not touched for a long time. "

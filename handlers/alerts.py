@@ -1,16 +1,24 @@
-"""Alerts about cases: the urgent one at once, the coded details after. Never free text."""
+"""Alerts about cases: the urgent one at once, the coded details after. Never free text.
+
+Every alert carries "Đã tiếp nhận" (a button, or `NHAN HS-…` typed where there are no buttons);
+until someone acknowledges, handlers/safety.py sends it again and escalates.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
-from bot.events import Reply
+from bot.events import Choice, Reply
 from bot.i18n import day, translate
 from handlers.context import Ctx, Services
 from handlers.registry import job
 from storage import cases as store
 from storage.models import Alert, Case, Person
+from storage.people import load_profile
 
 
 def emergency_numbers(ctx: Ctx, case: Case) -> str:
@@ -32,39 +40,64 @@ async def _reporter_line(session: AsyncSession, lang: str, case: Case) -> str:
     return translate(lang, "Reported by: {name}, phone {phone}", name=reporter.name if reporter else "?", phone=phone)
 
 
+def ack_button(lang: str, case: Case) -> Choice:
+    return Choice(translate(lang, "Acknowledge (Đã tiếp nhận)"), f"a:{case.id}", control=True,
+                  keyword=f"NHAN {case.ref}")
+
+
+async def urgent_text(session: AsyncSession, services: Services, lang: str, case: Case) -> str:
+    commune = services.config.commune(case.commune_id)
+    reporter = await load_profile(session, case.reporter_id)
+    mine = set(reporter.villages) if reporter else set()
+    villages = [v.name for v in commune.villages if v.id in mine] or [commune.name]
+    return "\n".join([
+        translate(lang, "🔴 URGENT — case {ref}", ref=case.ref),
+        await _reporter_line(session, lang, case),
+        translate(lang, "Village(s): {villages} (from the reporter's profile)", villages=", ".join(villages)),
+        translate(lang, "Someone may be in immediate danger. Please contact the reporter now."),
+    ])
+
+
+async def details_text(session: AsyncSession, services: Services, lang: str, case: Case) -> str:
+    codes = await store.codes_of(session, case.id)
+    people = await store.people_of(session, case.id)
+    commune = services.config.commune(case.commune_id)
+    return coded_summary(lang, case, codes, people, commune) + "\n" + await _reporter_line(session, lang, case)
+
+
+async def alert_person(session: AsyncSession, services: Services, case: Case, person_id: int, role: str, kind: str,
+                       *, now, note: str = "") -> None:
+    """One alert to one person on every channel they have, with the acknowledge button."""
+    person = await session.get(Person, person_id)
+    lang = person.lang
+    text = await (urgent_text if kind == "urgent" else details_text)(session, services, lang, case)
+    if note:
+        text = translate(lang, note) + "\n" + text
+    choices = () if case.ack_at else (ack_button(lang, case),)
+    reply = Reply(text=text, choices=choices, tag=f"alert:{case.id}:{kind}")
+    await outbox.queue_to_every_channel(session, services.keyring, person_id, reply, now=now)
+    session.add(Alert(case_id=case.id, kind=kind, recipient_id=person_id, role=role, created_at=now))
+
+
+def _await_ack(services: Services, case: Case, now) -> None:
+    if case.ack_at is None and case.next_escalation_at is None:
+        case.next_escalation_at = now + timedelta(minutes=services.config.safety.ack_minutes)
+
+
 async def send_urgent(ctx: Ctx, case: Case) -> None:
     """Police, leaders and the office of the commune, on every channel each of them has."""
-    session, services = ctx.session, ctx.services
-    profile = ctx.person
-    commune = ctx.commune
-    villages = [v.name for v in commune.villages if v.id in profile.villages] or [commune.name]
-    targets = await store.recipients(session, case, with_police=True)
-    for person_id, role in targets:
-        person = await session.get(Person, person_id)
-        lang = person.lang
-        text = "\n".join([
-            translate(lang, "🔴 URGENT — case {ref}", ref=case.ref),
-            await _reporter_line(session, lang, case),
-            translate(lang, "Village(s): {villages} (from the reporter's profile)", villages=", ".join(villages)),
-            translate(lang, "Someone may be in immediate danger. Please contact the reporter now."),
-        ])
-        await outbox.queue_to_every_channel(session, services.keyring, person_id, Reply(text=text), now=ctx.now)
-        session.add(Alert(case_id=case.id, kind="urgent", recipient_id=person_id, role=role, created_at=ctx.now))
+    for person_id, role in await store.recipients(ctx.session, case, with_police=True):
+        await alert_person(ctx.session, ctx.services, case, person_id, role, "urgent", now=ctx.now)
+    _await_ack(ctx.services, case, ctx.now)
 
 
 async def send_details(session: AsyncSession, services: Services, case: Case, *, now) -> int:
     """The coded details to leaders and the office, and to the police where the case is routed."""
     targets = await store.recipients(session, case, with_police=case.police_routed)
-    codes = await store.codes_of(session, case.id)
-    people = await store.people_of(session, case.id)
-    commune = services.config.commune(case.commune_id)
     for person_id, role in targets:
-        person = await session.get(Person, person_id)
-        text = coded_summary(person.lang, case, codes, people, commune) + "\n" + await _reporter_line(
-            session, person.lang, case)
-        await outbox.queue_to_every_channel(session, services.keyring, person_id, Reply(text=text), now=now)
-        session.add(Alert(case_id=case.id, kind="details", recipient_id=person_id, role=role, created_at=now))
+        await alert_person(session, services, case, person_id, role, "details", now=now)
     case.details_sent_at = now
+    _await_ack(services, case, now)
     return len(targets)
 
 
@@ -76,34 +109,36 @@ def _labels(lang: str, options, codes) -> str:
 def coded_summary(lang: str, case: Case, codes: dict, people: list, commune) -> str:
     from handlers.forms import case as form
 
-    t = lambda msgid, **kw: translate(lang, msgid, **kw)  # noqa: E731
-    village = commune.village(case.village_id).name if commune and case.village_id and commune.village(case.village_id) else "—"
+    def t(msgid: str, **kw) -> str:
+        return translate(lang, msgid, **kw)
+
+    def one(options, code):
+        return _labels(lang, options, [code] if code else [])
+
+    village = commune.village(case.village_id) if commune and case.village_id else None
     head = t("🔴 URGENT — case {ref}", ref=case.ref) if case.urgent else t("Case {ref}", ref=case.ref)
     lines = [
         head + " · " + t("coded details"),
-        t("Village: {village} · Date: {date}", village=village, date=day(case.occurred_on) if case.occurred_on else "—"),
-        t("Kind: {kind}", kind=_labels(lang, form.KINDS, [case.kind] if case.kind else [])),
+        t("Village: {village} · Date: {date}", village=village.name if village else "—",
+          date=day(case.occurred_on) if case.occurred_on else "—"),
+        t("Kind: {kind}", kind=one(form.KINDS, case.kind)),
         t("Forms of violence: {forms}", forms=_labels(lang, form.FORMS_OF_VIOLENCE, codes.get("forms", []))),
     ]
     for p in people:
-        lines.append(t("Person subjected {n}: {sex}, {age}", n=p.position,
-                       sex=_labels(lang, form.SEXES, [p.sex] if p.sex else []),
-                       age=_labels(lang, form.SUBJECTED_AGES, [p.age_group] if p.age_group else [])))
-    lines.append(t("Person who committed it: {sex}, {age}, {relationship}",
-                   sex=_labels(lang, form.SEXES, [case.perpetrator_sex] if case.perpetrator_sex else []),
-                   age=_labels(lang, form.PERPETRATOR_AGES, [case.perpetrator_age] if case.perpetrator_age else []),
-                   relationship=_labels(lang, form.RELATIONSHIPS, [case.relationship] if case.relationship else [])))
+        lines.append(t("Person subjected {n}: {sex}, {age}", n=p.position, sex=one(form.SEXES, p.sex),
+                       age=one(form.SUBJECTED_AGES, p.age_group)))
+    lines.append(t("Person who committed it: {sex}, {age}, {relationship}", sex=one(form.SEXES, case.perpetrator_sex),
+                   age=one(form.PERPETRATOR_AGES, case.perpetrator_age),
+                   relationship=one(form.RELATIONSHIPS, case.relationship)))
     lines.append(t("Measures applied: {measures}", measures=_labels(lang, form.MEASURES, codes.get("measures", []))))
     lines.append(t("Support received: {support}", support=_labels(lang, form.SUPPORT, codes.get("support", []))))
-    lines.append(t("Consent to share: {consent}", consent=_labels(lang, form.CONSENT, [case.consent] if case.consent else [])))
+    lines.append(t("Consent to share: {consent}", consent=one(form.CONSENT, case.consent)))
     return "\n".join(lines)
 
 
 @job("urgent_case_details", 20)
 async def send_due_details(services: Services, sessions, now) -> int:
     """Scheduled: an urgent case whose reporter has not confirmed within 15 minutes."""
-    from sqlalchemy import select
-
     sent = 0
     async with sessions() as session, session.begin():
         stmt = select(Case).where(Case.details_due_at <= now, Case.details_sent_at.is_(None)).limit(50)
@@ -113,5 +148,3 @@ async def send_due_details(services: Services, sessions, now) -> int:
             await send_details(session, services, case, now=now)
             sent += 1
     return sent
-
-

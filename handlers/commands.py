@@ -8,6 +8,7 @@ from handlers.context import Ctx
 from handlers.forms import engine
 from handlers.forms.case import CASE
 from handlers.forms.outreach import OUTREACH
+from handlers.hygiene import CHANNELS_THAT_DELETE
 from handlers.registry import button, command
 
 CASE_REPORTERS = ("reporter", "office", "police", "leader")
@@ -29,6 +30,9 @@ async def report_outreach(ctx: Ctx, arg: str) -> None:
 
 @command("baotin", N_("Report a case (hồ sơ)"), CASE_REPORTERS, order=20)
 async def report_case(ctx: Ctx, arg: str) -> None:
+    if ctx.event.channel not in CHANNELS_THAT_DELETE:
+        ctx.say(ctx.t("Note: on this channel the bot cannot delete messages. After sending, please delete this "
+                      "conversation from your phone yourself."))
     await _start_form(ctx, CASE)
 
 

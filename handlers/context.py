@@ -30,6 +30,7 @@ class Ctx:
     event: Incoming
     person: Profile | None
     lang: str
+    inbox_id: int | None = None  # the stored event being handled
     replies: list[Reply] = field(default_factory=list)
     pushes: list[tuple[int, Reply]] = field(default_factory=list)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from handlers import enrolment, features, menu, parsing  # noqa: F401 - features registers everything
+from handlers import enrolment, features, menu, parsing, safety  # noqa: F401 - features registers everything
 from handlers.context import Ctx
 from handlers.forms import engine
 from handlers.registry import BUTTONS, COMMANDS, may_use
@@ -19,13 +19,15 @@ def parse_command(text: str | None) -> tuple[str, str] | None:
     head, _, arg = text.strip().partition(" ")
     name = head[1:] if head.startswith("/") else head
     name = parsing.fold(name.split("@", 1)[0])
-    if name in COMMANDS and (head.startswith("/") or not arg):
+    if name in COMMANDS and (head.startswith("/") or not arg or COMMANDS[name].bare):
         return name, arg.strip()
     return None
 
 
 async def handle(ctx: Ctx) -> None:
     ev = ctx.event
+    if await safety.flooding(ctx):
+        return
     if ev.kind == "group":
         ctx.say(ctx.t("Please write to me in a private chat. Reports are never handled in groups."))
         return

@@ -18,6 +18,10 @@ from storage.people import attach_identity, create_person, load_profile
 AWAIT_CODE = "code"
 AWAIT_PHONE = "phone"
 
+# Other ways in for someone not enrolled on this channel (linking a second messenger: linking.py).
+# Each hook is `async (ctx) -> bool` and returns True when it handled the event.
+STRANGER_HOOKS: list = []
+
 
 async def chat_state(ctx: Ctx) -> ChatState | None:
     return await ctx.session.get(ChatState, ctx.event.conv_key)
@@ -46,6 +50,9 @@ def explain_enrolment(ctx: Ctx) -> None:
 
 async def handle_stranger(ctx: Ctx) -> None:
     """Everything a person who is not enrolled may do: send a code."""
+    for hook in STRANGER_HOOKS:
+        if await hook(ctx):
+            return
     text = (ctx.event.text or "").strip()
     command, _, arg = text.partition(" ")
     state = await chat_state(ctx)

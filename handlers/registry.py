@@ -24,6 +24,7 @@ class Command:
     run: CommandRun
     order: int = 100  # position in the menus
     in_menu: bool = True  # a button in the main menu (besides the command list)
+    bare: bool = False  # may be typed without the slash even with an argument ("NHAN HS-2026-0001")
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,9 @@ BUTTONS: dict[str, ButtonRun] = {}
 JOBS: dict[str, Job] = {}
 
 
-def command(name: str, description: str, roles=None, *, order: int = 100, in_menu: bool = True):
+def command(name: str, description: str, roles=None, *, order: int = 100, in_menu: bool = True, bare: bool = False):
     def register(run: CommandRun) -> CommandRun:
-        COMMANDS[name] = Command(name, description, frozenset(roles) if roles else None, run, order, in_menu)
+        COMMANDS[name] = Command(name, description, frozenset(roles) if roles else None, run, order, in_menu, bare)
         return run
 
     return register

@@ -96,6 +96,22 @@ class Keyring:
         except InvalidToken as exc:
             raise KeyringError("data was encrypted with a key that is not in the keyring") from exc
 
+    def rotate(self, token: bytes) -> bytes:
+        """The same data encrypted with the first key."""
+        return self._current().rotate(token)
+
+    def first_key_reads(self, token: bytes) -> bool:
+        self._current()
+        try:
+            Fernet(self._first).decrypt(token)
+            return True
+        except InvalidToken:
+            return False
+
+    @property
+    def from_environment(self) -> bool:
+        return bool(self._env_keys)
+
     def encrypt_text(self, text: str) -> bytes:
         return self.encrypt(text.encode("utf-8"))
 

@@ -29,12 +29,15 @@ class OpenDraft:
     closed: bool = False  # confirmed or cancelled during this event
 
 
+def decode_state(keyring: Keyring, row: Draft) -> DraftState:
+    return DraftState(**json.loads(keyring.decrypt(row.state)))
+
+
 async def load_draft(session: AsyncSession, keyring: Keyring, person_id: int) -> OpenDraft | None:
     row = await session.scalar(select(Draft).where(Draft.person_id == person_id))
     if row is None:
         return None
-    data = json.loads(keyring.decrypt(row.state))
-    return OpenDraft(row, DraftState(**data))
+    return OpenDraft(row, decode_state(keyring, row))
 
 
 def _encode(keyring: Keyring, state: DraftState) -> bytes:

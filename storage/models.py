@@ -241,6 +241,9 @@ class InboxEvent(Base):
     account: Mapped[str] = mapped_column(String(64))
     dedup_key: Mapped[str] = mapped_column(String(128))
     conv_key: Mapped[str] = mapped_column(String(160), index=True)
+    # What orders the event: "person:<id>" once the sender is known, so one person's events on
+    # several channels are handled one at a time; the chat's conv_key before that.
+    order_key: Mapped[str | None] = mapped_column(String(160), index=True)
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
@@ -307,6 +310,15 @@ class Case(Base):
     fined_before: Mapped[str | None] = mapped_column(String(8))
     perpetrator_counselled: Mapped[str | None] = mapped_column(String(8))
     consent: Mapped[str | None] = mapped_column(String(12))
+    # Safety: who took the case, the escalation of an unacknowledged alert, retention.
+    ack_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    ack_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0)
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    reach_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    withdrawal_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    text_purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class CaseCode(Base):
@@ -368,3 +380,126 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(32))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     detail: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ChannelStatus(Base):
+    """Whether a messaging channel is connected, since when, and when this was last confirmed
+    (seen_at: a running bot refreshes it every minute, so a stale one means nobody is watching)."""
+
+    __tablename__ = "channel_status"
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    connected: Mapped[bool] = mapped_column(Boolean, default=False)
+    since: Mapped[datetime] = mapped_column(UtcDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    detail: Mapped[str] = mapped_column(String(200), default="")
+
+
+class AdminNotice(Base):
+    """A problem the admins are told about once when it appears and once when it is resolved,
+    keyed by problem ("outbox_stuck", "channel_down:telegram", "digest_failed:xuanduong", ...)."""
+
+    __tablename__ = "admin_notices"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    commune_id: Mapped[str | None] = mapped_column(String(64))  # None: the whole deployment
+    params: Mapped[dict] = mapped_column(JSON, default=dict)  # for the message; never secrets or case data
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolution_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# ---- the weekly digest, reminders and shared files (issue 5) -------------------------------------
+
+
+class DigestRun(Base):
+    """A weekly digest claimed for a commune: the unique key makes two processes send it once."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("commune_id", "week"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_id: Mapped[str] = mapped_column(ForeignKey("communes.id"))
+    week: Mapped[str] = mapped_column(String(8))  # ISO week, "2026-W48"
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    missed: Mapped[list] = mapped_column(JSON, default=list)  # weeks not sent during downtime
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DigestSubscription(Base):
+    """/bantin: a person's choice to receive (or, for the office and leaders, not) the digest."""
+
+    __tablename__ = "digest_subscriptions"
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    subscribed: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CommuneSetting(Base):
+    """Per-commune switches the office controls from the chat (/nhacnho)."""
+
+    __tablename__ = "commune_settings"
+    commune_id: Mapped[str] = mapped_column(ForeignKey("communes.id"), primary_key=True)
+    reminders_on: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ReminderSent(Base):
+    """One nudge per reporter per ISO week, never two."""
+
+    __tablename__ = "reminders_sent"
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    week: Mapped[str] = mapped_column(String(8), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SharedFile(Base):
+    """An export or digest file behind a signed, expiring link. The content is encrypted."""
+
+    __tablename__ = "shared_files"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_id: Mapped[str | None] = mapped_column(ForeignKey("communes.id"))
+    name: Mapped[str] = mapped_column(String(120))
+    mime: Mapped[str] = mapped_column(String(100))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class ZaloOAToken(Base):
+    """A Zalo official account's OAuth pair, encrypted. Once stored it wins over the environment;
+    the refresh token is single-use, so a new pair replaces the old one in one transaction."""
+
+    __tablename__ = "zalo_oa_tokens"
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)  # the OA's app id
+    access_token: Mapped[bytes] = mapped_column(LargeBinary)
+    refresh_token: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # None: unknown (seeded)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    refreshes: Mapped[int] = mapped_column(Integer, default=0)
+    seed_digest: Mapped[str | None] = mapped_column(String(64))  # which environment pair it came from
+
+
+class HeldMessage(Base):
+    """A message a channel could not send yet (a Zalo OA's 7-day window had closed), encrypted;
+    queued again when the person writes on that channel."""
+
+    __tablename__ = "held_messages"
+    __table_args__ = (Index("ix_held_messages_chat", "channel", "account", "chat_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class LinkCode(Base):
+    """A one-time code that attaches another messenger account to an enrolled person (/lienket)."""
+
+    __tablename__ = "link_codes"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -29,9 +29,11 @@ class FakeChannel:
     name = "fake"
     account = "test"
     can_edit = True
+    can_delete = True
 
     def __init__(self) -> None:
         self.chats: dict[str, list[Message]] = {}
+        self.deleted: dict[str, list[str]] = {}
         self._ids = count(1)
         self.fail_next: list[Delivery] = []
 
@@ -54,6 +56,12 @@ class FakeChannel:
         return Delivery(ok=True, platform_ids=[platform_id])
 
 
+    async def delete(self, chat_id: str, platform_ids: list[str]) -> Delivery:
+        self.deleted.setdefault(chat_id, []).extend(platform_ids)
+        self.chats[chat_id] = [m for m in self.chats.get(chat_id, []) if str(m.id) not in platform_ids]
+        return Delivery(ok=True)
+
+
 class User:
     """A person on the fake channel. Each action returns the texts of the new messages."""
 
@@ -72,9 +80,11 @@ class User:
 
     async def _send(self, **kwargs) -> list[str]:
         before = len(self.messages)
+        self.app.clock.advance(seconds=2)  # nobody types or presses faster than this
+        key = kwargs.pop("dedup_key", None) or f"e{next(_events)}"
         event = Incoming(
-            channel="fake", account="test", user_id=self.user_id, chat_id=self.user_id,
-            dedup_key=kwargs.pop("dedup_key", None) or f"e{next(_events)}", display_name=self.name, **kwargs,
+            channel="fake", account="test", user_id=self.user_id, chat_id=self.user_id, dedup_key=key,
+            display_name=self.name, message_id=None if "choice" in kwargs else f"m-{key}", **kwargs,
         )
         await self.app.inbox.put(event)
         await self.settle()

@@ -6,6 +6,8 @@ through the emulator like a person in the Telegram app and, after each action, w
 bot has stored and handled the update and delivered everything it queued; the action returns
 the bot messages that appeared or changed meanwhile.
 
+    from tests.telegram_harness import emulator_fixture, telegram_bot_fixture  # noqa: F401 - fixtures
+
     async def test_something(telegram_bot):
         bot = await telegram_bot()
         lan = bot.user(1001, "Lan")
@@ -288,8 +290,8 @@ class TgUser:
         return True
 
 
-@pytest.fixture
-async def emulator():
+@pytest.fixture(name="emulator")
+async def emulator_fixture():
     emu = TelegramEmulator(token=TOKEN, bot_username="xuanduong_bot")
     await emu.start()
     try:
@@ -299,8 +301,8 @@ async def emulator():
     assert not emu.internal_errors, emu.internal_errors[0]
 
 
-@pytest.fixture
-async def telegram_bot(config, keyring, db_url, emulator):
+@pytest.fixture(name="telegram_bot")
+async def telegram_bot_fixture(config, keyring, db_url, emulator):
     """A factory: `await telegram_bot(mode="polling" | "webhook")` starts the bot on the emulator."""
     started: list[App] = []
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from handlers.alerts import send_due_details
 from storage.crypto import Keyring, KeyringError
 from storage.models import Alert, AuditEntry, Case, CaseCode, CasePerson, CaseText
 from tests.fakechannel import User
@@ -97,16 +98,14 @@ async def test_details_follow_after_fifteen_minutes_when_the_reporter_abandons(a
     await head.press("Thôn 5")
     await head.say("/huy")  # abandoning never cancels the alert
     clock.advance(minutes=14)
-    assert await app.scheduler.run_due() == 0
+    assert await send_due_details(app.services, app.sessions, clock.now()) == 0
     clock.advance(minutes=2)
-    app.scheduler._last.clear()
-    assert await app.scheduler.run_due() == 1
+    assert await send_due_details(app.services, app.sessions, clock.now()) == 1
     await app.outbox.drain()
     for officer in (police, leader, office):
         assert vi("Village: {village} · Date: {date}", village="Thôn 5", date="—") in officer.last.text
-    app.scheduler._last.clear()
     clock.advance(minutes=20)
-    assert await app.scheduler.run_due() == 0  # sent once
+    assert await send_due_details(app.services, app.sessions, clock.now()) == 0  # sent once
 
 
 async def test_a_non_urgent_case_reaches_the_office_and_leader_on_confirmation_only(app):

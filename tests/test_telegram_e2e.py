@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
-from sqlalchemy import select
 
 from bot import outbox as outbox_store
 from bot.channels.split import split_text
@@ -25,19 +24,19 @@ from bot.events import Reply
 from storage.models import InboxEvent, OutboxMessage, Person, Photo, Report, ReportTopic
 from tests.emulators.telegram import utf16_len
 from tests.helpers import vi
-from tests.telegram_harness import (  # noqa: F401 - emulator and telegram_bot are fixtures
+from tests.telegram_harness import (  # noqa: F401 - the *_fixture names register fixtures
     PUBLIC_URL,
     TOKEN,
     TOKEN_SECRET,
     WEBHOOK_SECRET,
     BotProcess,
     command_names,
-    emulator,
+    emulator_fixture,
     enrol,
     eventually,
     jpeg,
     report_until_review,
-    telegram_bot,
+    telegram_bot_fixture,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -299,19 +298,19 @@ async def test_webhook_mode_accepts_telegram_and_refuses_strangers(telegram_bot)
     # Someone who is not Telegram: a wrong secret, or none, is refused and nothing is stored.
     stored = await bot.count(InboxEvent)
     sent = len(ba.messages)
-    forged = {"update_id": 990001, "message": {
+    update = {"update_id": 990001, "message": {
         "message_id": 999, "date": 1_790_000_000, "text": "hôm qua",
         "chat": {"id": BA, "type": "private", "first_name": "Ba"},
         "from": {"id": BA, "is_bot": False, "first_name": "Ba"}}}
-    assert await emu.deliver_webhook(forged, secret="wrong-secret", url=bot.webhook_url) == 403
-    assert await emu.deliver_webhook(forged, secret=None, url=bot.webhook_url) == 403
-    assert await emu.deliver_webhook(forged, secret=WEBHOOK_SECRET[:-1], url=bot.webhook_url) == 403
+    assert await emu.deliver_webhook(update, secret="wrong-secret", url=bot.webhook_url) == 403
+    assert await emu.deliver_webhook(update, secret=None, url=bot.webhook_url) == 403
+    assert await emu.deliver_webhook(update, secret=WEBHOOK_SECRET[:-1], url=bot.webhook_url) == 403
     await asyncio.sleep(0.3)
     assert await bot.count(InboxEvent) == stored and len(ba.messages) == sent
 
     # Telegram retrying a delivery it thinks failed: both get 200, the update is handled once.
-    assert await emu.deliver_webhook(forged, url=bot.webhook_url) == 200
-    assert await emu.deliver_webhook(forged, url=bot.webhook_url) == 200
+    assert await emu.deliver_webhook(update, url=bot.webhook_url) == 200
+    assert await emu.deliver_webhook(update, url=bot.webhook_url) == 200
     await bot.settle(990001)
     assert texts(ba.messages[sent:]) == [ba.messages[-1].text] and ba.messages[-1].text.startswith(step(3))
     assert await bot.count(InboxEvent) == stored + 1
@@ -362,7 +361,7 @@ async def test_polling_outlives_a_403_from_getupdates(telegram_bot):
     await eventually(lambda: sum(1 for name, _ in bot.emu.calls if name == "getUpdates") > polls, 5,
                      "the next long poll (answered 403)")
     update_id = await bot.emu.send_text(BA, "xin chào")
-    await bot.settle(update_id, timeout=6)
+    await bot.settle(update_id, timeout=4)
 
 
 LONG_VI = "\n".join(
@@ -465,10 +464,8 @@ async def test_a_report_survives_kill_9_in_the_middle_and_no_log_shows_the_token
         _, total_q = await ba.press(vi("Done"))
         assert total_q.text.startswith(step(5))
 
-        # SIGKILL again, this time while an answer is on its way: stored, maybe handled, maybe answered.
+        # SIGKILL again, this time with an answer just sent: the new process gets it from Telegram.
         update_id = await emu.send_text(BA, "45")
-        await eventually(lambda: bot.query("select 1 from inbox where dedup_key = ?", str(update_id)), 10,
-                         "the answer to be stored")
         bot.kill()
         await bot.wait_exit()
         # Telegram trouble while the new process runs, so that its warnings reach the log too.
@@ -477,6 +474,7 @@ async def test_a_report_survives_kill_9_in_the_middle_and_no_log_shows_the_token
         emu.fail_next("answerCallbackQuery", 400, description="Bad Request: query is too old")
         bot.start()
         await bot.settle(update_id)
+        assert ba.last.text.startswith(step(6))
         await ba.say("20")
         await ba.say("25")
         await ba.press(vi("No"))
@@ -488,10 +486,9 @@ async def test_a_report_survives_kill_9_in_the_middle_and_no_log_shows_the_token
     finally:
         assert await bot.stop() == 0  # SIGTERM: a clean stop
 
-    # Every question was asked once, in order; only the one in flight at the kill may come twice.
+    # Every question was asked once, in order: nothing lost, nothing repeated across the restarts.
     asked = [i for m in ba.messages for i in range(1, 10) if m.text.startswith(step(i))]
-    assert asked == sorted(asked) and sorted(set(asked)) == list(range(1, 10))
-    assert all(asked.count(i) == 1 for i in range(1, 10) if i != 6) and asked.count(6) <= 2
+    assert asked == list(range(1, 10))
 
     yesterday = (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) - timedelta(days=1)).date().isoformat()
     assert bot.query("select ref, village_id, held_on, format, attendees_total, attendees_male, attendees_female "
@@ -505,3 +502,42 @@ async def test_a_report_survives_kill_9_in_the_middle_and_no_log_shows_the_token
     assert "telegram polling: NetworkError" in logs  # the warnings as well
     assert TOKEN not in logs and TOKEN_SECRET not in logs
     assert bot.env["BOT_SECRET_KEY"] not in logs
+
+
+@pytest.mark.xfail(strict=True, reason="bot/outbox.py: a message claimed by a process that was killed stays claimed "
+                                       "for CLAIM_SECONDS (120 s) and blocks its chat after a restart (see report)")
+async def test_a_reply_in_flight_at_kill_9_does_not_freeze_the_chat(emulator, tmp_path):
+    emu = emulator
+    bot = BotProcess(tmp_path, emu)
+    bot.invite("--role", "reporter", "--village", "t03")  # creates the database
+    bot.start()
+    lan = bot.user(2002, "Lan")
+    try:
+        await lan.say("xin chào")  # a stranger: the bot explains how to get an invite
+
+        # Hold the next sendMessage inside "Telegram" (a slow network), and kill the bot meanwhile. The
+        # emulator has no latency switch, so its method table is patched for this one call.
+        name, send = emu._methods["sendmessage"]
+        held, release = asyncio.Event(), asyncio.Event()
+
+        async def slow_send(params):
+            held.set()
+            await release.wait()
+            return await send(params)
+
+        emu._methods["sendmessage"] = (name, slow_send)
+        await emu.send_text(2002, "xin chào")
+        await asyncio.wait_for(held.wait(), 10)
+        bot.kill()
+        await bot.wait_exit()
+        emu._methods["sendmessage"] = (name, send)
+        release.set()
+        bot.start()
+
+        # The person writes again a little later: the bot answers within seconds, not minutes.
+        mark = emu.mark()
+        update_id = await emu.send_text(2002, "xin chào")
+        await bot.settle(update_id, timeout=5)
+        assert len([m for m in lan.messages if m.seq > mark]) >= 1
+    finally:
+        await bot.stop()

@@ -47,6 +47,7 @@ def _seconds(value) -> float:
 class TelegramChannel:
     name = "telegram"
     can_edit = True
+    can_delete = True  # within 48 hours, in private chats
 
     def __init__(self, token: str, config: TelegramConfig, inbox, *, webhook_secret: str = "", public_url: str = "") -> None:
         self.config = config
@@ -65,7 +66,18 @@ class TelegramChannel:
         self.limiter = RateLimiter(rate=28, burst=28)
         self._poller: asyncio.Task | None = None
         self._stopping = False
-        self.connected = False
+        self.on_status = lambda connected, detail="": None  # the App's hook: bot/channel_status.py
+        self._connected = False
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @connected.setter
+    def connected(self, value: bool) -> None:
+        if value != self._connected:
+            self._connected = value
+            self.on_status(value)
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -166,7 +178,7 @@ class TelegramChannel:
             return None
         common = dict(
             **base, user_id=str(msg.from_user.id), chat_id=str(msg.chat.id), display_name=msg.from_user.full_name,
-            lang_hint=msg.from_user.language_code, sent_at=msg.date,
+            lang_hint=msg.from_user.language_code, sent_at=msg.date, message_id=str(msg.message_id),
         )
         if msg.chat.type != "private":
             return Incoming(**common, kind="group")
@@ -282,6 +294,22 @@ class TelegramChannel:
         except (TimedOut, NetworkError) as exc:
             return Delivery(ok=False, error=type(exc).__name__)
         return Delivery(ok=True, platform_ids=[platform_id])
+
+
+    async def delete(self, chat_id: str, platform_ids: list[str]) -> Delivery:
+        for platform_id in platform_ids:
+            await self.limiter.acquire()
+            try:
+                await self.bot.delete_message(chat_id, int(platform_id))
+            except RetryAfter as exc:
+                return Delivery(ok=False, retry_after=_seconds(exc.retry_after), error="RetryAfter")
+            except BadRequest as exc:  # too old or already gone: nothing more can be done
+                log.info("telegram delete skipped: %s", exc.message[:80])
+            except Forbidden as exc:
+                return Delivery(ok=False, permanent=True, error=f"Forbidden: {exc.message}"[:200])
+            except (TimedOut, NetworkError) as exc:
+                return Delivery(ok=False, error=type(exc).__name__)
+        return Delivery(ok=True)
 
 
 def reply_contact_label(reply: Reply) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.events import Choice
 from bot.i18n import day, number
-from handlers import parsing
+from handlers import hygiene, parsing
 from handlers.context import Ctx
 from handlers.forms import answers as parse
 from handlers.forms.steps import (
@@ -59,6 +59,8 @@ async def start(ctx: Ctx, form: Form, *, answers: dict | None = None, meta: dict
     """Open a new draft; with answers given (a correction) go straight to the review."""
     assert ctx.person is not None
     state = DraftState(form=form.name, answers=answers or {}, meta=meta or {})
+    if form.sensitive:
+        hygiene.remember(state.meta, ctx.event, ctx.now)
     draft = await create_draft(
         ctx.session, ctx.services.keyring, ctx.person.id, state,
         now=ctx.now, expires_at=expiry(ctx, form), sensitive=form.sensitive,
@@ -282,6 +284,8 @@ async def _refuse(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, message
 
 async def handle(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
     """Apply one event to the draft and answer it; the caller commits."""
+    if form.sensitive:
+        hygiene.remember(draft.state.meta, ctx.event, ctx.now)
     await _handle(ctx, form, draft)
     if not draft.closed:
         _save(ctx, form, draft)
@@ -433,6 +437,9 @@ async def cancel(ctx: Ctx, draft: OpenDraft) -> None:
 
     await discard_draft(ctx.session, ctx.person.id)
     draft.closed = True
+    if FORMS.get(draft.state.form) and FORMS[draft.state.form].sensitive:
+        hygiene.remember(draft.state.meta, ctx.event, ctx.now)
+        hygiene.cleanup(ctx, draft.state.meta)
     ctx.say(ctx.t("The draft has been cancelled. Nothing was saved."))
     main_menu(ctx)
 
@@ -498,6 +505,8 @@ async def _confirm(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
     text = await form.submit(ctx, on_path(form, draft.state.answers), draft.state.meta)
     await discard_draft(ctx.session, ctx.person.id)
     draft.closed = True
+    if form.sensitive:
+        hygiene.cleanup(ctx, draft.state.meta)
     ctx.say(text)
     main_menu(ctx)
 

@@ -1,0 +1,294 @@
+"""The Zalo Bot API (the Telegram-like one), through a thin client of our own on one aiohttp session.
+
+What differs from Telegram (see PLATFORMS.md): getUpdates returns ONE update, with no offset and no
+update id, and an empty long poll answers 408, which means "idle"; updates are deduplicated by
+message_id (the inbox's unique key); a 200 with `ok: false` is a failure; 429 means the monthly
+quota is used up, which is for the operator to hear about, not for the outbox to retry; there are
+no buttons, so choices go out as a numbered list and come back as typed text. The token sits in
+the URL path: no log line or exception of this module carries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from datetime import UTC, datetime
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels.base import render_plain
+from bot.channels.limits import RateLimiter
+from bot.channels.split import split_text, utf16_len
+from bot.config import ZaloBotConfig
+from bot.events import Delivery, Incoming, Reply
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 2000  # counted like Java strings (UTF-16 units): never more than Zalo's characters
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+SECRET_HEADER = "X-Bot-Api-Secret-Token"
+IDLE = 408
+QUOTA = 429
+PERMANENT = (400, 401, 403, 404)  # a bad request, a bad token, a person who left: retrying changes nothing
+
+
+class ZaloBotError(Exception):
+    """A failed call; `code` is Zalo's error_code (or the HTTP status), the text never the token."""
+
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(f"{code}: {description}")
+        self.code = code
+        self.description = description
+
+
+def account_of(token: str) -> str:
+    """The public part that names a bot: its numeric id where the token is shaped "<id>:<secret>",
+    else a digest (identities are keyed by it, so it must never change for a token)."""
+    head, sep, _ = token.partition(":")
+    if sep and head.isdigit():
+        return head
+    return "h" + hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def webhook_path(commune_id: str) -> str:
+    return f"/zalo/bot/{commune_id}/webhook"
+
+
+def unwrap(body) -> dict | None:
+    """Webhook bodies come flat, or wrapped as {"ok": true, "result": {...}} as the docs show."""
+    if isinstance(body, dict) and "result" in body and "message" not in body:
+        body = body["result"]
+    return body if isinstance(body, dict) else None
+
+
+class ZaloBotChannel:
+    name = "zalo_bot"
+    can_edit = False
+    per_account = True  # the outbox sends a chat's messages through the bot that saw the person
+
+    def __init__(self, token: str, config: ZaloBotConfig, inbox, *, communes: tuple[str, ...],
+                 webhook_secret: str = "", public_url: str = "") -> None:
+        self.config = config
+        self.inbox = inbox
+        self.communes = communes
+        self.webhook_secret = webhook_secret
+        self.public_url = public_url
+        self.account = account_of(token)
+        self._token = token
+        self._http: aiohttp.ClientSession | None = None
+        self._poller: asyncio.Task | None = None
+        self._stopping = False
+        self.limiter = RateLimiter(rate=10, burst=10)
+        self.on_status = lambda connected, detail="": None  # the App's hook (bot/channel_status.py)
+        self.on_quota = lambda channel: None  # wired to an operator alert (bot/zalo.py)
+        self._connected: bool | None = None
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        # One session for the life of the channel; reads wait longer than a long poll lasts.
+        self._http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=self.config.poll_timeout + 10),
+        )
+        try:
+            me = await self.call("getMe")
+            log.info("zalo_bot %s: connected as %s", self.account, (me or {}).get("account_name", "?"))
+        except (ZaloBotError, ConnectionError) as exc:
+            log.warning("zalo_bot %s: getMe failed (%s); going on", self.account, exc)
+        if self.config.mode == "webhook":
+            url = self.public_url + webhook_path(self.communes[0])
+            await self.call("setWebhook", url=url, secret_token=self.webhook_secret)
+        else:
+            try:  # polling while a webhook is set would receive nothing
+                await self.call("deleteWebhook")
+            except (ZaloBotError, ConnectionError) as exc:
+                log.info("zalo_bot %s: deleteWebhook: %s", self.account, exc)
+            self._poller = asyncio.create_task(self._poll(), name=f"zalo-bot-poll-{self.account}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+        if self._http is not None:
+            await self._http.close()
+
+    def routes(self) -> list[web.RouteDef]:
+        if self.config.mode != "webhook":
+            return []
+        return [web.post(webhook_path(c), self._webhook) for c in self.communes]
+
+    def _status(self, connected: bool, detail: str = "") -> None:
+        if connected != self._connected:
+            self._connected = connected
+            self.on_status(connected, detail)
+
+    # ---- the API ------------------------------------------------------------------------------
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._token, "***")
+
+    async def call(self, method: str, **params):
+        """POST one method; its `result`, or ZaloBotError (HTTP 200 with ok: false included), or
+        ConnectionError for the network. Nothing raised here carries the token."""
+        assert self._http is not None, "start() the channel first"
+        timeout = None if method == "getUpdates" else aiohttp.ClientTimeout(total=30)
+        try:
+            async with self._http.post(f"{self.config.api_url}{self._token}/{method}", json=params,
+                                       timeout=timeout) as resp:
+                status, raw = resp.status, await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # aiohttp's messages name the URL, and the URL holds the token.
+            raise ConnectionError(f"{type(exc).__name__}: {self._redact(str(exc))}"[:300]) from None
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise ZaloBotError(status, f"HTTP {status}, not JSON") from None
+        if not isinstance(body, dict):
+            raise ZaloBotError(status, "unexpected reply")
+        if status == 200 and body.get("ok") is True:
+            return body.get("result")
+        code = body.get("error_code") or status
+        raise ZaloBotError(int(code) if str(code).isdigit() else status,
+                           self._redact(str(body.get("description") or f"HTTP {status}"))[:200])
+
+    # ---- receiving ----------------------------------------------------------------------------
+
+    async def poll_once(self) -> int:
+        """One long poll; how many updates it brought (0 when idle)."""
+        if self.config.mode == "webhook":
+            raise RuntimeError("zalo_bot is configured for webhooks: polling would receive nothing")
+        try:
+            result = await self.call("getUpdates", timeout=self.config.poll_timeout)
+        except ZaloBotError as exc:
+            if exc.code == IDLE:  # nothing came during the long poll
+                self._status(True)
+                return 0
+            raise
+        self._status(True)
+        updates = result if isinstance(result, list) else [result] if result else []
+        for update in updates:
+            await self._store(update)
+        return len(updates)
+
+    async def _poll(self) -> None:
+        backoff = 1.0
+        while not self._stopping:
+            try:
+                await self.poll_once()
+                backoff = 1.0
+            except (ZaloBotError, ConnectionError) as exc:
+                self._status(False, str(exc)[:100])
+                log.warning("zalo_bot %s polling: %s; retrying in %.0f s", self.account, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60)
+
+    async def _store(self, update) -> None:
+        """Zalo will not send it again: keep trying to store it for a while before giving up."""
+        for attempt in range(5):
+            try:
+                await self.ingest(update)
+                return
+            except Exception as exc:  # noqa: BLE001 - the database may be busy or restarting
+                log.warning("zalo_bot %s: could not store an update (%s)", self.account, type(exc).__name__)
+                await asyncio.sleep(0.5 * 2 ** attempt)
+        log.error("zalo_bot %s: an update was lost: the database did not take it", self.account)
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not self.webhook_secret or not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
+            return web.Response(status=403)
+        try:
+            update = unwrap(json.loads(await request.read()))
+        except ValueError:
+            return web.Response(status=400)
+        if update is not None:
+            await self.ingest(update)
+        return web.Response(status=200)
+
+    async def ingest(self, update: dict) -> None:
+        event = await self.to_incoming(update)
+        if event is not None:
+            await self.inbox.put(event)
+
+    async def to_incoming(self, update: dict) -> Incoming | None:
+        msg = update.get("message") if isinstance(update, dict) else None
+        if not isinstance(msg, dict):
+            return None
+        sender = msg.get("from") or {}
+        user_id = str(sender.get("id") or "")
+        if not user_id or sender.get("is_bot"):
+            return None
+        chat = msg.get("chat") or {}
+        message_id = str(msg.get("message_id") or "")
+        if not message_id:  # not seen in practice; a stable key still keeps a repeat out
+            message_id = "h" + hashlib.sha256(json.dumps(update, sort_keys=True).encode()).hexdigest()[:24]
+        common = dict(
+            channel=self.name, account=self.account, user_id=user_id, chat_id=str(chat.get("id") or user_id),
+            dedup_key=message_id, display_name=str(sender.get("display_name") or ""), sent_at=_from_ms(msg.get("date")),
+        )
+        if str(chat.get("chat_type", "PRIVATE")).upper() != "PRIVATE":
+            return Incoming(**common, kind="group")
+        event = str(update.get("event_name") or "")
+        if event == "message.image.received" or msg.get("photo_url") or msg.get("photo"):
+            url = msg.get("photo_url") or msg.get("photo")  # live payloads say photo_url, the docs photo
+            return Incoming(**common, kind="photo", photo=await self._download(url), text=msg.get("caption"))
+        if event == "message.sticker.received":
+            return Incoming(**common, kind="sticker")
+        if event in ("message.text.received", "") and isinstance(msg.get("text"), str):
+            return Incoming(**common, kind="text", text=msg["text"])
+        return Incoming(**common, kind="unsupported")  # voice, files, links, protected senders
+
+    async def _download(self, url) -> bytes | None:
+        """Media URLs expire: the photo is fetched now, before the update is stored."""
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            return None
+        try:
+            async with self._http.get(url, timeout=aiohttp.ClientTimeout(total=20)) as resp:
+                if resp.status != 200:
+                    log.warning("zalo_bot %s: photo download answered %s", self.account, resp.status)
+                    return None
+                data = await resp.content.read(MAX_PHOTO_BYTES + 1)
+                return data if len(data) <= MAX_PHOTO_BYTES else None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("zalo_bot %s: photo download failed: %s", self.account, type(exc).__name__)
+            return None
+
+    # ---- sending ------------------------------------------------------------------------------
+
+    async def send(self, chat_id: str, reply: Reply) -> Delivery:
+        ids: list[str] = []
+        text = render_plain(reply)
+        for part in split_text(text, MAX_TEXT, utf16_len) if text.strip() else []:
+            await self.limiter.acquire()
+            try:
+                result = await self.call("sendMessage", chat_id=chat_id, text=part)
+            except ConnectionError as exc:
+                return Delivery(ok=False, error=str(exc)[:200], platform_ids=ids)
+            except ZaloBotError as exc:
+                if exc.code == QUOTA:
+                    self._quota_exceeded()
+                    # Not retried: the quota renews monthly. Pushes go to the person's other channels.
+                    return Delivery(ok=False, permanent=True, error=f"quota exceeded: {exc}"[:200], platform_ids=ids)
+                return Delivery(ok=False, permanent=exc.code in PERMANENT, error=str(exc)[:200], platform_ids=ids)
+            ids.append(str((result or {}).get("message_id", "")))
+        return Delivery(ok=True, platform_ids=ids)
+
+    async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery:
+        return Delivery(ok=True)  # never called: can_edit is False, the outbox drops edits
+
+    def _quota_exceeded(self) -> None:
+        log.error("zalo_bot %s: Zalo answered 429, the monthly message quota is used up; telling the admins",
+                  self.account)
+        self.on_quota(self)
+
+
+def _from_ms(value) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None

@@ -1,0 +1,382 @@
+"""A Zalo Official Account (OA API v3): what a commune's official account uses, with real buttons.
+
+- Sending: POST {api_url}/v3.0/oa/message/cs with the header `access_token`; success is
+  {"error": 0}, failures come as a non-zero `error` with HTTP 200.
+- Buttons: up to 5 `oa.query.hide` buttons. A click comes back as ordinary text, the button's
+  payload, which is "#" + the choice's data, so the engine sees the same press as on Telegram
+  (and a late press on an old question is recognised). Longer lists go out numbered.
+- Tokens: the OAuth v4 pair lives in the database, encrypted, and wins over the environment once
+  there. It is refreshed before it expires, or once on an expired-token error (-216 or HTTP 401)
+  followed by one retry, under a lock that holds across processes (the token row: SELECT ... FOR
+  UPDATE on PostgreSQL, the IMMEDIATE transaction on SQLite). The refresh token is single-use:
+  the new pair is written in the transaction that holds the lock.
+- Webhook: X-ZEvent-Signature = "mac=" + sha256_hex(app_id + raw body + timestamp + OA secret
+  key), over the raw bytes as received; stored in the inbox (msg_id is the dedup key), then 200.
+- The 7-day window: a message that cannot go out (error -230, or the person last wrote more than
+  7 days ago) is held and queued again when the person writes on the OA; the outbox meanwhile
+  tries their other channels for pushes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import select
+
+from bot import outbox as outbox_store
+from bot.channels.base import render_plain
+from bot.channels.limits import RateLimiter
+from bot.channels.split import split_text, utf16_len
+from bot.config import ZaloOAConfig
+from bot.events import Choice, Delivery, Incoming, Reply
+from bot.logs import redact_also
+from storage import zalo as store
+from storage.models import Identity
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 2000
+MAX_BUTTONS = 5
+MAX_TITLE = 100
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+WINDOW = timedelta(days=7)
+SIGNATURE_HEADER = "X-ZEvent-Signature"
+EXPIRED_TOKEN = -216
+WINDOW_CLOSED = -230
+RETRYABLE = (-32, -500)  # rate limited, server error: worth another try later
+BUTTON_PAYLOAD = re.compile(r"#([A-Za-z][A-Za-z0-9]*:[A-Za-z0-9:._\-]*)")
+UNSUPPORTED = ("user_send_file", "user_send_audio", "user_send_video", "user_send_gif", "user_send_link",
+               "user_send_business_card")
+
+
+class OAError(Exception):
+    def __init__(self, code: int, description: str, *, permanent: bool = False) -> None:
+        super().__init__(f"{code}: {description}")
+        self.code = code
+        self.permanent = permanent
+
+
+class WindowClosed(Exception):
+    """Zalo said -230: the person has not interacted with the OA within 7 days."""
+
+
+def webhook_path(commune_id: str) -> str:
+    return f"/zalo/oa/{commune_id}/webhook"
+
+
+def signature(app_id: str, raw: bytes, timestamp: str, secret_key: str) -> str:
+    """Plain SHA-256 (not HMAC) over the raw body as received, with the OA secret key."""
+    return "mac=" + hashlib.sha256(app_id.encode() + raw + timestamp.encode() + secret_key.encode()).hexdigest()
+
+
+class OATokens:
+    """The official account's access token, refreshed once however many senders and processes ask."""
+
+    def __init__(self, channel: ZaloOAChannel, *, app_secret: str, seed_access: str, seed_refresh: str) -> None:
+        self.channel = channel
+        self.app_secret = app_secret
+        self.seed = (seed_access, seed_refresh)
+        self.margin = timedelta(minutes=channel.config.refresh_before_minutes)
+        self._pair: store.TokenPair | None = None
+        self._lock = asyncio.Lock()
+        self.on_problem = lambda problem: None  # wired to an operator alert (bot/zalo.py)
+
+    @property
+    def account(self) -> str:
+        return self.channel.account
+
+    def _due(self, pair: store.TokenPair, now: datetime) -> bool:
+        return not pair.access or (pair.expires_at is not None and pair.expires_at - self.margin <= now)
+
+    async def current(self) -> str:
+        ch = self.channel
+        if self._pair is None:
+            async with ch.sessions() as session, session.begin():
+                if all(self.seed):
+                    await store.seed_tokens(session, ch.keyring, self.account, *self.seed, now=ch.clock.now())
+                self._pair = await store.load_tokens(session, ch.keyring, self.account)
+            if self._pair is None:
+                raise OAError(EXPIRED_TOKEN, "no token pair: set ZALO_OA_ACCESS_TOKEN and ZALO_OA_REFRESH_TOKEN")
+            for secret in (self._pair.access, self._pair.refresh):
+                redact_also(secret)
+        if self._due(self._pair, ch.clock.now()):
+            return await self.refresh(self._pair.access)
+        return self._pair.access
+
+    async def refresh(self, stale: str) -> str:
+        """A new access token, unless another sender or process has already got one."""
+        ch = self.channel
+        async with self._lock:
+            async with ch.sessions() as session, session.begin():
+                pair = await store.load_tokens(session, ch.keyring, self.account, lock=True)
+                if pair is None:
+                    raise OAError(EXPIRED_TOKEN, "no token pair stored")
+                now = ch.clock.now()
+                if pair.access != stale and not self._due(pair, now):
+                    self._pair = pair  # someone refreshed meanwhile: the refresh token is used up
+                    return pair.access
+                new = await self._exchange(pair.refresh, now)
+                await store.save_tokens(session, ch.keyring, self.account, new, now=now)
+            self._pair = new
+            log.info("zalo_oa %s: access token renewed", self.account)
+            return new.access
+
+    async def _exchange(self, refresh: str, now: datetime) -> store.TokenPair:
+        ch = self.channel
+        form = {"refresh_token": refresh, "app_id": self.account, "grant_type": "refresh_token"}
+        try:
+            async with ch.http.post(ch.config.oauth_url, data=form, headers={"secret_key": self.app_secret},
+                                    timeout=aiohttp.ClientTimeout(total=20)) as resp:
+                status, body = resp.status, await _json(resp)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise OAError(0, f"token refresh: {type(exc).__name__}") from None
+        access, new_refresh = body.get("access_token"), body.get("refresh_token")
+        if status != 200 or not access or not new_refresh:
+            code = body.get("error") or status
+            log.error("zalo_oa %s: the token refresh was refused (%s); the official account must be "
+                      "authorised again", self.account, code)
+            self.on_problem("token")
+            raise OAError(int(code) if str(code).lstrip("-").isdigit() else status, "token refresh refused")
+        for secret in (access, new_refresh):
+            redact_also(secret)
+        try:
+            seconds = int(body.get("expires_in") or 0)  # Zalo sends it as a string
+        except (TypeError, ValueError):
+            seconds = 0
+        return store.TokenPair(access, new_refresh, now + timedelta(seconds=seconds) if seconds else None)
+
+
+class ZaloOAChannel:
+    name = "zalo_oa"
+    can_edit = False
+    per_account = True
+
+    def __init__(self, *, app_id: str, app_secret: str, secret_key: str, config: ZaloOAConfig, inbox,
+                 communes: tuple[str, ...], access_token: str = "", refresh_token: str = "") -> None:
+        self.config = config
+        self.inbox = inbox
+        self.sessions, self.keyring, self.clock = inbox.sessions, inbox.keyring, inbox.clock
+        self.communes = communes
+        self.account = app_id
+        self.secret_key = secret_key
+        self.tokens = OATokens(self, app_secret=app_secret, seed_access=access_token, seed_refresh=refresh_token)
+        self.http: aiohttp.ClientSession | None = None
+        self.limiter = RateLimiter(rate=10, burst=10)
+        self.on_release = lambda: None  # wired to the outbox's wake-up
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        try:
+            await self.tokens.current()
+        except OAError as exc:
+            log.error("zalo_oa %s: %s", self.account, exc)
+
+    async def stop(self) -> None:
+        if self.http is not None:
+            await self.http.close()
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post(webhook_path(c), self._webhook) for c in self.communes]
+
+    # ---- receiving ----------------------------------------------------------------------------
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return web.Response(status=400)
+        if not isinstance(data, dict):
+            return web.Response(status=400)
+        expected = signature(self.account, raw, str(data.get("timestamp", "")), self.secret_key)
+        given = request.headers.get(SIGNATURE_HEADER, "").strip()
+        if not self.secret_key or not hmac.compare_digest(given.lower().encode(), expected.encode()):
+            log.warning("zalo_oa %s: a webhook call with a wrong signature was refused", self.account)
+            return web.Response(status=403)
+        event = await self.to_incoming(data)
+        if event is not None:
+            await self.inbox.put(event)
+            await self.interacted(event.user_id)
+        return web.Response(status=200)
+
+    async def to_incoming(self, data: dict) -> Incoming | None:
+        name = str(data.get("event_name") or "")
+        user_id = str((data.get("sender") or {}).get("id") or "")
+        if not name.startswith(("user_", "follow")) or not user_id:
+            return None  # the OA's own messages, "seen" receipts, unfollow
+        msg = data.get("message") or {}
+        timestamp = str(data.get("timestamp") or "")
+        common = dict(
+            channel=self.name, account=self.account, user_id=user_id, chat_id=user_id,
+            dedup_key=str(msg.get("msg_id") or f"{name}:{user_id}:{timestamp}"), sent_at=_from_ms(timestamp),
+            display_name=str((data.get("sender") or {}).get("display_name") or ""),
+        )
+        attachment = (msg.get("attachments") or [{}])[0] or {}
+        payload = attachment.get("payload") or {}
+        if name == "follow":
+            return Incoming(**common, kind="text", text="/start")  # greet, or ask for the invite code
+        if name == "user_send_text":
+            text = str(msg.get("text") or "")
+            pressed = BUTTON_PAYLOAD.fullmatch(text.strip())
+            if pressed:
+                return Incoming(**common, kind="choice", choice=pressed.group(1))
+            return Incoming(**common, kind="text", text=text)
+        if name == "user_send_image":
+            return Incoming(**common, kind="photo", photo=await self._download(payload.get("url")),
+                            text=msg.get("text") or None)
+        if name == "user_send_location":
+            where = payload.get("coordinates") or {}
+            try:
+                location = (float(where["latitude"]), float(where["longitude"]))
+            except (KeyError, TypeError, ValueError):
+                return Incoming(**common, kind="unsupported")
+            return Incoming(**common, kind="location", location=location)
+        if name == "user_send_sticker":
+            return Incoming(**common, kind="sticker")
+        if name in UNSUPPORTED or name.startswith("user_send_"):
+            return Incoming(**common, kind="unsupported")
+        return None
+
+    async def interacted(self, user_id: str) -> None:
+        """The person wrote: the window is open again for 7 days, and what was held goes out."""
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            identity = await session.scalar(select_identity(self.name, self.account, user_id))
+            if identity is not None:
+                identity.last_seen_at = now
+            held = await store.release_held(session, channel=self.name, account=self.account, chat_id=user_id, now=now)
+            for payload in held:
+                reply = Reply.from_dict(json.loads(self.keyring.decrypt(payload)))
+                outbox_store.queue_to_chat(
+                    session, self.keyring, channel=self.name, account=self.account, chat_id=user_id,
+                    person_id=identity.person_id if identity else None, reply=reply, now=now, kind="held",
+                )
+        if held:
+            log.info("zalo_oa %s: %d held message(s) queued again", self.account, len(held))
+            self.on_release()
+
+    async def _download(self, url) -> bytes | None:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            return None
+        try:
+            async with self.http.get(url, timeout=aiohttp.ClientTimeout(total=20)) as resp:
+                if resp.status != 200:
+                    return None
+                data = await resp.content.read(MAX_PHOTO_BYTES + 1)
+                return data if len(data) <= MAX_PHOTO_BYTES else None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("zalo_oa %s: photo download failed: %s", self.account, type(exc).__name__)
+            return None
+
+    # ---- sending ------------------------------------------------------------------------------
+
+    async def send(self, chat_id: str, reply: Reply) -> Delivery:
+        if await self._window_closed(chat_id):
+            return await self._hold(chat_id, reply)
+        ids: list[str] = []
+        for message in render(reply):
+            await self.limiter.acquire()
+            try:
+                ids.append(await self._send_one(chat_id, message))
+            except WindowClosed:
+                return await self._hold(chat_id, reply)
+            except OAError as exc:
+                return Delivery(ok=False, permanent=exc.permanent, error=f"zalo_oa {exc}"[:200], platform_ids=ids)
+        return Delivery(ok=True, platform_ids=ids)
+
+    async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery:
+        return Delivery(ok=True)  # never called: can_edit is False
+
+    async def _window_closed(self, chat_id: str) -> bool:
+        async with self.sessions() as session:
+            seen = await store.last_seen(session, self.name, self.account, chat_id)
+        return seen is not None and self.clock.now() - seen > WINDOW
+
+    async def _hold(self, chat_id: str, reply: Reply) -> Delivery:
+        payload = self.keyring.encrypt(json.dumps(reply.to_dict(), ensure_ascii=False).encode())
+        async with self.sessions() as session, session.begin():
+            store.hold(session, channel=self.name, account=self.account, chat_id=chat_id, payload=payload,
+                       now=self.clock.now())
+        log.warning("zalo_oa %s: a person's 7-day window is closed; the message is kept until they write again "
+                    "and their other channels are tried", self.account)
+        return Delivery(ok=False, permanent=True,
+                        error="zalo_oa: outside the 7-day window (-230); kept until the person writes again")
+
+    async def _send_one(self, chat_id: str, message: dict) -> str:
+        token = await self.tokens.current()
+        body = {"recipient": {"user_id": chat_id}, "message": message}
+        for attempt in (1, 2):
+            try:
+                async with self.http.post(f"{self.config.api_url}/v3.0/oa/message/cs", json=body,
+                                          headers={"access_token": token}) as resp:
+                    status, data = resp.status, await _json(resp)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise OAError(0, type(exc).__name__) from None
+            error = data.get("error")
+            if status == 401 or error == EXPIRED_TOKEN:
+                if attempt == 1:
+                    token = await self.tokens.refresh(token)  # refresh once, retry once
+                    continue
+                raise OAError(EXPIRED_TOKEN, "access token refused after a refresh")
+            if status != 200:
+                raise OAError(status, f"HTTP {status}", permanent=400 <= status < 500 and status != 429)
+            if error == 0:
+                return str((data.get("data") or {}).get("message_id", ""))
+            if error == WINDOW_CLOSED:
+                raise WindowClosed()
+            code = int(error) if isinstance(error, int) else -1
+            raise OAError(code, str(data.get("message") or "")[:120], permanent=code not in RETRYABLE)
+        raise AssertionError("unreachable")
+
+
+def select_identity(channel: str, account: str, user_id: str):
+    return select(Identity).where(Identity.channel == channel, Identity.account == account,
+                                  Identity.external_id == user_id)
+
+
+def render(reply: Reply) -> list[dict]:
+    """The reply as OA messages: up to 5 choices as buttons (options first when there are more),
+    the rest as text; toggles (several choices) as a numbered list to answer "1 3"."""
+    choices = list(reply.choices)
+    options = [c for c in choices if not c.control]
+    toggles = any(c.selected is not None for c in choices)
+    if choices and not toggles and len(choices) <= MAX_BUTTONS:
+        buttons, rest = choices, replace(reply, choices=())
+    elif options and not toggles and len(options) <= MAX_BUTTONS:
+        buttons, rest = options, replace(reply, choices=tuple(c for c in choices if c.control))
+    else:
+        buttons, rest = [], reply
+    messages = [{"text": part} for part in split_text(render_plain(rest), MAX_TEXT, utf16_len)] or [{"text": "…"}]
+    if buttons:
+        messages[-1]["attachment"] = {"type": "template", "payload": {"buttons": [_button(c) for c in buttons]}}
+    return messages
+
+
+def _button(choice: Choice) -> dict:
+    return {"title": choice.label[:MAX_TITLE], "type": "oa.query.hide", "payload": "#" + choice.data}
+
+
+async def _json(resp: aiohttp.ClientResponse) -> dict:
+    try:
+        data = json.loads(await resp.read())
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _from_ms(value) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None

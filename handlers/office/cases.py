@@ -1,0 +1,190 @@
+"""/vuviec and /capnhat: the office (and the police, for cases routed to them) follow cases up.
+
+Lists carry coded fields only, never free text. One case in full is read through read_case(),
+which checks the reader and writes the audit log. A status change takes a note, stored encrypted
+as a case text; the reporter is told the new status, never who changed it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.events import Choice, Reply
+from bot.i18n import N_, number, translate
+from handlers.alerts import coded_summary
+from handlers.context import Ctx
+from handlers.forms import engine
+from handlers.forms.steps import Answers, Form, Kind, Step
+from handlers.myreports import STATUS_NAMES
+from handlers.office.render import KIND_LABELS
+from handlers.registry import command
+from storage import cases as store
+from storage.models import Case, Person
+
+CASE_ROLES = ("office", "police")
+LIST_LIMIT = 30
+# Mới tiếp nhận → Đang xác minh → (Xác định là BLGĐ | Không phải) → Đang xử lý → Đã xử lý → Theo dõi → Đã đóng
+NEXT = {
+    "new": ("verifying",),
+    "verifying": ("confirmed_dv", "not_dv"),
+    "confirmed_dv": ("handling",),
+    "not_dv": ("handling", "closed"),
+    "handling": ("handled",),
+    "handled": ("monitoring", "closed"),
+    "monitoring": ("closed",),
+    "closed": (),
+}
+TEXT_KINDS = {
+    "description": N_("Description"), "source_other": N_("Source (other)"),
+    "relationship_other": N_("Relationship (other)"), "followup": N_("Added information"),
+    "status_note": N_("Status note"),
+}
+
+
+def _status(ctx_or_lang, code: str) -> str:
+    lang = ctx_or_lang if isinstance(ctx_or_lang, str) else ctx_or_lang.lang
+    return translate(lang, STATUS_NAMES.get(code, code))
+
+
+async def _readable(ctx: Ctx, ref_or_id) -> Case | None:
+    """A case of the reader's commune that they may read in full, or None."""
+    if isinstance(ref_or_id, int):
+        case = await ctx.session.get(Case, ref_or_id)
+    else:
+        case = await store.case_by_ref(ctx.session, ctx.person.commune_id, ref_or_id)
+    if case is None or store.access(ctx.person, case) != "full":
+        return None
+    return case
+
+
+def _no_case(ctx: Ctx, ref: str) -> None:
+    ctx.say(ctx.t("There is no case {ref} that you can open.", ref=ref.strip()[:20]))
+
+
+async def _open_cases(ctx: Ctx) -> list[Case]:
+    stmt = (select(Case).where(Case.commune_id == ctx.person.commune_id, Case.status != "closed")
+            .order_by(Case.updated_at).limit(500))
+    rows = (await ctx.session.scalars(stmt)).all()
+    return [c for c in rows if store.access(ctx.person, c) == "full"][:LIST_LIMIT]
+
+
+@command("vuviec", N_("Open cases: /vuviec, or /vuviec HS-… for one"), CASE_ROLES, order=50)
+async def list_cases(ctx: Ctx, arg: str) -> None:
+    if arg:
+        await show_case(ctx, arg)
+        return
+    cases = await _open_cases(ctx)
+    if not cases:
+        ctx.say(ctx.t("There are no open cases."))
+        return
+    commune = ctx.commune
+    lines = [ctx.t("Open cases (oldest update first):")]
+    for c in cases:
+        village = commune.village(c.village_id) if c.village_id else None
+        lines.append(ctx.t("{ref} · {village} · {kind} · {status} · {days} days since the last update",
+                           ref=c.ref, village=village.name if village else "—",
+                           kind=ctx.t(KIND_LABELS[c.kind]) if c.kind in KIND_LABELS else "—",
+                           status=_status(ctx, c.status), days=number(ctx.lang, (ctx.now - c.updated_at).days)))
+    ctx.say("\n".join(lines), [Choice(c.ref, f"o:c:{c.id}") for c in cases], columns=3)
+
+
+async def show_case(ctx: Ctx, ref_or_id) -> None:
+    case = await _readable(ctx, ref_or_id)
+    if case is None:
+        _no_case(ctx, str(ref_or_id) if isinstance(ref_or_id, str) else "")
+        return
+    view = await store.read_case(ctx.session, ctx.services.keyring, case, ctx.person, channel=ctx.event.channel,
+                                 now=ctx.now)
+    if view is None:
+        _no_case(ctx, case.ref)
+        return
+    lines = [coded_summary(ctx.lang, case, view.codes, view.people, ctx.config.commune(case.commune_id)),
+             ctx.t("Status: {status} · last update {days} days ago", status=_status(ctx, case.status),
+                   days=number(ctx.lang, (ctx.now - case.updated_at).days))]
+    for kind, text in view.texts:
+        lines.append(f"• {ctx.t(TEXT_KINDS.get(kind, kind))}: {text}")
+    buttons = [Choice(ctx.t("Change the status"), f"o:n:{case.id}", control=True, keyword=f"/capnhat {case.ref}")]
+    ctx.say("\n".join(lines), buttons if NEXT.get(case.status) else [])
+
+
+@command("capnhat", N_("Change a case's status: /capnhat HS-…"), CASE_ROLES, order=51)
+async def change_status(ctx: Ctx, arg: str) -> None:
+    if not arg:
+        cases = await _open_cases(ctx)
+        if not cases:
+            ctx.say(ctx.t("There are no open cases."))
+            return
+        ctx.say(ctx.t("Which case?"), [Choice(c.ref, f"o:n:{c.id}") for c in cases], columns=3)
+        return
+    await offer_statuses(ctx, arg)
+
+
+async def offer_statuses(ctx: Ctx, ref_or_id) -> None:
+    case = await _readable(ctx, ref_or_id)
+    if case is None:
+        _no_case(ctx, ref_or_id if isinstance(ref_or_id, str) else "")
+        return
+    nexts = NEXT.get(case.status, ())
+    if not nexts:
+        ctx.say(ctx.t("Case {ref} is closed; its status can no longer change.", ref=case.ref))
+        return
+    ctx.say(ctx.t("Case {ref} is now: {status}. Choose the new status:", ref=case.ref, status=_status(ctx, case.status)),
+            [Choice(_status(ctx, code), f"o:s:{case.id}:{code}") for code in nexts])
+
+
+async def _pressed_case(ctx: Ctx, parts: list[str]) -> None:
+    if parts and parts[0].isdigit():
+        await show_case(ctx, int(parts[0]))
+
+
+async def _pressed_change(ctx: Ctx, parts: list[str]) -> None:
+    if parts and parts[0].isdigit():
+        await offer_statuses(ctx, int(parts[0]))
+
+
+async def _pressed_status(ctx: Ctx, parts: list[str]) -> None:
+    if len(parts) != 2 or not parts[0].isdigit():
+        return
+    case = await _readable(ctx, int(parts[0]))
+    if case is None:
+        _no_case(ctx, "")
+        return
+    if parts[1] not in NEXT.get(case.status, ()):
+        ctx.say(ctx.t("That status cannot follow the current one ({status}).", status=_status(ctx, case.status)))
+        return
+    found = await engine.current_draft(ctx)
+    if found is not None:
+        await engine.offer_resume(ctx, *found)
+        return
+    await engine.start(ctx, CASE_STATUS, meta={"case_id": case.id, "from": case.status, "to": parts[1]})
+
+
+async def submit(ctx: Ctx, answers: Answers, meta: dict) -> str:
+    case = await _readable(ctx, meta["case_id"])
+    if case is None:
+        return ctx.t("That case could not be found.")
+    if case.status != meta["from"]:
+        return ctx.t("Case {ref} changed meanwhile (now: {status}); nothing was saved.", ref=case.ref,
+                     status=_status(ctx, case.status))
+    case.status, case.updated_at = meta["to"], ctx.now
+    store.add_text(ctx.session, ctx.services.keyring, case, "status_note", answers["note"], author_id=ctx.person.id,
+                   now=ctx.now)
+    store.audit(ctx.session, actor_id=ctx.person.id, channel=ctx.event.channel, action="status", case_id=case.id,
+                now=ctx.now, detail=f"{meta['from']}->{meta['to']}")
+    reporter = await ctx.session.get(Person, case.reporter_id)
+    if reporter is not None and reporter.active and reporter.id != ctx.person.id:
+        ctx.push(reporter.id, Reply(text=translate(reporter.lang, "The status of case {ref} that you reported is "
+                                                   "now: {status}.", ref=case.ref,
+                                                   status=_status(reporter.lang, case.status))))
+    return ctx.t("Case {ref} is now: {status}.", ref=case.ref, status=_status(ctx, case.status))
+
+
+CASE_STATUS = engine.register(Form(
+    name="case_status", title=N_("Change a case's status"), sensitive=True, submit=submit,
+    items=(Step("note", Kind.TEXT, N_("Type a short note about this change. It is stored encrypted; only those who "
+                                      "may read the case can see it."), label=N_("Note"),
+                warning=N_("Do not write names, ID numbers, phone numbers or addresses of the people involved."),
+                max_length=1000),),
+))
+
+ACTIONS = {"c": _pressed_case, "n": _pressed_change, "s": _pressed_status}

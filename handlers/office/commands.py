@@ -1,0 +1,195 @@
+"""The figures commands of the office, leaders and province officers: /tuan, /thang, /thon,
+/chuabaocao, /bantin and /xuat. Province officers see every commune side by side, never a case."""
+
+from __future__ import annotations
+
+from bot.events import Choice
+from bot.i18n import N_, number, official_day
+from handlers import parsing
+from handlers.context import Ctx
+from handlers.office import files, links, periods, render
+from handlers.registry import button, command
+from storage import stats
+from storage.cases import audit
+from storage.models import DigestSubscription, Report
+
+FIGURES_ROLES = ("office", "leader", "province")
+
+
+def province_view(ctx: Ctx) -> bool:
+    return ctx.person.commune_id is None or not ctx.person.has("office", "leader")
+
+
+def _refuse(ctx: Ctx) -> None:
+    ctx.say(ctx.t("This command is not available for your role."))
+
+
+async def show_figures(ctx: Ctx, period: stats.Period) -> None:
+    if province_view(ctx):
+        rows = await stats.province_rows(ctx.session, ctx.config.communes, period, now=ctx.now)
+        ctx.say(render.province_text(ctx.lang, period, rows, {c.id: c.name for c in ctx.config.communes}))
+        return
+    commune = ctx.commune
+    figures = await stats.figures(ctx.session, commune, period, now=ctx.now)
+    ctx.say(render.digest_text(ctx.lang, figures, commune.name, today=ctx.today))
+
+
+@command("tuan", N_("Figures of a week: /tuan, /tuan 2026-W47"), FIGURES_ROLES, order=40)
+async def week_figures(ctx: Ctx, arg: str) -> None:
+    period = periods.parse_week(arg, ctx.today)
+    if period is None:
+        ctx.say(ctx.t("I could not read “{text}” as a week. Examples: /tuan, /tuan truoc, /tuan 2026-W47, "
+                      "/tuan 01/11/2026-15/11/2026", text=arg[:40]))
+        return
+    await show_figures(ctx, period)
+
+
+@command("thang", N_("Figures of a month: /thang, /thang 11/2026"), FIGURES_ROLES, order=41)
+async def month_figures(ctx: Ctx, arg: str) -> None:
+    period = periods.parse_month(arg, ctx.today)
+    if period is None:
+        ctx.say(ctx.t("I could not read “{text}” as a month. Examples: /thang, /thang truoc, /thang 11/2026, "
+                      "/thang 01/11/2026-15/11/2026", text=arg[:40]))
+        return
+    await show_figures(ctx, period)
+
+
+def _village_candidates(ctx: Ctx) -> list[tuple]:
+    communes = ctx.config.communes if province_view(ctx) else (ctx.commune,)
+    return [(c, v) for c in communes for v in c.villages]
+
+
+async def _village_answer(ctx: Ctx, commune, village) -> str:
+    o, open_cases = await stats.village_year(ctx.session, commune, village.id, ctx.today)
+    return ctx.t("{village} ({commune}), year {year}: {sessions} sessions, {total} attendances (women {female}, "
+                 "{share}); open cases: {open}", village=village.name, commune=commune.name, year=ctx.today.year,
+                 sessions=number(ctx.lang, o.sessions), total=number(ctx.lang, o.total),
+                 female=number(ctx.lang, o.female), share=render.Words(ctx.lang).pct(o.female_share),
+                 open=number(ctx.lang, open_cases))
+
+
+@command("thon", N_("One village this year: /thon NAME"), FIGURES_ROLES, order=42)
+async def village_figures(ctx: Ctx, arg: str) -> None:
+    candidates = _village_candidates(ctx)
+    exact = [(c, v) for c, v in candidates if parsing.fold(v.name) == parsing.fold(arg)] if arg else []
+    if not exact and arg:
+        hit = parsing.parse_choices(arg, [v.name for _, v in candidates], multi=False)
+        exact = [candidates[hit[0]]] if hit else []
+    if exact:
+        ctx.say("\n".join([await _village_answer(ctx, c, v) for c, v in exact]))
+        return
+    if arg:
+        ctx.say(ctx.t("No village is called “{text}”.", text=arg[:40]))
+    if len(candidates) <= 60:
+        ctx.say(ctx.t("Which village?"), [Choice(v.name, f"o:v:{c.id}:{v.id}") for c, v in candidates], columns=3)
+    else:
+        ctx.say(ctx.t("Type the village's name after the command, e.g. /thon Thôn 3."))
+
+
+@command("chuabaocao", N_("Villages that have not reported this week"), FIGURES_ROLES, order=43)
+async def not_reported(ctx: Ctx, arg: str) -> None:
+    week = stats.week_of(ctx.today)
+    communes = ctx.config.communes if province_view(ctx) else (ctx.commune,)
+    done = await stats.outreach_by(ctx.session, [c.id for c in communes], week.start, week.end,
+                                   Report.village_id)
+    lines = [ctx.t("Week {week} ({span}):", week=render.week_label(week.week_key), span=render.span(week))]
+    for commune in communes:
+        missing = [v.name for v in commune.villages if (commune.id, v.id) not in done]
+        reported = len(commune.villages) - len(missing)
+        line = ctx.t("{commune}: {reported}/{villages} villages have reported.", commune=commune.name,
+                     reported=reported, villages=len(commune.villages))
+        if missing:
+            line += " " + ctx.t("Not yet reported: {list}", list=", ".join(missing))
+        lines.append(line)
+    ctx.say("\n".join(lines))
+
+
+@command("bantin", N_("Weekly digest: subscribe / unsubscribe"), FIGURES_ROLES, order=44)
+async def subscribe(ctx: Ctx, arg: str) -> None:
+    row = await ctx.session.get(DigestSubscription, ctx.person.id)
+    by_role = ctx.person.has("office", "leader") and ctx.person.commune_id is not None
+    now_on = row.subscribed if row is not None else by_role
+    if row is None:
+        row = DigestSubscription(person_id=ctx.person.id, subscribed=now_on, updated_at=ctx.now)
+        ctx.session.add(row)
+    row.subscribed, row.updated_at = not now_on, ctx.now
+    at = ctx.config.digest.at
+    from handlers.office.reminders import WEEKDAY_NAMES
+
+    if row.subscribed:
+        ctx.say(ctx.t("You will receive the weekly digest every {day} at {time}. Send /bantin again to stop.",
+                      day=ctx.t(WEEKDAY_NAMES[at.weekday]), time=f"{at.hour:02d}:{at.minute:02d}"))
+    else:
+        ctx.say(ctx.t("You will no longer receive the weekly digest. Send /bantin again to receive it."))
+
+
+@command("xuat", N_("Export a period to Excel: /xuat 11/2026"), FIGURES_ROLES, order=45)
+async def export(ctx: Ctx, arg: str) -> None:
+    period = periods.parse_any(arg, ctx.today)
+    if period is None:
+        ctx.say(ctx.t("I could not read “{text}” as a period. Examples: /xuat, /xuat 11/2026, /xuat 2026-W47, "
+                      "/xuat 01/11/2026-15/11/2026", text=arg[:40]))
+        return
+    province = province_view(ctx)
+    communes = ctx.config.communes if province else (ctx.commune,)
+    ids = [c.id for c in communes]
+    names = {(c.id, v.id): v.name for c in communes for v in c.villages}
+    rows = await stats.report_rows(ctx.session, ids, period.start, period.end)
+    figures = case_rows = summary = None
+    if province:
+        per = await stats.province_rows(ctx.session, communes, period, now=ctx.now)
+        summary = [(c.name, r.outreach, r.new_cases, r.open_cases) for c, r in zip(communes, per, strict=True)]
+    else:
+        figures = await stats.figures(ctx.session, ctx.commune, period, now=ctx.now)
+        if ctx.person.has("office"):
+            since, until = period.utc_bounds(ctx.commune.tz)
+            case_rows = await stats.consented_case_rows(ctx.session, ctx.commune.id, since, until)
+    book = files.workbook(ctx.lang, rows, names, figures=figures, case_rows=case_rows,
+                          commune_names={c.id: c.name for c in communes}, extra_summary=summary)
+    table = files.report_csv(ctx.lang, rows, names)
+    audit(ctx.session, actor_id=ctx.person.id, channel=ctx.event.channel, action="export", now=ctx.now,
+          detail=f"{period.start.isoformat()}..{period.end.isoformat()} reports={len(rows)} "
+                 f"case_rows={len(case_rows or [])}")
+    stem = f"so-lieu-{period.start.isoformat()}-{period.end.isoformat()}"
+    caption = ctx.t("Export {start} – {end}: {n} outreach reports", start=official_day(period.start),
+                    end=official_day(period.end), n=number(ctx.lang, len(rows)))
+    if case_rows is not None:
+        caption += "\n" + ctx.t("Case rows: {n} (only cases whose person subjected agreed to sharing; no free text)",
+                                n=number(ctx.lang, len(case_rows)))
+    if links.sends_files(ctx.event.channel):
+        ctx.say(caption, file=(stem + ".xlsx", book))
+        ctx.say("", file=(stem + ".csv", table))
+        return
+    commune_id = None if province else ctx.commune.id
+    book_link = await links.link(ctx.session, ctx.services, commune_id=commune_id, name=stem + ".xlsx",
+                                 mime=files.XLSX, data=book, now=ctx.now)
+    csv_link = await links.link(ctx.session, ctx.services, commune_id=commune_id, name=stem + ".csv",
+                                mime="text/csv; charset=utf-8", data=table, now=ctx.now)
+    ctx.say(caption + "\n" + ctx.t("Excel: {xlsx}\nCSV: {csv}\n(The links work for {days} days.)", xlsx=book_link,
+                                   csv=csv_link, days=ctx.config.digest.link_days))
+
+
+@button("o")
+async def office_pressed(ctx: Ctx, data: str) -> None:
+    """o:v:<commune>:<village> here; the case and people buttons live in their own modules."""
+    parts = data.split(":")
+    action = parts[1] if len(parts) > 1 else ""
+    from handlers.office import cases, people
+
+    if action == "v" and len(parts) == 4:
+        if not ctx.person.has(*FIGURES_ROLES):
+            _refuse(ctx)
+            return
+        allowed = {c.id: c for c, _ in _village_candidates(ctx)}
+        commune = allowed.get(parts[2])
+        village = commune.village(parts[3]) if commune else None
+        if village is None:
+            ctx.say(ctx.t("That button is not valid here."))
+            return
+        ctx.say(await _village_answer(ctx, commune, village))
+    elif action in cases.ACTIONS:
+        await cases.ACTIONS[action](ctx, parts[2:])
+    elif action in people.ACTIONS:
+        await people.ACTIONS[action](ctx, parts[2:])
+    else:
+        ctx.say(ctx.t("That button is not valid here."))

@@ -1,0 +1,175 @@
+"""Sending the weekly digest: who receives it, the claim that makes it go out once, the files.
+
+The scheduled run for (commune, week) is claimed by inserting its row, and every recipient's
+messages are queued in that same transaction: either all of them are in the outbox or none is
+and the claim did not happen. The outbox then delivers; only a message in flight at a crash can
+arrive twice. After downtime only the latest due week is sent, noting the weeks missed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from bot.config import WeeklyAt
+from bot.events import Reply
+from bot.i18n import translate
+from bot.outbox import queue_to_person
+from handlers.office import files, links, render
+from handlers.registry import job
+from storage import stats
+from storage.models import DigestRun, DigestSubscription, Identity, Person, PersonRole
+
+DIGEST_ROLES = ("office", "leader")
+MAX_MISSED = 52
+FIRST_GRACE = timedelta(hours=24)
+
+
+def digest_moment(period: stats.Period, at: WeeklyAt, tz) -> datetime:
+    """When a week's digest is due: the configured weekday and time after the week ended."""
+    return datetime.combine(period.start + timedelta(days=7 + at.weekday), time(at.hour, at.minute), tz)
+
+
+def due_week(local_now: datetime, at: WeeklyAt) -> stats.Period:
+    """The latest week whose digest moment has come."""
+    last = stats.week_of(local_now.date() - timedelta(days=7))
+    if local_now >= digest_moment(last, at, local_now.tzinfo):
+        return last
+    return stats.week_of(last.start - timedelta(days=1))
+
+
+def weeks_between(last: str, due: stats.Period) -> list[str]:
+    """The week keys after `last` and before `due`: the ones downtime swallowed."""
+    year, week = last.split("-W")
+    start = date.fromisocalendar(int(year), int(week), 1) + timedelta(days=7)
+    out = []
+    while start < due.start:
+        out.append(stats.week_of(start).week_key)
+        start += timedelta(days=7)
+    return out[-MAX_MISSED:]
+
+
+async def digest_recipients(session, commune_id: str) -> list[int]:
+    """The commune's office and leaders (unless they unsubscribed), and everyone subscribed with
+    /bantin whose commune it is or who belongs to none (province officers)."""
+    opted_out = select(DigestSubscription.person_id).where(DigestSubscription.subscribed.is_(False))
+    by_role = (
+        select(Person.id).join(PersonRole, PersonRole.person_id == Person.id)
+        .where(Person.commune_id == commune_id, Person.active.is_(True), PersonRole.role.in_(DIGEST_ROLES),
+               Person.id.not_in(opted_out))
+    )
+    subscribed = (
+        select(Person.id).join(DigestSubscription, DigestSubscription.person_id == Person.id)
+        .where(DigestSubscription.subscribed.is_(True), Person.active.is_(True),
+               or_(Person.commune_id == commune_id, Person.commune_id.is_(None)))
+    )
+    ids = set((await session.scalars(by_role)).all()) | set((await session.scalars(subscribed)).all())
+    return sorted(ids)
+
+
+async def preferred_channel(session, person: Person) -> str | None:
+    """The channel queue_to_person will use: the preferred one, else the one last seen."""
+    rows = (await session.execute(
+        select(Identity.channel).where(Identity.person_id == person.id).order_by(Identity.last_seen_at.desc())
+    )).scalars().all()
+    if not rows:
+        return None
+    return person.preferred_channel if person.preferred_channel in rows else rows[0]
+
+
+class Attachments:
+    """The workbook and chart of one digest, made once per language and stored once for links."""
+
+    def __init__(self, session, services, commune, figures: stats.Figures, *, now: datetime) -> None:
+        self.session, self.services, self.commune, self.figures, self.now = session, services, commune, figures, now
+        self._rows: list | None = None
+        self._made: dict[str, tuple[bytes, bytes]] = {}
+        self._links: dict[str, str] = {}
+
+    @property
+    def name(self) -> str:
+        return f"ban-tin-{self.figures.period.week_key}-{self.commune.id}"
+
+    async def made(self, lang: str) -> tuple[bytes, bytes]:
+        if lang not in self._made:
+            period = self.figures.period
+            if self._rows is None:
+                self._rows = await stats.report_rows(self.session, [self.commune.id], period.start, period.end)
+            names = {(self.commune.id, v.id): v.name for v in self.commune.villages}
+            self._made[lang] = (files.workbook(lang, self._rows, names, figures=self.figures),
+                                files.chart(lang, self.figures))
+        return self._made[lang]
+
+    async def replies(self, lang: str, channel: str, text: str) -> list[Reply]:
+        xlsx, png = await self.made(lang)
+        if links.sends_files(channel):
+            return [Reply(text=text), Reply(text="", photo=png), Reply(text="", file=(self.name + ".xlsx", xlsx))]
+        if lang not in self._links:
+            args = dict(commune_id=self.commune.id, now=self.now)
+            book = await links.link(self.session, self.services, name=self.name + ".xlsx", mime=files.XLSX, data=xlsx,
+                                    **args)
+            picture = await links.link(self.session, self.services, name=self.name + ".png", mime="image/png",
+                                       data=png, **args)
+            self._links[lang] = translate(lang, "Excel file: {xlsx}\nChart: {png}\n(The links work for {days} days.)",
+                                          xlsx=book, png=picture, days=self.services.config.digest.link_days)
+        return [Reply(text=text + "\n\n" + self._links[lang])]
+
+
+async def queue_digest(session, services, commune, period: stats.Period, *, now: datetime,
+                       missed: list[str] = (), people: list[int] | None = None) -> int:
+    """Queue the digest to every recipient in this transaction; returns how many were reached."""
+    figures = await stats.figures(session, commune, period, now=now)
+    today = now.astimezone(commune.tz).date()
+    people = await digest_recipients(session, commune.id) if people is None else people
+    attachments = Attachments(session, services, commune, figures, now=now)
+    reached = 0
+    for person_id in people:
+        person = await session.get(Person, person_id)
+        channel = await preferred_channel(session, person) if person else None
+        if channel is None:
+            continue
+        text = render.digest_text(person.lang, figures, commune.name, today=today, missed=list(missed))
+        for reply in await attachments.replies(person.lang, channel, text):
+            await queue_to_person(session, services.keyring, person_id, reply, now=now, kind="digest")
+        reached += 1
+    return reached
+
+
+async def _claim(session, commune_id: str, week: str, now: datetime, missed: list[str]) -> DigestRun | None:
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    result = await session.execute(
+        insert(DigestRun).values(commune_id=commune_id, week=week, claimed_at=now, missed=missed, recipients=0)
+        .on_conflict_do_nothing(index_elements=["commune_id", "week"])
+    )
+    if not result.rowcount:
+        return None  # another process claimed it first
+    return await session.scalar(select(DigestRun).where(DigestRun.commune_id == commune_id, DigestRun.week == week))
+
+
+async def run_scheduled(services, sessions, commune, now: datetime) -> int:
+    """Claim and queue the commune's due digest, unless some process already did."""
+    period = due_week(now.astimezone(commune.tz), services.config.digest.at)
+    key = period.week_key
+    async with sessions() as session, session.begin():
+        done = await session.scalar(
+            select(DigestRun.id).where(DigestRun.commune_id == commune.id, DigestRun.week == key)
+        )
+        if done is not None:
+            return 0
+        last = await session.scalar(select(func.max(DigestRun.week)).where(DigestRun.commune_id == commune.id))
+        if last is None and now - digest_moment(period, services.config.digest.at, commune.tz) > FIRST_GRACE:
+            return 0  # a new installation starts with the next digest, not with an old week's
+        missed = weeks_between(last, period) if last and last < key else []
+        run = await _claim(session, commune.id, key, now, missed)
+        if run is None:
+            return 0
+        run.recipients = await queue_digest(session, services, commune, period, now=now, missed=missed)
+        return run.recipients
+
+
+@job("weekly_digest", 60)
+async def send_weekly_digests(services, sessions, now: datetime) -> int:
+    return sum([await run_scheduled(services, sessions, commune, now) for commune in services.config.communes])

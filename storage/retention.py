@@ -1,0 +1,33 @@
+"""Retention: the free text of a case closed long ago is erased; its coded answers stay countable."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select
+
+from storage.cases import audit
+from storage.models import Case, CaseText
+
+
+def _closed_before(cutoff: datetime):
+    return or_(Case.closed_at <= cutoff, (Case.closed_at.is_(None)) & (Case.status == "closed") & (Case.updated_at <= cutoff))
+
+
+async def due_for_purge(session, now: datetime, years: int) -> list[Case]:
+    cutoff = now - timedelta(days=365 * years)
+    has_text = select(func.count()).select_from(CaseText).where(CaseText.case_id == Case.id).scalar_subquery()
+    rows = await session.scalars(
+        select(Case).where(_closed_before(cutoff), Case.text_purged_at.is_(None), has_text > 0).order_by(Case.id)
+    )
+    return list(rows.all())
+
+
+async def purge(session, now: datetime, years: int) -> list[str]:
+    """Erase the free text of those cases; returns their references."""
+    cases = await due_for_purge(session, now, years)
+    for case in cases:
+        await session.execute(delete(CaseText).where(CaseText.case_id == case.id))
+        case.text_purged_at = now
+        audit(session, actor_id=None, channel="scheduler", action="text_purged", case_id=case.id, now=now)
+    return [c.ref for c in cases]

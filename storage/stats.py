@@ -1,0 +1,489 @@
+"""Figures for the weekly digest and the office's commands, computed in SQL.
+
+Aggregates only: nothing here reads case free text (case_texts) or returns one case's details.
+Only current report versions count (a correction supersedes the earlier row).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, distinct, func, select
+from sqlalchemy import case as when
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Alert, Case, CaseCode, CasePerson, Report, ReportTopic
+
+STALE_DAYS = 7
+ADULT_AGES = ("18_59", "60p")
+# The campaign periods of the plan (month, day) to (month, day), within one calendar year.
+CAMPAIGN_PERIODS = {
+    "women_day": ((3, 8), (3, 8)),
+    "dv_month": ((6, 1), (6, 30)),
+    "trafficking_day": ((7, 30), (7, 30)),
+    "vn_women_day": ((10, 20), (10, 20)),
+    "gender_month": ((11, 15), (12, 15)),
+}
+
+
+@dataclass(frozen=True)
+class Period:
+    """Inclusive dates in the commune's calendar; `ytd_start` begins the year it counts towards."""
+
+    start: date
+    end: date
+    kind: str  # week | month | range
+    ytd_start: date
+
+    @property
+    def week_key(self) -> str:
+        year, week, _ = self.start.isocalendar()
+        return f"{year}-W{week:02d}"
+
+    def utc_bounds(self, tz: ZoneInfo, start: date | None = None) -> tuple[datetime, datetime]:
+        return midnight(start or self.start, tz), midnight(self.end + timedelta(days=1), tz)
+
+
+def midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tz).astimezone(UTC)
+
+
+def week_period(year: int, week: int) -> Period:
+    """An ISO week (Monday first). Its year to date is the ISO year's: from the Monday of week 1,
+    so the week that spans the year end counts towards the year its number belongs to."""
+    start = date.fromisocalendar(year, week, 1)
+    return Period(start, start + timedelta(days=6), "week", date.fromisocalendar(year, 1, 1))
+
+
+def week_of(day: date) -> Period:
+    year, week, _ = day.isocalendar()
+    return week_period(year, week)
+
+
+def month_period(year: int, month: int) -> Period:
+    start = date(year, month, 1)
+    end = (date(year + (month == 12), month % 12 + 1, 1)) - timedelta(days=1)
+    return Period(start, end, "month", date(year, 1, 1))
+
+
+def range_period(start: date, end: date) -> Period:
+    return Period(start, end, "range", min(start, date(end.year, 1, 1)))
+
+
+def campaign_window(code: str, year: int) -> tuple[date, date]:
+    (m1, d1), (m2, d2) = CAMPAIGN_PERIODS[code]
+    return date(year, m1, d1), date(year, m2, d2)
+
+
+def running_campaign(period: Period) -> tuple[str, date, date] | None:
+    """The campaign whose period overlaps the end of this one (the latest to start, if several)."""
+    hits = []
+    for year in {period.start.year, period.end.year}:
+        for code in CAMPAIGN_PERIODS:
+            start, end = campaign_window(code, year)
+            if start <= period.end and end >= period.start:
+                hits.append((start, code, end))
+    if not hits:
+        return None
+    start, code, end = max(hits)
+    return code, start, end
+
+
+def next_campaign(today: date) -> tuple[str, date]:
+    """The next campaign to start after today."""
+    starts = sorted(
+        (campaign_window(code, year)[0], code) for year in (today.year, today.year + 1) for code in CAMPAIGN_PERIODS
+    )
+    start, code = next((s, c) for s, c in starts if s > today)
+    return code, start
+
+
+@dataclass
+class Outreach:
+    sessions: int = 0
+    total: int = 0
+    male: int = 0
+    female: int = 0
+    counted: int = 0  # attendances of the sessions counted by sex: the base of the women's share
+
+    @property
+    def female_share(self) -> float | None:
+        return 100.0 * self.female / self.counted if self.counted else None
+
+    def add(self, other: Outreach) -> None:
+        for key in ("sessions", "total", "male", "female", "counted"):
+            setattr(self, key, getattr(self, key) + getattr(other, key))
+
+
+@dataclass
+class CaseFigures:
+    new: int = 0
+    urgent: int = 0
+    urgent_acknowledged: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    by_form: dict[str, int] = field(default_factory=dict)
+    people: dict[tuple[str, str], int] = field(default_factory=dict)  # (sex, age group) -> people subjected
+    perpetrators: dict[str, int] = field(default_factory=dict)  # sex -> people who committed it
+    measures: dict[str, int] = field(default_factory=dict)
+    repeat_adults: int = 0  # 2+ times in 12 months and 18 or older
+
+
+@dataclass
+class Quality:
+    mismatched: list[str] = field(default_factory=list)  # report refs where men + women != total
+    uncounted: int = 0  # reports not counted by sex
+    undated_cases: int = 0  # cases whose date is "not sure"
+    duplicates: list[list[str]] = field(default_factory=list)  # groups of refs that look the same
+
+
+@dataclass
+class Figures:
+    commune_id: str
+    period: Period
+    as_of: datetime
+    villages: list[tuple[str, str]]  # (id, name) of the commune's villages
+    outreach: Outreach
+    ytd: Outreach
+    by_format: dict[str, Outreach]
+    by_topic: dict[str, int]
+    village_period: dict[str, Outreach]
+    village_ytd: dict[str, Outreach]
+    campaign: tuple[str, date, date, Outreach, int] | None  # code, start, end, figures so far, tagged sessions
+    cases: CaseFigures
+    cases_ytd: CaseFigures
+    open_cases: int
+    stale_cases: int
+    supported: tuple[int, int]  # people subjected with at least one support service, of those answered
+    counselled: tuple[int, int]  # people who committed it who were counselled, of those answered
+    quality: Quality
+
+    @property
+    def reported(self) -> list[str]:
+        return [vid for vid, _ in self.villages if vid in self.village_period]
+
+    @property
+    def not_reported(self) -> list[str]:
+        return [name for vid, name in self.villages if vid not in self.village_period]
+
+    @property
+    def thin_villages(self) -> list[tuple[str, int]]:
+        """Villages with fewer than two sessions this year, and how many they had."""
+        out = []
+        for vid, name in self.villages:
+            n = self.village_ytd[vid].sessions if vid in self.village_ytd else 0
+            if n < 2:
+                out.append((name, n))
+        return out
+
+
+def _current(communes: Sequence[str], start: date, end: date):
+    return (
+        Report.commune_id.in_(list(communes)),
+        Report.superseded_at.is_(None),
+        Report.held_on >= start,
+        Report.held_on <= end,
+    )
+
+
+OUTREACH_COLUMNS = (
+    func.count(Report.id),
+    func.coalesce(func.sum(Report.attendees_total), 0),
+    func.coalesce(func.sum(Report.attendees_male), 0),
+    func.coalesce(func.sum(Report.attendees_female), 0),
+    func.coalesce(func.sum(when((Report.attendees_female.is_not(None), Report.attendees_total), else_=0)), 0),
+)
+
+
+async def outreach_by(session: AsyncSession, communes: Sequence[str], start: date, end: date,
+                      column=None, *, campaign: str | None = None) -> dict[tuple, Outreach]:
+    """Outreach totals grouped by commune (and a column of reports, if given)."""
+    keys = [Report.commune_id] + ([column] if column is not None else [])
+    stmt = select(*keys, *OUTREACH_COLUMNS).where(*_current(communes, start, end)).group_by(*keys)
+    if campaign is not None:
+        stmt = stmt.where(Report.campaign == campaign)
+    out: dict[tuple, Outreach] = {}
+    for row in await session.execute(stmt):
+        n = len(keys)
+        out[tuple(row[:n])] = Outreach(*(int(v) for v in row[n:]))
+    return out
+
+
+async def _one_commune(session, commune_id, start, end, column=None) -> dict:
+    rows = await outreach_by(session, [commune_id], start, end, column)
+    return {key[1] if column is not None else None: value for key, value in rows.items()}
+
+
+async def topics(session: AsyncSession, commune_id: str, start: date, end: date) -> dict[str, int]:
+    stmt = (
+        select(ReportTopic.topic, func.count())
+        .join(Report, Report.id == ReportTopic.report_id)
+        .where(*_current([commune_id], start, end))
+        .group_by(ReportTopic.topic)
+    )
+    return {topic: int(n) for topic, n in await session.execute(stmt)}
+
+
+async def case_figures(session: AsyncSession, commune_id: str, since: datetime, until: datetime) -> CaseFigures:
+    """Cases received (created) between two moments, counted by their coded answers."""
+    in_range = (Case.commune_id == commune_id, Case.created_at >= since, Case.created_at < until)
+    out = CaseFigures()
+    row = (await session.execute(
+        select(
+            func.count(Case.id),
+            func.coalesce(func.sum(when((Case.urgent.is_(True), 1), else_=0)), 0),
+            func.coalesce(func.sum(when(
+                (and_(Case.repeat == "repeat", Case.perpetrator_age.in_(ADULT_AGES)), 1), else_=0)), 0),
+        ).where(*in_range)
+    )).one()
+    out.new, out.urgent, out.repeat_adults = (int(v) for v in row)
+    acknowledged = (
+        select(Alert.case_id).where(Alert.kind == "urgent", Alert.acknowledged_at.is_not(None)).distinct()
+    )
+    out.urgent_acknowledged = int(await session.scalar(
+        select(func.count(Case.id)).where(*in_range, Case.urgent.is_(True), Case.id.in_(acknowledged))
+    ) or 0)
+    for column, target in ((Case.kind, out.by_kind), (Case.perpetrator_sex, out.perpetrators)):
+        stmt = select(column, func.count()).where(*in_range, column.is_not(None)).group_by(column)
+        target.update({k: int(n) for k, n in await session.execute(stmt)})
+    stmt = (
+        select(CaseCode.field, CaseCode.code, func.count())
+        .join(Case, Case.id == CaseCode.case_id)
+        .where(*in_range, CaseCode.field.in_(("forms", "measures")))
+        .group_by(CaseCode.field, CaseCode.code)
+    )
+    for fld, code, n in await session.execute(stmt):
+        (out.by_form if fld == "forms" else out.measures)[code] = int(n)
+    stmt = (
+        select(CasePerson.sex, CasePerson.age_group, func.count())
+        .join(Case, Case.id == CasePerson.case_id)
+        .where(*in_range)
+        .group_by(CasePerson.sex, CasePerson.age_group)
+    )
+    out.people = {(sex or "unknown", age or "unknown"): int(n) for sex, age, n in await session.execute(stmt)}
+    return out
+
+
+async def open_and_stale(session: AsyncSession, communes: Sequence[str], as_of: datetime) -> dict[str, tuple[int, int]]:
+    """Per commune: cases not closed, and of them those with no update for 7 days or more."""
+    stale_before = as_of - timedelta(days=STALE_DAYS)
+    stmt = (
+        select(
+            Case.commune_id, func.count(Case.id),
+            func.coalesce(func.sum(when((Case.updated_at <= stale_before, 1), else_=0)), 0),
+        )
+        .where(Case.commune_id.in_(list(communes)), Case.status != "closed", Case.created_at < as_of)
+        .group_by(Case.commune_id)
+    )
+    return {cid: (int(n), int(stale)) for cid, n, stale in await session.execute(stmt)}
+
+
+async def targets(session: AsyncSession, commune_id: str, since: datetime, until: datetime
+                  ) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Resolution 28/NQ-CP: people subjected who received at least one support service, and people
+    who committed it who were counselled. Only answered cases count; "not domestic violence" is left out."""
+    in_range = (Case.commune_id == commune_id, Case.created_at >= since, Case.created_at < until,
+                Case.status != "not_dv")
+    answered = select(CaseCode.case_id).where(CaseCode.field == "support").distinct()
+    helped = select(CaseCode.case_id).where(CaseCode.field == "support", CaseCode.code != "none").distinct()
+    people = (
+        select(func.count(CasePerson.id), func.coalesce(func.sum(when((Case.id.in_(helped), 1), else_=0)), 0))
+        .join(Case, Case.id == CasePerson.case_id)
+        .where(*in_range, Case.id.in_(answered))
+    )
+    total, supported = (await session.execute(people)).one()
+    row = (await session.execute(
+        select(func.count(Case.id), func.coalesce(func.sum(when((Case.perpetrator_counselled == "yes", 1), else_=0)), 0))
+        .where(*in_range, Case.perpetrator_counselled.is_not(None))
+    )).one()
+    return (int(supported), int(total)), (int(row[1]), int(row[0]))
+
+
+async def quality(session: AsyncSession, commune_id: str, period: Period, since: datetime, until: datetime) -> Quality:
+    out = Quality()
+    rows = (await session.execute(
+        select(Report.ref, Report.village_id, Report.held_on, Report.format, Report.attendees_total,
+               Report.attendees_male, Report.attendees_female)
+        .where(*_current([commune_id], period.start, period.end))
+        .order_by(Report.held_on, Report.id)
+    )).all()
+    groups: dict[tuple, list[str]] = defaultdict(list)
+    for ref, village, held, fmt, total, male, female in rows:
+        if male is None or female is None:
+            out.uncounted += 1
+        elif male + female != total:
+            out.mismatched.append(ref)
+        groups[(village, held, fmt, total)].append(ref)
+    out.duplicates = [refs for refs in groups.values() if len(refs) > 1]
+    out.undated_cases = int(await session.scalar(
+        select(func.count(Case.id)).where(Case.commune_id == commune_id, Case.created_at >= since,
+                                          Case.created_at < until, Case.occurred_on.is_(None),
+                                          Case.confirmed_at.is_not(None))
+    ) or 0)
+    return out
+
+
+async def figures(session: AsyncSession, commune, period: Period, *, now: datetime) -> Figures:
+    """Everything the digest says about one commune for one period."""
+    cid, tz = commune.id, commune.tz
+    since, until = period.utc_bounds(tz)
+    ytd_since, _ = period.utc_bounds(tz, period.ytd_start)
+    as_of = min(now, until)
+    village_period = await _one_commune(session, cid, period.start, period.end, Report.village_id)
+    village_ytd = await _one_commune(session, cid, period.ytd_start, period.end, Report.village_id)
+    outreach, ytd = Outreach(), Outreach()
+    for v in village_period.values():
+        outreach.add(v)
+    for v in village_ytd.values():
+        ytd.add(v)
+    campaign = None
+    running = running_campaign(period)
+    if running is not None:
+        code, start, end = running
+        upto = min(end, period.end)
+        so_far = (await _one_commune(session, cid, start, upto)).get(None, Outreach())
+        tagged = (await outreach_by(session, [cid], start, upto, campaign=code)).get((cid,), Outreach())
+        campaign = (code, start, end, so_far, tagged.sessions)
+    open_cases, stale = (await open_and_stale(session, [cid], as_of)).get(cid, (0, 0))
+    supported, counselled = await targets(session, cid, ytd_since, until)
+    return Figures(
+        commune_id=cid, period=period, as_of=as_of,
+        villages=[(v.id, v.name) for v in commune.villages],
+        outreach=outreach, ytd=ytd,
+        by_format=await _one_commune(session, cid, period.start, period.end, Report.format),
+        by_topic=await topics(session, cid, period.start, period.end),
+        village_period={k: v for k, v in village_period.items() if k is not None},
+        village_ytd={k: v for k, v in village_ytd.items() if k is not None},
+        campaign=campaign,
+        cases=await case_figures(session, cid, since, until),
+        cases_ytd=await case_figures(session, cid, ytd_since, until),
+        open_cases=open_cases, stale_cases=stale,
+        supported=supported, counselled=counselled,
+        quality=await quality(session, cid, period, since, until),
+    )
+
+
+@dataclass
+class CommuneRow:
+    """One commune's line in the province's side-by-side view."""
+
+    commune_id: str
+    villages: int
+    reported: int
+    outreach: Outreach
+    new_cases: int
+    open_cases: int
+
+
+async def province_rows(session: AsyncSession, communes: Sequence, period: Period, *, now: datetime) -> list[CommuneRow]:
+    """Aggregates of every commune in a few grouped queries (a province has ~100 communes)."""
+    ids = [c.id for c in communes]
+    totals = await outreach_by(session, ids, period.start, period.end)
+    reported = dict((await session.execute(
+        select(Report.commune_id, func.count(distinct(Report.village_id)))
+        .where(*_current(ids, period.start, period.end), Report.village_id.is_not(None))
+        .group_by(Report.commune_id)
+    )).all())
+    # The communes may sit in different time zones; the province view takes the first one's.
+    tz = communes[0].tz
+    since, until = period.utc_bounds(tz)
+    new = dict((await session.execute(
+        select(Case.commune_id, func.count(Case.id))
+        .where(Case.commune_id.in_(ids), Case.created_at >= since, Case.created_at < until)
+        .group_by(Case.commune_id)
+    )).all())
+    opened = await open_and_stale(session, ids, min(now, until))
+    return [
+        CommuneRow(c.id, len(c.villages), int(reported.get(c.id, 0)), totals.get((c.id,), Outreach()),
+                   int(new.get(c.id, 0)), opened.get(c.id, (0, 0))[0])
+        for c in communes
+    ]
+
+
+async def village_year(session: AsyncSession, commune, village_id: str, today: date) -> tuple[Outreach, int]:
+    """One village this calendar year: its outreach, and its open cases."""
+    start = date(today.year, 1, 1)
+    figures_ = (await _one_commune(session, commune.id, start, today, Report.village_id)).get(village_id, Outreach())
+    open_cases = int(await session.scalar(
+        select(func.count(Case.id)).where(Case.commune_id == commune.id, Case.village_id == village_id,
+                                          Case.status != "closed")
+    ) or 0)
+    return figures_, open_cases
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    commune_id: str
+    ref: str
+    village_id: str | None
+    held_on: date
+    format: str
+    topics: tuple[str, ...]
+    total: int
+    male: int | None
+    female: int | None
+    campaign: str | None
+    language: str | None
+    leaflets: int | None
+    banners: int | None
+    loudspeaker_minutes: int | None
+    youth: int | None
+    ethnic_minority: int | None
+    org: str | None
+
+
+async def report_rows(session: AsyncSession, communes: Sequence[str], start: date, end: date) -> list[ReportRow]:
+    """The current version of every outreach report of a period (no free text: notes stay out)."""
+    rows = (await session.execute(
+        select(Report.id, Report.commune_id, Report.ref, Report.village_id, Report.held_on, Report.format,
+               Report.attendees_total, Report.attendees_male, Report.attendees_female, Report.campaign,
+               Report.language, Report.leaflets, Report.banners, Report.loudspeaker_minutes, Report.youth,
+               Report.ethnic_minority, Report.org)
+        .where(*_current(communes, start, end))
+        .order_by(Report.commune_id, Report.held_on, Report.id)
+    )).all()
+    topics_of: dict[int, list[str]] = defaultdict(list)
+    ids = [r[0] for r in rows]
+    for chunk in range(0, len(ids), 500):
+        stmt = select(ReportTopic.report_id, ReportTopic.topic).where(ReportTopic.report_id.in_(ids[chunk:chunk + 500]))
+        for rid, topic in await session.execute(stmt):
+            topics_of[rid].append(topic)
+    return [ReportRow(r[1], r[2], r[3], r[4], r[5], tuple(sorted(topics_of[r[0]])), *r[6:]) for r in rows]
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    ref: str
+    village_id: str | None
+    occurred_on: date | None
+    received_on: datetime
+    kind: str | None
+    forms: tuple[str, ...]
+    people: int
+    status: str
+    urgent: bool
+
+
+async def consented_case_rows(session: AsyncSession, commune_id: str, since: datetime, until: datetime) -> list[CaseRow]:
+    """Coded rows of the cases whose person subjected agreed to sharing; never any free text."""
+    cases = (await session.execute(
+        select(Case.id, Case.ref, Case.village_id, Case.occurred_on, Case.created_at, Case.kind, Case.status,
+               Case.urgent)
+        .where(Case.commune_id == commune_id, Case.created_at >= since, Case.created_at < until,
+               Case.consent == "agreed")
+        .order_by(Case.created_at)
+    )).all()
+    ids = [c[0] for c in cases] or [-1]
+    forms: dict[int, list[str]] = defaultdict(list)
+    for cid, code in await session.execute(
+        select(CaseCode.case_id, CaseCode.code).where(CaseCode.case_id.in_(ids), CaseCode.field == "forms")
+    ):
+        forms[cid].append(code)
+    people = dict((await session.execute(
+        select(CasePerson.case_id, func.count()).where(CasePerson.case_id.in_(ids)).group_by(CasePerson.case_id)
+    )).all())
+    return [CaseRow(c[1], c[2], c[3], c[4], c[5], tuple(sorted(forms[c[0]])), int(people.get(c[0], 0)), c[6], c[7])
+            for c in cases]
