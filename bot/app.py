@@ -67,6 +67,8 @@ class App:
             self.http = HttpServer(self.config.http.host, self.config.http.port, self.sessions)
             self.http.add_routes(routes)
             await self.http.start()
+        if self.engine.dialect.name == "sqlite":
+            await self.outbox.release_claims()  # SQLite means one process: nothing else is sending
         for channel in self.channels:
             await channel.start()
         await self.channel_status.started(self.channels)

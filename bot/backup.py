@@ -16,7 +16,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from bot.status import sqlite_path
 from storage.db import head_revision, is_sqlite
@@ -48,8 +48,9 @@ def _revision(db: sqlite3.Connection) -> str | None:
 
 
 def _pg_hint(url: str, command: str, file: str) -> str:
-    u = make_url(url).set(drivername="postgresql", password=None)
-    dsn = u.render_as_string(hide_password=False)
+    u = make_url(url)  # the password stays out: it is not for the screen or the shell history
+    dsn = URL.create("postgresql", username=u.username, host=u.host, port=u.port,
+                     database=u.database).render_as_string(hide_password=False)
     if command == "backup":
         return (f"This deployment uses PostgreSQL: back it up with pg_dump, e.g.\n"
                 f"  pg_dump -Fc -f {file} \"{dsn}\"\n"

@@ -75,6 +75,7 @@ class Reply:
     edit: bool = False  # edit the delivered message with this tag instead of sending anew
     html: bool = False  # text is HTML with user input escaped
     contact_label: str = ""  # the label of the share-phone button
+    remove_keyboard: bool = False  # take away a keyboard an earlier message put up (the share-phone one)
     commands: tuple[tuple[str, str], ...] | None = None  # the chat's command menu, where supported
     # Chat hygiene: delete the bot's messages in this chat since `since` (ISO time) and the
     # person's messages listed in `ids`, where the channel can delete. Nothing is shown.

@@ -45,7 +45,8 @@ class Metrics(NoMetrics):
                                    registry=r)
         self.outbox_failed = Gauge("bot_outbox_failed_messages", "Messages given up on (in the database)",
                                    registry=r)
-        self.alerts_open = Gauge("bot_alerts_open", "Alerts about cases not yet acknowledged", registry=r)
+        self.alerts_open = Gauge("bot_alerts_open", "Urgent cases whose alerts nobody has acknowledged yet",
+                                 registry=r)
         self.channel_up = Gauge("bot_channel_connected", "1 when the channel is connected", ["channel"],
                                 registry=r)
         info = Gauge("bot_info", "The bot's version", ["version"], registry=r)
@@ -71,7 +72,7 @@ class Metrics(NoMetrics):
             self.outbox_depth.labels(channel=channel).set(count)
         self.outbox_oldest.set((now - backlog.oldest).total_seconds() if backlog.oldest else 0)
         self.outbox_failed.set(backlog.failed)
-        self.alerts_open.set(alerts.alerts)
+        self.alerts_open.set(alerts.cases)
         self.channel_up.clear()
         for row in channels:
             self.channel_up.labels(channel=row.channel).set(1 if row.connected else 0)

@@ -111,6 +111,13 @@ class Outbox:
         self._wake = asyncio.Event()
         self._stopping = False
 
+    async def release_claims(self) -> None:
+        """At the start of the only process (SQLite): claims left by a killed process are void."""
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.claimed_until.is_not(None)).values(claimed_until=None)
+            )
+
     def register(self, channel) -> None:
         self.channels[channel.name] = channel
         if getattr(channel, "per_account", False):  # Zalo: one bot or official account per commune
@@ -241,7 +248,8 @@ class Outbox:
                 # Where a message cannot be edited the change is dropped: the next question follows anyway.
                 result = await sender.edit(row.chat_id, target, reply) if target else Delivery(ok=True)
             else:
-                result = await sender.send(row.chat_id, reply)
+                done = len(row.platform_ids or [])  # parts an earlier attempt already delivered
+                result = await sender.send(row.chat_id, reply, done) if done else await sender.send(row.chat_id, reply)
         except Exception as exc:  # noqa: BLE001 - a channel bug must not stop the queue
             log.exception("delivery raised on %s", row.channel)
             result = Delivery(ok=False, error=type(exc).__name__)
@@ -255,11 +263,13 @@ class Outbox:
             row.attempts += 1
             if result.ok:
                 row.delivered_at = now
-                row.platform_ids = result.platform_ids
+                row.platform_ids = (row.platform_ids or []) + result.platform_ids
                 row.payload = None  # delivered: what was said is not kept
                 self.metrics.delivery(row.channel, "delivered")
                 return
             row.last_error = result.error[:300]
+            if result.platform_ids:  # some parts went out: a retry sends only the rest
+                row.platform_ids = (row.platform_ids or []) + result.platform_ids
             if result.permanent or row.attempts >= MAX_ATTEMPTS:
                 row.failed_at = now
                 log.warning("outbox message %s to %s failed for good: %s", row.id, row.channel, result.error)

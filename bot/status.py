@@ -169,10 +169,10 @@ async def collect(config: Config, engine: AsyncEngine, *, now: datetime, disk_us
     async def alerts(session) -> None:
         a = await ops.open_alerts(session)
         if a.alerts:
-            report.add("alerts", f"{a.alerts} unacknowledged alert(s) about {a.cases} case(s), oldest since "
-                                 f"{_when(a.oldest, tz)} ({_ago(now, a.oldest)})", attention=True)
+            report.add("alerts", f"{a.cases} urgent case(s) not acknowledged by anyone ({a.alerts} alerts sent), "
+                                 f"oldest since {_when(a.oldest, tz)} ({_ago(now, a.oldest)})", attention=True)
         else:
-            report.add("alerts", "no unacknowledged alert")
+            report.add("alerts", "no unacknowledged urgent alert")
 
     async def digests(session) -> None:
         found = {d.commune_id: d for d in await ops.last_digests(session)}

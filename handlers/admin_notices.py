@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 DISK_USAGE = shutil.disk_usage
 
 TITLES = {
-    "channel_down": N_("the {channel} channel is down"),
+    "channel_down": N_("the {channel} channel outage"),
     "outbox_stuck": N_("messages waiting in the outbox"),
     "digest_failed": N_("the weekly digest of {commune}"),
     "zalo_quota": N_("the Zalo message quota"),

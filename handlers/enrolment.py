@@ -107,6 +107,7 @@ def ask_phone(ctx: Ctx) -> None:
         ),
         [Choice(ctx.t("Skip"), "p:skip", control=True, keyword=ctx.t("skip"))],
         ask_contact=True,
+        contact_label=ctx.t("Share my phone number"),
     )
 
 
@@ -136,7 +137,9 @@ async def handle_phone(ctx: Ctx) -> None:
     await ctx.session.execute(update(Person).where(Person.id == ctx.person.id).values(**values))
     await set_chat_state(ctx, None)
     if phone:
-        ctx.say(ctx.t("Thank you, your phone number has been saved."))
+        ctx.say(ctx.t("Thank you, your phone number has been saved."), remove_keyboard=True)
+    else:
+        ctx.say(ctx.t("No phone number was saved."), remove_keyboard=True)
     greet(ctx)
 
 

@@ -141,7 +141,17 @@ class CaseView:
 
 
 def access(reader: Profile, case: Case) -> str | None:
-    """'full', 'coded', 'status' or None: the one place that decides who reads what of a case."""
+    """'full', 'coded', 'status' or None: the one place that decides who reads what of a case.
+
+    | reader                      | consent agreed | not agreed / not asked |
+    |-----------------------------|----------------|------------------------|
+    | office of the commune       | full           | full                   |
+    | police, case routed to them | full           | full                   |
+    | police, case not routed     | —              | —                      |
+    | leader of the commune       | full           | coded                  |
+    | the reporter                | status         | status                 |
+    | admin, province, others     | —              | —                      |
+    """
     if reader.commune_id != case.commune_id:
         return None
     if "office" in reader.roles:
@@ -149,7 +159,7 @@ def access(reader: Profile, case: Case) -> str | None:
     if "police" in reader.roles and case.police_routed:
         return "full"
     if "leader" in reader.roles:
-        return "coded"
+        return "full" if case.consent == "agreed" else "coded"
     if reader.id == case.reporter_id:
         return "status"
     return None

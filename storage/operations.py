@@ -78,16 +78,19 @@ async def outbox_backlog(session: AsyncSession) -> Backlog:
 
 @dataclass(frozen=True)
 class OpenAlerts:
-    alerts: int
-    cases: int
+    alerts: int  # urgent alerts sent about those cases
+    cases: int  # urgent cases nobody has acknowledged yet
     oldest: datetime | None
 
 
 async def open_alerts(session: AsyncSession) -> OpenAlerts:
-    """Alerts about cases that nobody has acknowledged yet."""
+    """Urgent alerts about cases that nobody has acknowledged yet. One acknowledgement takes the
+    case for everyone (only the acknowledger's own alert rows get acknowledged_at), so a case
+    counts as open while none of its alerts is acknowledged. Coded-details alerts ask for nothing."""
+    taken = select(Alert.case_id).where(Alert.acknowledged_at.is_not(None))
     count, cases, oldest = (await session.execute(
         select(func.count(), func.count(func.distinct(Alert.case_id)), func.min(Alert.created_at))
-        .where(Alert.acknowledged_at.is_(None))
+        .where(Alert.kind == "urgent", Alert.acknowledged_at.is_(None), Alert.case_id.not_in(taken))
     )).one()
     return OpenAlerts(count or 0, cases or 0, _utc(oldest))
 

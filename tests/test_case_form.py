@@ -180,7 +180,7 @@ async def test_case_details_are_read_only_through_the_checked_and_audited_functi
     head = await enrolled(app)
     await head.say("/baotin")
     await head.press(vi("No"))
-    await answer_case(head, forms=("Economic",))
+    await answer_case(head, forms=("Economic",), consent="Does not agree")
     async with app.sessions() as s, s.begin():
         case = await s.scalar(select(Case))
         people = {}
@@ -196,9 +196,11 @@ async def test_case_details_are_read_only_through_the_checked_and_audited_functi
         assert not leader_view.full and leader_view.texts == [] and leader_view.codes["forms"] == ["economic"]
         assert await read_case(s, app.services.keyring, case, people["police"], channel="fake", now=now) is None
         assert await read_case(s, app.services.keyring, case, people["u1"], channel="fake", now=now) is None
+        case.consent = "agreed"  # with consent, the leader may read the full record
+        assert (await read_case(s, app.services.keyring, case, people["leader"], channel="fake", now=now)).full
     async with app.sessions() as s:
         actions = (await s.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
-    assert actions == ["read_full", "read_coded", "read_refused", "read_refused"]
+    assert actions == ["read_full", "read_coded", "read_refused", "read_refused", "read_full"]
 
 
 async def test_the_reporter_sees_the_status_of_their_case(app):

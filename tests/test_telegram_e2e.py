@@ -152,8 +152,6 @@ async def test_a_village_head_enrols_on_telegram_and_reports_a_meeting(telegram_
     assert await bot.outbox_failures() == []
 
 
-@pytest.mark.xfail(strict=True, reason="bot/channels/telegram.py: the share-phone button label is a hard-coded "
-                                       "English default that is never translated (see report)")
 async def test_the_share_phone_button_speaks_vietnamese(telegram_bot):
     bot = await telegram_bot()
     ba = bot.user(BA, "Ba")
@@ -163,8 +161,6 @@ async def test_the_share_phone_button_speaks_vietnamese(telegram_bot):
     assert share["text"] != "📱 Share my phone number"
 
 
-@pytest.mark.xfail(strict=True, reason="handlers/enrolment.py + bot/channels/telegram.py: the share-phone reply "
-                                       "keyboard is never removed after the phone step (see report)")
 async def test_the_share_phone_keyboard_goes_away_after_enrolment(telegram_bot):
     bot = await telegram_bot()
     ba = bot.user(BA, "Ba")
@@ -348,8 +344,6 @@ async def test_replies_survive_429_and_5xx(telegram_bot):
     assert await ba.all_presses_answered()
 
 
-@pytest.mark.xfail(strict=True, reason="bot/channels/telegram.py _poll: a Forbidden/InvalidToken (403/401/404) or "
-                                       "non-JSON answer from getUpdates ends the polling task for good (see report)")
 async def test_polling_outlives_a_403_from_getupdates(telegram_bot):
     bot = await telegram_bot()
     ba = bot.user(BA, "Ba")
@@ -392,8 +386,6 @@ async def test_a_long_message_is_split_within_telegram_s_limit(telegram_bot):
     assert await bot.outbox_failures() == []
 
 
-@pytest.mark.xfail(strict=True, reason="bot/channels/split.py split_text cuts at the last word that fits, not at "
-                                       "the last line break as its docstring says (see report)")
 async def test_a_long_message_is_split_at_line_ends(telegram_bot):
     bot = await telegram_bot()
     ba = bot.user(BA, "Ba")
@@ -403,8 +395,6 @@ async def test_a_long_message_is_split_at_line_ends(telegram_bot):
     assert "\n".join(m.text for m in ba.messages[-3:]) == LONG_VI  # every part ends where a line ends
 
 
-@pytest.mark.xfail(strict=True, reason="bot/channels/telegram.py _send_text splits by code points, Telegram "
-                                       "counts UTF-16 units: emoji-rich text is refused (see report)")
 async def test_a_long_message_with_emoji_is_split_by_utf16_units(telegram_bot):
     bot = await telegram_bot()
     ba = bot.user(BA, "Ba")
@@ -415,8 +405,6 @@ async def test_a_long_message_with_emoji_is_split_by_utf16_units(telegram_bot):
     assert all(utf16_len(m.text) <= 4096 for m in ba.messages[1:])
 
 
-@pytest.mark.xfail(strict=True, reason="bot/channels/telegram.py send(): a failure on a later part re-sends "
-                                       "the parts already delivered (see report)")
 async def test_a_long_message_hitting_the_per_chat_limit_arrives_once(telegram_bot):
     bot = await telegram_bot()
     ba = bot.user(BA, "Ba")
@@ -504,8 +492,6 @@ async def test_a_report_survives_kill_9_in_the_middle_and_no_log_shows_the_token
     assert bot.env["BOT_SECRET_KEY"] not in logs
 
 
-@pytest.mark.xfail(strict=True, reason="bot/outbox.py: a message claimed by a process that was killed stays claimed "
-                                       "for CLAIM_SECONDS (120 s) and blocks its chat after a restart (see report)")
 async def test_a_reply_in_flight_at_kill_9_does_not_freeze_the_chat(emulator, tmp_path):
     emu = emulator
     bot = BotProcess(tmp_path, emu)

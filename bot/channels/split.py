@@ -1,5 +1,5 @@
-"""Splitting long texts for platforms with a length limit: at lines, then words, never inside a
-letter with its tone marks or a surrogate pair."""
+"""Splitting long texts for platforms with a length limit: at line ends where possible, then at
+spaces, never inside a letter with its tone marks (Python strings never split a surrogate pair)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 
 def utf16_len(text: str) -> int:
+    """Telegram counts lengths in UTF-16 code units: an emoji outside the BMP counts two."""
     return len(text.encode("utf-16-le")) // 2
 
 
@@ -15,52 +16,40 @@ def _hard_cut(text: str, limit: int, measure: Callable[[str], int]) -> tuple[str
     cut = len(text)
     while cut > 1 and measure(text[:cut]) > limit:
         cut -= 1
-    while 1 < cut < len(text) and _joined(text[cut - 1], text[cut]):
-        cut -= 1  # keep a base letter with its marks, an emoji with its modifiers
+    while 1 < cut < len(text) and unicodedata.combining(text[cut]):
+        cut -= 1  # keep a base letter with its combining marks
     return text[:cut], text[cut:]
 
 
-def _joined(before: str, ch: str) -> bool:
-    """True when `ch` belongs to the same visible character as `before`."""
-    code = ord(ch)
-    return (
-        unicodedata.category(ch) in ("Mn", "Mc", "Me")  # tone marks, keycaps
-        or ch in "\u200d\ufe0e\ufe0f" or before == "\u200d"  # emoji joined by ZWJ, presentation selectors
-        or 0x1F3FB <= code <= 0x1F3FF  # skin tones
-        or 0xE0020 <= code <= 0xE007F  # tag sequences (subdivision flags)
-    )
+def _pack(pieces: list[str], sep: str, limit: int, measure: Callable[[str], int]) -> list[str]:
+    """Join pieces with sep into chunks within the limit; a piece too long alone is cut further."""
+    chunks: list[str] = []
+    current: str | None = None
+    for piece in pieces:
+        candidate = piece if current is None else current + sep + piece
+        if measure(candidate) <= limit:
+            current = candidate
+            continue
+        if current is not None and current.strip():
+            chunks.append(current)
+        current = piece
+        if measure(current) > limit:
+            smaller = _pack(current.split(" "), " ", limit, measure) if sep == "\n" else []
+            if len(smaller) <= 1:
+                smaller = []
+                rest = current
+                while measure(rest) > limit:
+                    head, rest = _hard_cut(rest, limit, measure)
+                    smaller.append(head)
+                smaller.append(rest)
+            chunks.extend(smaller[:-1])
+            current = smaller[-1]
+    if current is not None and current.strip():
+        chunks.append(current)
+    return chunks
 
 
 def split_text(text: str, limit: int, measure: Callable[[str], int] = len) -> list[str]:
     if measure(text) <= limit:
         return [text]
-    parts: list[str] = []
-    current = ""
-    for token in _tokens(text):
-        candidate = current + token
-        if measure(candidate) <= limit:
-            current = candidate
-            continue
-        if current.strip():
-            parts.append(current.rstrip())
-        current = token.lstrip("\n") if token.startswith("\n") else token
-        while measure(current) > limit:
-            head, current = _hard_cut(current, limit, measure)
-            parts.append(head)
-    if current.strip():
-        parts.append(current.rstrip())
-    return parts
-
-
-def _tokens(text: str) -> list[str]:
-    """Words with the space or line break in front of them, so joining them gives the text back."""
-    out: list[str] = []
-    word = ""
-    for ch in text:
-        if ch in (" ", "\n") and word:
-            out.append(word)
-            word = ""
-        word += ch
-    if word:
-        out.append(word)
-    return out
+    return [chunk.strip("\n") for chunk in _pack(text.split("\n"), "\n", limit, measure)]

@@ -19,6 +19,7 @@ from telegram import (
     InlineKeyboardMarkup,
     KeyboardButton,
     ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     Update,
 )
 from telegram.constants import ParseMode
@@ -28,7 +29,7 @@ from telegram.request import HTTPXRequest
 
 from bot.channels.base import strip_html
 from bot.channels.limits import RateLimiter
-from bot.channels.split import split_text
+from bot.channels.split import split_text, utf16_len
 from bot.config import TelegramConfig
 from bot.events import Choice, Delivery, Incoming, Reply
 from bot.i18n import translate
@@ -46,6 +47,7 @@ def _seconds(value) -> float:
 
 class TelegramChannel:
     name = "telegram"
+    can_send_files = True  # the digest and exports come as files, or else as links
     can_edit = True
     can_delete = True  # within 48 hours, in private chats
 
@@ -124,7 +126,9 @@ class TelegramChannel:
             except RetryAfter as exc:
                 await asyncio.sleep(_seconds(exc.retry_after))
                 continue
-            except (TimedOut, NetworkError, Conflict) as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - network, conflict, a revoked token, garbage: keep trying
                 self.connected = False
                 log.warning("telegram polling: %s; retrying in %.0f s", type(exc).__name__, backoff)
                 await asyncio.sleep(backoff)
@@ -216,7 +220,7 @@ class TelegramChannel:
             )
         buttons = [c for c in reply.choices if len(c.data.encode()) <= MAX_CALLBACK_BYTES]
         if not buttons:
-            return None
+            return ReplyKeyboardRemove() if reply.remove_keyboard else None
         options = [c for c in buttons if not c.control]
         controls = [c for c in buttons if c.control]
         rows = _rows(options, reply.columns)
@@ -229,51 +233,53 @@ class TelegramChannel:
             [[InlineKeyboardButton(_label(c), callback_data=c.data) for c in row] for row in rows]
         )
 
-    async def send(self, chat_id: str, reply: Reply) -> Delivery:
-        ids: list[str] = []
-        markup = self._markup(reply)
+    def _parts(self, chat_id: str, reply: Reply) -> list:
+        """One coroutine factory per message this reply becomes, in order."""
+        parts = []
+        if reply.photo:
+            parts.append(lambda: self.bot.send_photo(chat_id, reply.photo))
+        if reply.file:
+            parts.append(lambda: self.bot.send_document(chat_id, reply.file[1], filename=reply.file[0]))
+        if reply.text:
+            text, mode = reply.text, ParseMode.HTML if reply.html else None
+            if mode and len(text) > MAX_TEXT:
+                text, mode = strip_html(text), None  # splitting HTML could cut a tag in two
+            chunks = split_text(text, MAX_TEXT, utf16_len)
+            markup = self._markup(reply)
+            for i, chunk in enumerate(chunks):
+                last = i == len(chunks) - 1
+                parts.append(lambda c=chunk, last=last: self._send_chunk(chat_id, c, mode, markup if last else None))
+        return parts
+
+    async def _send_chunk(self, chat_id: str, text: str, mode, markup):
         try:
-            if reply.photo:
-                await self.limiter.acquire()
-                msg = await self.bot.send_photo(chat_id, reply.photo)
-                ids.append(str(msg.message_id))
-            if reply.file:
-                await self.limiter.acquire()
-                msg = await self.bot.send_document(chat_id, reply.file[1], filename=reply.file[0])
-                ids.append(str(msg.message_id))
-            if reply.commands is not None:
+            return await self.bot.send_message(chat_id, text, parse_mode=mode, reply_markup=markup)
+        except BadRequest as exc:
+            if mode is None or "parse" not in exc.message.lower():
+                raise
+            return await self.bot.send_message(chat_id, strip_html(text), reply_markup=markup)
+
+    async def send(self, chat_id: str, reply: Reply, done: int = 0) -> Delivery:
+        """Send the reply's messages, skipping the `done` first ones a previous attempt delivered."""
+        ids: list[str] = []
+        try:
+            if reply.commands is not None and done == 0:
                 await self.bot.set_my_commands(
                     [BotCommand(c, d) for c, d in reply.commands], scope=BotCommandScopeChat(int(chat_id))
                 )
-            if reply.text:
-                ids += await self._send_text(chat_id, reply, markup)
+            for part in self._parts(chat_id, reply)[done:]:
+                await self.limiter.acquire()
+                msg = await part()
+                ids.append(str(msg.message_id))
         except RetryAfter as exc:
             return Delivery(ok=False, retry_after=_seconds(exc.retry_after), error="RetryAfter", platform_ids=ids)
         except Forbidden as exc:
-            return Delivery(ok=False, permanent=True, error=f"Forbidden: {exc.message}"[:200])
+            return Delivery(ok=False, permanent=True, error=f"Forbidden: {exc.message}"[:200], platform_ids=ids)
         except BadRequest as exc:
-            return Delivery(ok=False, permanent=True, error=f"BadRequest: {exc.message}"[:200])
+            return Delivery(ok=False, permanent=True, error=f"BadRequest: {exc.message}"[:200], platform_ids=ids)
         except (TimedOut, NetworkError) as exc:
-            return Delivery(ok=False, error=type(exc).__name__)
+            return Delivery(ok=False, error=type(exc).__name__, platform_ids=ids)
         return Delivery(ok=True, platform_ids=ids)
-
-    async def _send_text(self, chat_id: str, reply: Reply, markup) -> list[str]:
-        text, mode = reply.text, ParseMode.HTML if reply.html else None
-        if mode and len(text) > MAX_TEXT:
-            text, mode = strip_html(text), None  # splitting HTML could cut a tag in two
-        parts = split_text(text, MAX_TEXT)
-        ids = []
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            await self.limiter.acquire()
-            try:
-                msg = await self.bot.send_message(chat_id, part, parse_mode=mode, reply_markup=markup if last else None)
-            except BadRequest as exc:
-                if mode is None or "parse" not in exc.message.lower():
-                    raise
-                msg = await self.bot.send_message(chat_id, strip_html(part), reply_markup=markup if last else None)
-            ids.append(str(msg.message_id))
-        return ids
 
     async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery:
         markup = self._markup(reply)
@@ -313,7 +319,7 @@ class TelegramChannel:
 
 
 def reply_contact_label(reply: Reply) -> str:
-    return reply.contact_label or "Share my phone number"
+    return reply.contact_label or translate("vi", "Share my phone number")
 
 
 def _label(choice: Choice) -> str:

@@ -17,11 +17,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from bot.config import WeeklyAt
 from bot.events import Reply
 from bot.i18n import translate
-from bot.outbox import queue_to_person
+from bot.outbox import delivery_order, queue_to_person
 from handlers.office import files, links, render
 from handlers.registry import job
 from storage import stats
-from storage.models import DigestRun, DigestSubscription, Identity, Person, PersonRole
+from storage.models import DigestRun, DigestSubscription, Person, PersonRole
 
 DIGEST_ROLES = ("office", "leader")
 MAX_MISSED = 52
@@ -71,13 +71,9 @@ async def digest_recipients(session, commune_id: str) -> list[int]:
 
 
 async def preferred_channel(session, person: Person) -> str | None:
-    """The channel queue_to_person will use: the preferred one, else the one last seen."""
-    rows = (await session.execute(
-        select(Identity.channel).where(Identity.person_id == person.id).order_by(Identity.last_seen_at.desc())
-    )).scalars().all()
-    if not rows:
-        return None
-    return person.preferred_channel if person.preferred_channel in rows else rows[0]
+    """The channel queue_to_person will use first."""
+    order = await delivery_order(session, person.id)
+    return order[0].channel if order else None
 
 
 class Attachments:

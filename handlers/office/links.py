@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # Channels whose adapters carry files (their class says can_send_files = True). Everything else
 # (the terminal, Zalo Bot) gets a link instead.
-FILE_CHANNELS: set[str] = {"telegram", "zalo_oa"}
+FILE_CHANNELS: set[str] = {"telegram"}
 
 
 def sends_files(channel: str) -> bool:

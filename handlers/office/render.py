@@ -52,7 +52,7 @@ class Words:
 
     def counts(self, labels: dict, values: dict) -> str:
         order = list(labels) + [k for k in values if k not in labels]
-        parts = [f"{self.t(labels.get(k, k))} {self.n(values[k])}" for k in order if values.get(k)]
+        parts = [f"{self.t(labels.get(k, k))}: {self.n(values[k])}" for k in order if values.get(k)]
         return "; ".join(parts) or self.t("none")
 
 

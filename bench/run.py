@@ -1,0 +1,183 @@
+"""Time every office command and the digest on the generated data, beside a baseline query.
+
+Each check is a named coroutine in CHECKS; the scale work adds its own with `check(...)`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, text
+
+from bench.world import config_from_db, keyring
+from bot.app import App
+from bot.events import Incoming
+from storage.db import make_engine, migrate, session_factory
+from storage.models import Case, Identity, Report
+from storage.people import attach_identity, create_person
+
+LIMIT = 1.0  # seconds: what "answers in under a second" means
+BENCH_PEOPLE = {"office": ["office"], "leader": ["leader"], "police": ["police"], "admin": ["admin"],
+                "province": ["province"]}
+
+
+class Recorder:
+    """A channel that only counts what it is given."""
+
+    name = "bench"
+    account = "bench"
+    can_edit = True
+    can_send_files = True
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, chat_id, reply):
+        from bot.events import Delivery
+
+        self.sent += 1
+        return Delivery(ok=True, platform_ids=[str(self.sent)])
+
+    async def edit(self, chat_id, platform_id, reply):
+        from bot.events import Delivery
+
+        return Delivery(ok=True, platform_ids=[platform_id])
+
+
+@dataclass
+class Bench:
+    app: App
+    commune_id: str
+    sequence: int = 0
+
+    async def say(self, who: str, text_: str) -> None:
+        """One message from a bench person, handled to the end (replies delivered)."""
+        self.sequence += 1
+        await self.app.inbox.put(Incoming(
+            channel="bench", account="bench", user_id=who, chat_id=who, dedup_key=f"{time.time_ns()}-{self.sequence}",
+            text=text_, kind="text"))
+        await self.app.router.run_until_idle()
+        await self.app.outbox.drain()
+
+
+Check = Callable[[Bench], Awaitable[None]]
+CHECKS: list[tuple[str, Check]] = []
+
+
+def check(name: str):
+    def register(fn: Check) -> Check:
+        CHECKS.append((name, fn))
+        return fn
+
+    return register
+
+
+def _command(name: str, who: str, line: str) -> None:
+    async def run(bench: Bench) -> None:
+        await bench.say(who, line)
+
+    CHECKS.append((name, run))
+
+
+for _who, _line in (
+    ("office", "/tuan"), ("office", "/tuan truoc"), ("office", "/thang"), ("office", "/thang truoc"),
+    ("office", "/tuan 01/01/{year}-31/12/{year}"), ("office", "/thon Thôn 3"), ("office", "/chuabaocao"),
+    ("office", "/vuviec"), ("office", "/vuviec {ref}"), ("office", "/capnhat {ref}"), ("office", "/xuat"),
+    ("office", "/nguoidung"), ("office", "/bantin"), ("office", "/nhacnho"), ("office", "/thongbao"),
+    ("office", "/huy"), ("leader", "/tuan"), ("police", "/vuviec"), ("admin", "/thuhoi"),
+    ("province", "/tuan"), ("province", "/chuabaocao"), ("province", "/xuat"),
+):
+    _command(f"{_who}: {_line}", _who, _line)
+
+
+@check("digest: figures, text, Excel, chart, queued (rolled back)")
+async def _digest(bench: Bench) -> None:
+    from handlers.office import delivery
+    from storage import stats
+
+    app = bench.app
+    commune = app.config.commune(bench.commune_id)
+    period = stats.week_of(app.clock.now().astimezone(commune.tz).date())
+    async with app.sessions() as session:
+        async with session.begin():
+            await delivery.queue_digest(session, app.services, commune, stats.week_period(*period.start.isocalendar()[:2]),
+                                        now=app.clock.now())
+            await session.rollback()
+
+
+async def _people(app: App, commune_id: str) -> None:
+    now = app.clock.now()
+    async with app.sessions() as session, session.begin():
+        for who, roles in BENCH_PEOPLE.items():
+            if await session.scalar(select(Identity).where(Identity.channel == "bench", Identity.external_id == who)):
+                continue
+            p = await create_person(session, now=now, name=f"Bench {who}", commune_id=None if who == "province"
+                                    else commune_id, roles=roles, villages=[], org=None)
+            p.phone_asked = True
+            await attach_identity(session, p.id, channel="bench", account="bench", external_id=who, chat_id=who,
+                                  display_name=who, now=now)
+
+
+async def _baseline(app: App) -> tuple[float, int]:
+    started = time.perf_counter()
+    async with app.sessions() as session:
+        n = await session.scalar(select(func.count()).select_from(Report))
+        await session.scalar(select(func.count()).select_from(Case))
+    return time.perf_counter() - started, int(n or 0)
+
+
+async def run(url: str, *, out=print) -> int:
+    engine = make_engine(url)
+    await migrate(engine)
+    config = await config_from_db(session_factory(engine), url)
+    await engine.dispose()
+    app = App(config, keyring=keyring(url), storage_url=url)
+    app.add_channel(Recorder())
+    await app.prepare()
+    commune_id = config.communes[0].id
+    await _people(app, commune_id)
+    async with app.sessions() as session:
+        ref = await session.scalar(select(Case.ref).where(Case.commune_id == commune_id, Case.status != "closed",
+                                                          Case.police_routed.is_(True)).limit(1)) or "HS-0000-0000"
+        await session.execute(text("SELECT 1"))
+    bench = Bench(app, commune_id)
+    year = app.clock.now().year
+    baseline, reports = await _baseline(app)
+    rows = []
+    for name, fn in CHECKS:
+        label = name.format(ref=ref, year=year)
+        started = time.perf_counter()
+        await _run_check(bench, fn, ref, year)
+        rows.append((label, time.perf_counter() - started))
+    await app.engine.dispose()
+    width = max(len(r[0]) for r in rows)
+    out(f"{len(config.communes)} commune(s), {reports:,} reports; baseline SELECT count(*) over reports and cases: "
+        f"{baseline * 1000:.1f} ms")
+    out(f"{'check'.ljust(width)}  {'ms':>8}  {'× baseline':>10}  under {LIMIT:.0f} s")
+    slow = 0
+    for label, seconds in rows:
+        ok = seconds < LIMIT
+        slow += not ok
+        out(f"{label.ljust(width)}  {seconds * 1000:8.1f}  {seconds / max(baseline, 1e-6):10.1f}  {'yes' if ok else 'NO'}")
+    out(f"{len(rows) - slow}/{len(rows)} under {LIMIT:.0f} s")
+    return 0
+
+
+async def _run_check(bench: Bench, fn: Check, ref: str, year: int) -> None:
+    """Commands carry {ref} and {year} placeholders, filled from the generated data."""
+    original = bench.say
+
+    async def say(who: str, line: str) -> None:
+        await original(who, line.format(ref=ref, year=year))
+
+    bench.say = say
+    try:
+        await fn(bench)
+    finally:
+        bench.say = original
