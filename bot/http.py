@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import text
 
-
 # Features add routes here: each factory gets the App and returns aiohttp route definitions.
 ROUTE_FACTORIES: list = []
 

@@ -18,8 +18,8 @@ from bot.i18n import translate
 from handlers import features  # noqa: F401 - registers the jobs of every feature
 from handlers.context import Services
 from handlers.forms.engine import FORMS
-from handlers.registry import JOBS, job
 from handlers.hygiene import queue_cleanup
+from handlers.registry import JOBS, job
 from storage.drafts import decode_state, discard_draft, expired_drafts
 from storage.models import Person
 

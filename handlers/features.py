@@ -1,8 +1,11 @@
 """Every module that registers commands, buttons or jobs. A new feature adds one line here."""
 
-from handlers import commands, safety  # noqa: F401
+from handlers import (  # noqa: F401
+    admin_notices,  # noqa: F401
+    commands,
+    linking,  # noqa: F401 - /lienket: one person on several messengers
+    office,  # noqa: F401 - the digest, reminders and the office's commands
+    safety,
+)
 from handlers.alerts import send_due_details  # noqa: F401
 from handlers.forms import case, followup, outreach  # noqa: F401
-from handlers import admin_notices  # noqa: F401
-from handlers import office  # noqa: F401 - the digest, reminders and the office's commands
-from handlers import linking  # noqa: F401 - /lienket: one person on several messengers

@@ -219,15 +219,23 @@ async def test_a_long_text_is_split_at_2000_without_breaking_a_letter_or_an_emoj
     import unicodedata
 
     letter = unicodedata.normalize("NFD", "ệ")  # e + dot below + circumflex: three code points
-    emoji = "👍🏽"  # two code points, four UTF-16 units
-    for tail in (letter, emoji):
-        text = "a" * 1999 + tail + " " + "lời chào " * 300
+    emoji = "👍🏽"  # thumbs up with a skin tone: two code points, four UTF-16 units
+    for before, tail in ((1999, letter), (1998, emoji), (1999, emoji)):  # the limit falls inside the tail
+        text = "a" * before + tail + " " + "lời chào " * 300
         emu.sent.clear()
         assert (await channel.send("z9", _reply(text))).ok
         parts = [m.text for m in emu.sent]
         assert len(parts) >= 2 and all(len(p.encode("utf-16-le")) // 2 <= 2000 for p in parts)
-        assert parts[0] == "a" * 1999 and parts[1].startswith(tail)  # the letter or emoji moved whole
+        assert parts[0] == "a" * before and parts[1].startswith(tail)  # the letter or emoji moved whole
         assert "".join(parts).replace(" ", "") == text.replace(" ", "")
+
+    # A part refused with ok:false on HTTP 200: the next attempt sends only the parts not yet delivered.
+    emu.sent.clear()
+    emu.fail_next("sendMessage", 200, 500, "Internal error", after=1)
+    first = await channel.send("z9", _reply(text))
+    assert not first.ok and not first.permanent and len(first.platform_ids) == 1
+    assert (await channel.send("z9", _reply(text), len(first.platform_ids))).ok
+    assert "".join(m.text for m in emu.sent).replace(" ", "") == text.replace(" ", "")
     # Lines are kept whole where they can be.
     emu.sent.clear()
     lines = "\n".join(f"Dòng {i}: thôn, ngày, hình thức, số người tham dự" for i in range(120))

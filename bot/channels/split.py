@@ -16,9 +16,20 @@ def _hard_cut(text: str, limit: int, measure: Callable[[str], int]) -> tuple[str
     cut = len(text)
     while cut > 1 and measure(text[:cut]) > limit:
         cut -= 1
-    while 1 < cut < len(text) and unicodedata.combining(text[cut]):
-        cut -= 1  # keep a base letter with its combining marks
+    while 1 < cut < len(text) and _joined(text[cut - 1], text[cut]):
+        cut -= 1  # keep a base letter with its combining marks, an emoji with its modifiers
     return text[:cut], text[cut:]
+
+
+def _joined(before: str, ch: str) -> bool:
+    """True when `ch` belongs to the same visible character as `before` (👍🏽, 👨‍👩‍👧, 2️⃣, ệ)."""
+    code = ord(ch)
+    return (
+        unicodedata.category(ch) in ("Mn", "Mc", "Me")  # tone marks, the keycap
+        or ch in "\u200d\ufe0e\ufe0f" or before == "\u200d"  # emoji joined by ZWJ, presentation selectors
+        or 0x1F3FB <= code <= 0x1F3FF  # skin tones
+        or 0xE0020 <= code <= 0xE007F  # tag sequences (subdivision flags)
+    )
 
 
 def _pack(pieces: list[str], sep: str, limit: int, measure: Callable[[str], int]) -> list[str]:

@@ -260,10 +260,11 @@ class ZaloBotChannel:
 
     # ---- sending ------------------------------------------------------------------------------
 
-    async def send(self, chat_id: str, reply: Reply) -> Delivery:
+    async def send(self, chat_id: str, reply: Reply, done: int = 0) -> Delivery:
+        """Send the reply's parts, skipping the `done` first ones a previous attempt delivered."""
         ids: list[str] = []
         text = render_plain(reply)
-        for part in split_text(text, MAX_TEXT, utf16_len) if text.strip() else []:
+        for part in (split_text(text, MAX_TEXT, utf16_len) if text.strip() else [])[done:]:
             await self.limiter.acquire()
             try:
                 result = await self.call("sendMessage", chat_id=chat_id, text=part)

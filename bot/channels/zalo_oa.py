@@ -206,8 +206,8 @@ class ZaloOAChannel:
             return web.Response(status=403)
         event = await self.to_incoming(data)
         if event is not None:
+            await self.interacted(event.user_id)  # first, so what was held goes out before the answer
             await self.inbox.put(event)
-            await self.interacted(event.user_id)
         return web.Response(status=200)
 
     async def to_incoming(self, data: dict) -> Incoming | None:
@@ -281,11 +281,12 @@ class ZaloOAChannel:
 
     # ---- sending ------------------------------------------------------------------------------
 
-    async def send(self, chat_id: str, reply: Reply) -> Delivery:
+    async def send(self, chat_id: str, reply: Reply, done: int = 0) -> Delivery:
+        """Send the reply's messages, skipping the `done` first ones a previous attempt delivered."""
         if await self._window_closed(chat_id):
             return await self._hold(chat_id, reply)
         ids: list[str] = []
-        for message in render(reply):
+        for message in render(reply)[done:]:
             await self.limiter.acquire()
             try:
                 ids.append(await self._send_one(chat_id, message))

@@ -109,10 +109,12 @@ class ZaloBotEmulator:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/bot"
 
-    def fail_next(self, method: str, http_status: int, error_code: int | None = None, description: str = "") -> None:
-        """The next call of `method` fails like this (http_status 200 with ok:false included)."""
+    def fail_next(self, method: str, http_status: int, error_code: int | None = None, description: str = "", *,
+                  after: int = 0) -> None:
+        """A call of `method` (the next one, or the one after `after` that succeed) fails like this;
+        http_status 200 with ok:false included."""
         self._fail.setdefault(method.lower(), []).append(
-            Failure(http_status, error_code if error_code is not None else http_status, description or "Error"))
+            [after, Failure(http_status, error_code if error_code is not None else http_status, description or "Error")])
 
     async def _params(self, request: web.Request) -> dict:
         params = dict(request.query)
@@ -135,8 +137,10 @@ class ZaloBotEmulator:
                 raise ApiError(401, "Unauthorized")
             params = await self._params(request)
             failures = self._fail.get(key)
-            if failures and key != "getupdates":
-                f = failures.pop(0)
+            if failures and failures[0][0] > 0:
+                failures[0][0] -= 1
+            elif failures and key != "getupdates":
+                f = failures.pop(0)[1]
                 return web.json_response({"ok": False, "error_code": f.error_code, "description": f.description},
                                          status=f.http_status)
             handler = getattr(self, f"_m_{key}", None)
