@@ -29,9 +29,14 @@ class ChannelStatusBook:
         self._tasks: set[asyncio.Task] = set()
         self._stopping = asyncio.Event()
 
+    @staticmethod
+    def key(channel) -> str:
+        """Channels with one bot per commune (Zalo Bot) report each account apart."""
+        return f"{channel.name}:{channel.account}" if getattr(channel, "per_account", False) else channel.name
+
     def attach(self, channel) -> None:
         if hasattr(channel, "on_status"):
-            name = channel.name
+            name = self.key(channel)
             channel.on_status = lambda connected, detail="": self.report(name, connected, detail)
 
     def report(self, channel: str, connected: bool, detail: str = "") -> None:
@@ -66,11 +71,11 @@ class ChannelStatusBook:
     async def started(self, channels: list) -> None:
         for channel in channels:
             if not hasattr(channel, "on_status"):
-                self.report(channel.name, True)
+                self.report(self.key(channel), True)
         await self.flush()
         try:
             async with self.sessions() as session, session.begin():
-                await ops.forget_stopped_channels(session, [c.name for c in channels])
+                await ops.forget_stopped_channels(session, [self.key(c) for c in channels])
         except Exception:  # noqa: BLE001
             log.exception("could not tidy the channel status")
 
@@ -93,5 +98,5 @@ class ChannelStatusBook:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         for channel in channels:
-            self._latest[channel.name] = (False, "stopped")
+            self._latest[self.key(channel)] = (False, "stopped")
         await self.flush()

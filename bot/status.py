@@ -198,9 +198,11 @@ async def collect(config: Config, engine: AsyncEngine, *, now: datetime, disk_us
         if not in_use:
             report.add("zalo quota", "Zalo Bot not in use", info=True)
             return
-        percent = used * 100 // o.zalo_monthly_quota
-        report.add("zalo quota", f"{used} of {o.zalo_monthly_quota} messages this month ({percent}%)",
-                   attention=percent >= o.zalo_quota_warn_percent)
+        for account, count in sorted(used.items()) or [("", 0)]:
+            percent = count * 100 // o.zalo_monthly_quota
+            name = f"zalo quota {account}" if len(used) > 1 else "zalo quota"
+            report.add(name, f"{count} of {o.zalo_monthly_quota} messages this month ({percent}%)",
+                       attention=percent >= o.zalo_quota_warn_percent)
 
     async def notices(session) -> None:
         rows = await ops.open_notices(session)

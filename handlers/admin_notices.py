@@ -148,11 +148,12 @@ async def check(session: AsyncSession, config: Config, now: datetime) -> None:
                 "commune": commune.name if commune else digest.commune_id, "commune_id": digest.commune_id}
     await _sync_family(session, "digest_failed", failed, now)
 
-    used, in_use = await ops.zalo_messages_since(session, month_start(now, tz))
+    used, _ = await ops.zalo_messages_since(session, month_start(now, tz))
     quota = {}
-    percent = used * 100 // o.zalo_monthly_quota
-    if in_use and percent >= o.zalo_quota_warn_percent:
-        quota["zalo_quota"] = {"used": used, "quota": o.zalo_monthly_quota, "percent": percent}
+    for account, count in used.items():  # each Zalo bot has its own quota
+        percent = count * 100 // o.zalo_monthly_quota
+        if percent >= o.zalo_quota_warn_percent:
+            quota[f"zalo_quota:{account}"] = {"used": count, "quota": o.zalo_monthly_quota, "percent": percent}
     await _sync_family(session, "zalo_quota", quota, now)
 
     disk = {}

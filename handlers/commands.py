@@ -23,12 +23,12 @@ async def _start_form(ctx: Ctx, form) -> None:
         await engine.start(ctx, form)
 
 
-@command("baocao", N_("Report an outreach session"), ("reporter",), order=10)
+@command("baocao", N_("Report an outreach session"), order=10)
 async def report_outreach(ctx: Ctx, arg: str) -> None:
     await _start_form(ctx, OUTREACH)
 
 
-@command("baotin", N_("Report a case (hồ sơ)"), CASE_REPORTERS, order=20)
+@command("baotin", N_("Report a case (hồ sơ)"), order=20)
 async def report_case(ctx: Ctx, arg: str) -> None:
     if ctx.event.channel not in CHANNELS_THAT_DELETE:
         ctx.say(ctx.t("Note: on this channel the bot cannot delete messages. After sending, please delete this "
@@ -36,7 +36,7 @@ async def report_case(ctx: Ctx, arg: str) -> None:
     await _start_form(ctx, CASE)
 
 
-@command("cuatoi", N_("My recent reports"), CASE_REPORTERS, order=30)
+@command("cuatoi", N_("My recent reports"), order=30)
 async def my_reports(ctx: Ctx, arg: str) -> None:
     found = await engine.current_draft(ctx)
     if arg and found is not None:
@@ -49,7 +49,7 @@ async def my_reports(ctx: Ctx, arg: str) -> None:
         await myreports.list_reports(ctx)
 
 
-@command("moi", N_("Create an invite code"), ("admin",), order=80)
+@command("moi", N_("Create an invite code"), order=80)
 async def invite(ctx: Ctx, arg: str) -> None:
     invites.ask_role(ctx)
 

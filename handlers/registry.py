@@ -39,9 +39,12 @@ BUTTONS: dict[str, ButtonRun] = {}
 JOBS: dict[str, Job] = {}
 
 
-def command(name: str, description: str, roles=None, *, order: int = 100, in_menu: bool = True, bare: bool = False):
+def command(name: str, description: str, *, order: int = 100, in_menu: bool = True, bare: bool = False):
+    """Who may use it comes from the one table, handlers/permissions.py."""
+    from handlers.permissions import roles_for
+
     def register(run: CommandRun) -> CommandRun:
-        COMMANDS[name] = Command(name, description, frozenset(roles) if roles else None, run, order, in_menu, bare)
+        COMMANDS[name] = Command(name, description, roles_for(name), run, order, in_menu, bare)
         return run
 
     return register

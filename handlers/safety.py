@@ -25,7 +25,7 @@ MAX_RESENDS = 6
 # ---- acknowledging ------------------------------------------------------------------------
 
 
-@command("nhan", N_("Acknowledge an alert: NHAN HS-…"), RESPONDERS, order=60, in_menu=False, bare=True)
+@command("nhan", N_("Acknowledge an alert: NHAN HS-…"), order=60, in_menu=False, bare=True)
 async def acknowledge_typed(ctx: Ctx, arg: str) -> None:
     case = await store.case_by_ref(ctx.session, ctx.person.commune_id, arg) if arg else None
     await acknowledge(ctx, case)
@@ -153,7 +153,7 @@ async def check_reached(services: Services, sessions, now) -> int:
 # ---- withdrawal and the audit log -----------------------------------------------------------
 
 
-@command("rutlai", N_("Ask to withdraw a case you reported: /rutlai HS-…"), ("reporter", "office", "police", "leader"),
+@command("rutlai", N_("Ask to withdraw a case you reported: /rutlai HS-…"),
          order=40, in_menu=False)
 async def withdraw(ctx: Ctx, arg: str) -> None:
     case = await store.case_by_ref(ctx.session, ctx.person.commune_id, arg) if arg else None
@@ -171,7 +171,7 @@ async def withdraw(ctx: Ctx, arg: str) -> None:
                   "not erased and alerts already sent are not taken back.", ref=case.ref))
 
 
-@command("nhatky", N_("Who read or changed a case: /nhatky HS-…"), ("office",), order=70, in_menu=False)
+@command("nhatky", N_("Who read or changed a case: /nhatky HS-…"), order=70, in_menu=False)
 async def audit_log(ctx: Ctx, arg: str) -> None:
     case = await store.case_by_ref(ctx.session, ctx.person.commune_id, arg) if arg else None
     if case is None:

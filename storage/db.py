@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# aiosqlite logs every statement with its parameters at DEBUG: phone numbers among them.
+logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
 def is_sqlite(url: str) -> bool:

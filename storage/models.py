@@ -387,7 +387,7 @@ class ChannelStatus(Base):
     (seen_at: a running bot refreshes it every minute, so a stale one means nobody is watching)."""
 
     __tablename__ = "channel_status"
-    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(100), primary_key=True)  # "telegram", "zalo_bot:<account>"
     connected: Mapped[bool] = mapped_column(Boolean, default=False)
     since: Mapped[datetime] = mapped_column(UtcDateTime)
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime)

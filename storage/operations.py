@@ -95,19 +95,21 @@ async def open_alerts(session: AsyncSession) -> OpenAlerts:
     return OpenAlerts(count or 0, cases or 0, _utc(oldest))
 
 
-async def zalo_messages_since(session: AsyncSession, start: datetime) -> tuple[int, bool]:
-    """Zalo Bot messages delivered since `start` (a reply split in parts counts each part), and
-    whether Zalo Bot is in use here at all."""
+async def zalo_messages_since(session: AsyncSession, start: datetime) -> tuple[dict[str, int], bool]:
+    """Zalo Bot messages delivered since `start`, per bot account (each has its own quota; a reply
+    split in parts counts each part), and whether Zalo Bot is in use here at all."""
     rows = (await session.execute(
-        select(OutboxMessage.platform_ids).where(
+        select(OutboxMessage.account, OutboxMessage.platform_ids).where(
             OutboxMessage.channel == ZALO_BOT_CHANNEL, OutboxMessage.delivered_at >= start)
     )).all()
-    used = sum(len(ids) if ids else 1 for (ids,) in rows)
+    used: dict[str, int] = {}
+    for account, ids in rows:
+        used[account] = used.get(account, 0) + (len(ids) if ids else 1)
     in_use = bool(rows) or bool(await session.scalar(
         select(func.count()).select_from(OutboxMessage).where(OutboxMessage.channel == ZALO_BOT_CHANNEL)))
     if not in_use:
         in_use = bool(await session.scalar(select(func.count()).select_from(ChannelStatus).where(
-            ChannelStatus.channel == ZALO_BOT_CHANNEL)))
+            ChannelStatus.channel.startswith(ZALO_BOT_CHANNEL))))
     return used, in_use
 
 

@@ -39,7 +39,7 @@ from sqlalchemy import func, or_, select
 
 from bot.app import App
 from bot.channels.telegram import TelegramChannel
-from bot.clock import Clock
+from bot.clock import Clock, FakeClock
 from storage.drafts import load_draft
 from storage.models import Identity, InboxEvent, OutboxMessage
 from tests.conftest import START
@@ -67,6 +67,23 @@ class RunningClock(Clock):
 
     def now(self) -> datetime:
         return self._start + timedelta(seconds=time.monotonic() - self._t0)
+
+
+class SteppingClock(FakeClock):
+    """A FakeClock that also runs with real time: a test moves it on by minutes with advance(),
+    while the outbox still sees retry_after and back-off delays (real seconds) pass.
+    """
+
+    def __init__(self, start: datetime = START) -> None:
+        super().__init__(start)
+        self._t0 = time.monotonic()
+
+    def now(self) -> datetime:
+        return super().now() + timedelta(seconds=time.monotonic() - self._t0)
+
+    def set(self, when: datetime) -> None:
+        super().set(when)
+        self._t0 = time.monotonic()
 
 
 def jpeg(width: int = 1200, height: int = 900, color=(30, 120, 200)) -> bytes:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from bot.app import App
+from bot.events import Delivery
 from handlers import hygiene
 from handlers.safety import check_reached, escalate
 from storage import rotation
@@ -243,3 +244,22 @@ async def test_rotating_the_key_loses_nothing_and_retires_the_old_key(config, cl
     replies = await head.say("/huy")  # the re-encrypted draft still opens
     assert replies[0] == vi("The draft has been cancelled. Nothing was saved.")
     await app.engine.dispose()
+
+
+async def test_the_logs_of_a_whole_case_hold_no_case_text_and_no_phone(app, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    police, _, _ = await officers(app)
+    head = await urgent_case(app)
+    await head.say("0987 654 321")
+    await answer_case(head)
+    app.fake.fail_next = [Delivery(ok=False, permanent=True, error="Forbidden: bot was blocked by the user")]
+    await police.press(vi("Acknowledge (Đã tiếp nhận)"))  # its answer fails: a warning is logged
+    await head.say("/cuatoi")
+    await head.press(vi("Add information to {ref}", ref="HS-2026-0001"))
+    await head.say(DESCRIPTION)
+    await head.press(vi("Confirm"))
+    assert "failed for good" in caplog.text  # the log was captured
+    for secret in (DESCRIPTION, "0987654321", "987654321", "0987 654 321"):
+        assert secret not in caplog.text

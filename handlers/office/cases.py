@@ -68,7 +68,7 @@ async def _open_cases(ctx: Ctx) -> list[Case]:
     return [c for c in rows if store.access(ctx.person, c) == "full"][:LIST_LIMIT]
 
 
-@command("vuviec", N_("Open cases: /vuviec, or /vuviec HS-… for one"), CASE_ROLES, order=50)
+@command("vuviec", N_("Open cases: /vuviec, or /vuviec HS-… for one"), order=50)
 async def list_cases(ctx: Ctx, arg: str) -> None:
     if arg:
         await show_case(ctx, arg)
@@ -107,7 +107,7 @@ async def show_case(ctx: Ctx, ref_or_id) -> None:
     ctx.say("\n".join(lines), buttons if NEXT.get(case.status) else [])
 
 
-@command("capnhat", N_("Change a case's status: /capnhat HS-…"), CASE_ROLES, order=51)
+@command("capnhat", N_("Change a case's status: /capnhat HS-…"), order=51)
 async def change_status(ctx: Ctx, arg: str) -> None:
     if not arg:
         cases = await _open_cases(ctx)

@@ -34,7 +34,7 @@ async def show_figures(ctx: Ctx, period: stats.Period) -> None:
     ctx.say(render.digest_text(ctx.lang, figures, commune.name, today=ctx.today))
 
 
-@command("tuan", N_("Figures of a week: /tuan, /tuan 2026-W47"), FIGURES_ROLES, order=40)
+@command("tuan", N_("Figures of a week: /tuan, /tuan 2026-W47"), order=40)
 async def week_figures(ctx: Ctx, arg: str) -> None:
     period = periods.parse_week(arg, ctx.today)
     if period is None:
@@ -44,7 +44,7 @@ async def week_figures(ctx: Ctx, arg: str) -> None:
     await show_figures(ctx, period)
 
 
-@command("thang", N_("Figures of a month: /thang, /thang 11/2026"), FIGURES_ROLES, order=41)
+@command("thang", N_("Figures of a month: /thang, /thang 11/2026"), order=41)
 async def month_figures(ctx: Ctx, arg: str) -> None:
     period = periods.parse_month(arg, ctx.today)
     if period is None:
@@ -68,7 +68,7 @@ async def _village_answer(ctx: Ctx, commune, village) -> str:
                  open=number(ctx.lang, open_cases))
 
 
-@command("thon", N_("One village this year: /thon NAME"), FIGURES_ROLES, order=42)
+@command("thon", N_("One village this year: /thon NAME"), order=42)
 async def village_figures(ctx: Ctx, arg: str) -> None:
     candidates = _village_candidates(ctx)
     exact = [(c, v) for c, v in candidates if parsing.fold(v.name) == parsing.fold(arg)] if arg else []
@@ -86,7 +86,7 @@ async def village_figures(ctx: Ctx, arg: str) -> None:
         ctx.say(ctx.t("Type the village's name after the command, e.g. /thon Thôn 3."))
 
 
-@command("chuabaocao", N_("Villages that have not reported this week"), FIGURES_ROLES, order=43)
+@command("chuabaocao", N_("Villages that have not reported this week"), order=43)
 async def not_reported(ctx: Ctx, arg: str) -> None:
     week = stats.week_of(ctx.today)
     communes = ctx.config.communes if province_view(ctx) else (ctx.commune,)
@@ -104,7 +104,7 @@ async def not_reported(ctx: Ctx, arg: str) -> None:
     ctx.say("\n".join(lines))
 
 
-@command("bantin", N_("Weekly digest: subscribe / unsubscribe"), FIGURES_ROLES, order=44)
+@command("bantin", N_("Weekly digest: subscribe / unsubscribe"), order=44)
 async def subscribe(ctx: Ctx, arg: str) -> None:
     row = await ctx.session.get(DigestSubscription, ctx.person.id)
     by_role = ctx.person.has("office", "leader") and ctx.person.commune_id is not None
@@ -123,7 +123,7 @@ async def subscribe(ctx: Ctx, arg: str) -> None:
         ctx.say(ctx.t("You will no longer receive the weekly digest. Send /bantin again to receive it."))
 
 
-@command("xuat", N_("Export a period to Excel: /xuat 11/2026"), FIGURES_ROLES, order=45)
+@command("xuat", N_("Export a period to Excel: /xuat 11/2026"), order=45)
 async def export(ctx: Ctx, arg: str) -> None:
     period = periods.parse_any(arg, ctx.today)
     if period is None:

@@ -23,7 +23,7 @@ async def _people(ctx: Ctx, *, active: bool = True) -> list[Person]:
     return list((await ctx.session.scalars(stmt)).all())
 
 
-@command("nguoidung", N_("People enrolled"), ("admin", "office"), order=75)
+@command("nguoidung", N_("People enrolled"), order=75)
 async def list_people(ctx: Ctx, arg: str) -> None:
     people = await _people(ctx)
     commune = ctx.commune
@@ -52,7 +52,7 @@ async def _revocable(ctx: Ctx, person_id: int) -> Person | None:
     return person
 
 
-@command("thuhoi", N_("Revoke someone's access: /thuhoi NUMBER"), ("admin",), order=81)
+@command("thuhoi", N_("Revoke someone's access: /thuhoi NUMBER"), order=81)
 async def revoke(ctx: Ctx, arg: str) -> None:
     number_ = arg.strip().lstrip("#")
     if number_.isdigit():
@@ -129,7 +129,7 @@ NOTICE = engine.register(Form(
 ))
 
 
-@command("thongbao", N_("Send a notice to reporters"), ("office", "admin"), order=76)
+@command("thongbao", N_("Send a notice to reporters"), order=76)
 async def notice(ctx: Ctx, arg: str) -> None:
     if ctx.person.commune_id is None:
         ctx.say(ctx.t("This command is not available for your role."))

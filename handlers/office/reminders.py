@@ -80,7 +80,7 @@ async def send_reminders(services, sessions, now: datetime) -> int:
     return sent
 
 
-@command("nhacnho", N_("Weekly reminders on / off"), ("office", "admin"), order=70)
+@command("nhacnho", N_("Weekly reminders on / off"), order=70)
 async def toggle_reminders(ctx: Ctx, arg: str) -> None:
     commune_id = ctx.person.commune_id
     if commune_id is None:

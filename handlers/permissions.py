@@ -1,0 +1,41 @@
+"""Who may do what: the one table. Every command takes its roles from here (handlers/registry.py
+refuses a command missing from it); what each may read of a case is storage/cases.py access(),
+which follows the same rows below. The README shows this table.
+"""
+
+from __future__ import annotations
+
+EVERYONE = None  # every enrolled, active person
+
+REPORTERS = frozenset({"reporter"})
+CASE_REPORTERS = frozenset({"reporter", "office", "police", "leader"})
+FIGURES = frozenset({"office", "leader", "province"})
+CASE_WORKERS = frozenset({"office", "police"})
+RESPONDERS = frozenset({"police", "leader", "office", "admin"})
+
+RIGHTS: dict[str, frozenset[str] | None] = {
+    # everyone
+    "start": EVERYONE, "huy": EVERYONE, "ngonngu": EVERYONE, "trogiup": EVERYONE, "lienket": EVERYONE,
+    # reporting
+    "baocao": REPORTERS,  # an outreach session
+    "baotin": CASE_REPORTERS,  # a suspected case
+    "cuatoi": CASE_REPORTERS,  # my reports and cases; correct a report, add to a case
+    "rutlai": CASE_REPORTERS,  # ask to withdraw a case I reported
+    # figures (aggregates only; province: every commune side by side)
+    "tuan": FIGURES, "thang": FIGURES, "thon": FIGURES, "chuabaocao": FIGURES, "bantin": FIGURES,
+    "xuat": FIGURES,  # case rows in an export: the office only, consented cases only
+    # cases (police: only the cases routed to them)
+    "vuviec": CASE_WORKERS, "capnhat": CASE_WORKERS,
+    "nhan": RESPONDERS,  # acknowledge an alert
+    "nhatky": frozenset({"office"}),  # a case's audit log
+    # people and messages
+    "moi": frozenset({"admin"}), "thuhoi": frozenset({"admin"}),
+    "nguoidung": frozenset({"admin", "office"}),
+    "thongbao": frozenset({"office", "admin"}), "nhacnho": frozenset({"office", "admin"}),
+}
+
+
+def roles_for(command: str) -> frozenset[str] | None:
+    if command not in RIGHTS:
+        raise KeyError(f"command /{command} is not in handlers/permissions.py RIGHTS: add it there")
+    return RIGHTS[command]
