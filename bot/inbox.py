@@ -81,12 +81,22 @@ async def pending_conversations(session: AsyncSession, limit: int = 200) -> list
 
 
 async def next_event(session: AsyncSession, conv_key: str) -> InboxEvent | None:
-    return await session.scalar(
+    """The oldest pending event of a person (or stranger's chat), unless an older event from the
+    same chat still waits under another key (sent before the person enrolled): that one goes first."""
+    row = await session.scalar(
         select(InboxEvent)
         .where(InboxEvent.order_key == conv_key, InboxEvent.processed_at.is_(None))
         .order_by(InboxEvent.id)
         .limit(1)
     )
+    if row is None:
+        return None
+    earlier = await session.scalar(
+        select(InboxEvent.id).where(
+            InboxEvent.conv_key == row.conv_key, InboxEvent.processed_at.is_(None), InboxEvent.id < row.id
+        ).limit(1)
+    )
+    return None if earlier is not None else row
 
 
 def mark_processed(row: InboxEvent, now: datetime, error: str | None = None) -> None:

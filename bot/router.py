@@ -7,9 +7,11 @@ queues and the mark that it was processed, so a crash either did all of it or no
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import inbox as inbox_store
@@ -88,20 +90,23 @@ class Router:
     async def process_next(self, conv: str) -> bool:
         """Handle the oldest pending event of a conversation; False when there is none."""
         services = self.services
-        started, ok = time.perf_counter(), True
+        started, ok, channel = time.perf_counter(), True, conv.split(":", 1)[0]
         async with self.sessions() as session:
             try:
                 async with session.begin():
+                    if not await _lock_conversation(session, conv):
+                        return False  # another replica is handling this person right now
                     row = await inbox_store.next_event(session, conv)
                     if row is None:
                         return False
                     event = Incoming.from_json(services.keyring.decrypt(row.payload))
+                    channel = event.channel
                     await self._handle(session, row, event)
             except Exception as exc:  # noqa: BLE001 - one bad event must not block the person's next ones
                 ok = False
-                log.exception("handler failed on an event of channel %s", conv.split(":", 1)[0])
+                log.exception("handler failed on an event of channel %s", channel)
                 await self._give_up(conv, type(exc).__name__)
-        self.metrics.event_handled(conv.split(":", 1)[0], time.perf_counter() - started, ok)
+        self.metrics.event_handled(channel, time.perf_counter() - started, ok)
         self.on_queued()
         return True
 
@@ -134,6 +139,8 @@ class Router:
         services = self.services
         now = services.clock.now()
         async with self.sessions() as session, session.begin():
+            if not await _lock_conversation(session, conv):
+                return
             row = await inbox_store.next_event(session, conv)
             if row is None:
                 return
@@ -156,3 +163,12 @@ def _apology(lang: str) -> Reply:
 def _guess_lang(hint: str | None) -> str:
     # Vietnamese first: many officials run their phones in English but read Vietnamese best.
     return DEFAULT_LANG
+
+
+async def _lock_conversation(session: AsyncSession, conv: str) -> bool:
+    """On PostgreSQL, one replica at a time handles a person: a transaction-scoped advisory lock.
+    (SQLite means one process, whose router already runs a conversation at a time.)"""
+    if session.bind.dialect.name != "postgresql":
+        return True
+    key = int.from_bytes(hashlib.blake2b(conv.encode(), digest_size=8).digest(), "big", signed=True)
+    return bool(await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))

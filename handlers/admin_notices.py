@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
-from bot.config import Config, data_dir
+from bot.config import ROOT, Config, data_dir
 from bot.events import Reply
 from bot.i18n import N_, number, translate
 from handlers.context import Services
@@ -99,11 +99,13 @@ def notice_text(lang: str, notice: AdminNotice, tz: ZoneInfo, *, resolved: bool)
 
 
 def data_path(session: AsyncSession) -> Path:
-    """The folder holding the data: the SQLite file's, else the data folder (key, demo)."""
+    """The folder holding the data: the SQLite file's; on PostgreSQL the bot's data folder (the
+    database server's disks are its own monitoring's business)."""
     url = session.bind.url
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database).resolve().parent
-    return data_dir()
+    folder = data_dir()
+    return folder if folder.exists() else ROOT
 
 
 def month_start(now: datetime, tz: ZoneInfo) -> datetime:

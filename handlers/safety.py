@@ -128,7 +128,10 @@ async def check_reached(services: Services, sessions, now) -> int:
     done = 0
     async with sessions() as session, session.begin():
         stmt = select(Case).where(Case.urgent.is_(True), Case.reach_checked_at.is_(None), Case.created_at <= limit)
-        for case in (await session.scalars(stmt.limit(50))).all():
+        stmt = stmt.limit(50)
+        if session.bind.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        for case in (await session.scalars(stmt)).all():
             case.reach_checked_at = now
             delivered = await session.scalar(
                 select(func.count()).select_from(OutboxMessage).where(

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, inspect, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AdminNotice, Alert, ChannelStatus, OutboxMessage, Person
@@ -222,14 +224,18 @@ async def raise_notice(session: AsyncSession, key: str, *, now: datetime, commun
     Other features call this too, e.g. raise_notice(session, "zalo_oa_token", now=now) when the
     official account's token cannot be refreshed, and resolve_notice(...) once it can. `params`
     fill the message (numbers, names of channels or communes): never a secret or case data."""
-    row = await session.get(AdminNotice, key, with_for_update=session.bind.dialect.name == "postgresql")
-    if row is not None and row.resolved_at is None:
+    postgres = session.bind.dialect.name == "postgresql"
+    insert = pg_insert if postgres else sqlite_insert
+    # Two processes may find the same problem at once: the row is made once (as if an old problem,
+    # already resolved, so that it is opened below like any recurrence), then locked.
+    await session.execute(insert(AdminNotice).values(
+        key=key, commune_id=commune_id, params=params, raised_at=now, notified_at=None, resolved_at=now,
+        resolution_notified_at=now).on_conflict_do_nothing(index_elements=["key"]))
+    row = await session.get(AdminNotice, key, with_for_update=postgres, populate_existing=True)
+    if row.resolved_at is None:
         if params and row.params != params:
             row.params = params
         return False
-    if row is None:
-        row = AdminNotice(key=key)
-        session.add(row)
     row.commune_id, row.params, row.raised_at = commune_id, params, now
     row.notified_at = row.resolved_at = row.resolution_notified_at = None
     await session.flush()

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Alert, Case, CaseText
+from storage.operations import touch_channels
 from tests.emulators.telegram import SentMessage
 from tests.helpers import vi
 from tests.telegram_harness import (  # noqa: F401 - the *_fixture names register fixtures
@@ -68,7 +69,7 @@ async def reporter(bot: TelegramBot) -> TgUser:
 
 async def answer_case(u: TgUser, *, kind="Domestic violence", forms=("Physical",), people=(("Female", "16–59"),),
                       consent="Agrees", description=DESCRIPTION) -> list[SentMessage]:
-    """From the village question to the confirmation, as tests/test_case_form.py answers it."""
+    """From the village question to the review, as tests/test_case_form.py answers it."""
     await u.press("Thôn 3")
     await u.press(vi("Yesterday"))
     await u.press(vi("A relative or neighbour told me"))
@@ -95,8 +96,7 @@ async def answer_case(u: TgUser, *, kind="Domestic violence", forms=("Physical",
     await u.press(TICK + vi("Commune police"))
     await u.press(vi("Done"))
     await u.press(vi(consent))
-    await u.say(description)
-    return await u.press(vi("Confirm"))
+    return await u.say(description)
 
 
 def sent_to(bot: TelegramBot, chat_id: int) -> list[str]:
@@ -118,59 +118,82 @@ def user_message_id(bot: TelegramBot, chat_id: int, text: str) -> int:
     return ids[-1]
 
 
+async def start(telegram_bot, clock: SteppingClock) -> TelegramBot:
+    """The bot on the emulator, its scheduler driven by the test: the scheduler's own loop (a pass
+    every 5 s) is stopped, so that a job runs exactly when the test calls `run_jobs`."""
+    bot = await telegram_bot(clock=clock)
+    bot.app.scheduler.stop()
+    return bot
+
+
 async def run_jobs(bot: TelegramBot) -> None:
     """What the scheduler does at the clock's time, then everything it queued delivered."""
+    async with bot.app.sessions() as s, s.begin():  # the heartbeat the bot would have written meanwhile
+        await touch_channels(s, [bot.channel.name], now=bot.app.clock.now())
     await bot.app.scheduler.run_due()
     bot.app.outbox.wake()
     await bot.settle()
+
+
+def new_since(bot: TelegramBot, people, mark: int) -> dict[str, list[SentMessage]]:
+    return {role: changed_since(bot.emu, u.id, mark) for role, u in people.items()}
+
+
+def assert_no_case_text(bot: TelegramBot, people) -> None:
+    """No officer ever got the description, in any message, before or after an edit."""
+    for u in people.values():
+        assert not any(DESCRIPTION in t for t in sent_to(bot, u.id)), u.first_name
 
 
 # ---- 1. the urgent path ----------------------------------------------------------------------------
 
 
 async def test_police_get_the_urgent_alert_before_the_reporter_is_asked_for_a_phone(telegram_bot):
-    bot = await telegram_bot(clock=SteppingClock())
+    bot = await start(telegram_bot, SteppingClock())
     team = await officers(bot)
     ba = await reporter(bot)
     before_form = [m.message_id for m in ba.messages]
 
     [danger_q] = await ba.say("/baotin")
-    assert danger_q.text.endswith(vi("Is anyone's life or health in immediate danger right now?")) or \
-        vi("Is anyone's life or health in immediate danger right now?") in danger_q.text
+    assert vi("Is anyone's life or health in immediate danger right now?") in danger_q.text
+    assert danger_q.button_texts[:2] == [vi("Yes"), vi("No")]
     mark = bot.emu.mark()
     replies = await ba.press(vi("Yes"))
 
-    # Right after "Có", before the reporter answers anything else: the police chat has the alert.
-    assert replies[-1].text.count(PHONE_Q) == 1  # the second question is only being asked now
-    assert (await bot.draft_of(BA)).state.answers.get("phone") is None
-    for role in ("police", "leader", "office"):
-        [alert] = changed_since(bot.emu, team[role].id, mark)
-        assert alert.text.startswith(URGENT), alert.text
+    # Right after "Có", before the reporter answers anything else, each officer has the alert.
+    numbers, phone_q = replies[-2:]
+    assert numbers.text.startswith(vi("URGENT case {ref} has been created. The commune police and leaders are being "
+                                      "alerted now.", ref=REF))
+    assert PHONE_Q in phone_q.text  # the second question is only being asked now
+    assert "phone" not in (await bot.draft_of(BA)).state.answers
+    for role, [alert] in new_since(bot, team, mark).items():
+        assert alert.text.startswith(URGENT), (role, alert.text)
         assert vi("Reported by: {name}, phone {phone}", name="Hoàng Văn Ba", phone=vi("no phone on file")) in alert.text
         assert vi("Village(s): {villages} (from the reporter's profile)", villages="Thôn 3") in alert.text
         assert alert.markup_kind == "inline" and alert.button_texts == [ACK]
     police_alert = team["police"].last
     assert "theo hồ sơ" in police_alert.text and police_alert.button_texts == ["Đã tiếp nhận"]
 
-    # The reporter answers on; the coded details reach the three officers only when they confirm.
-    await ba.say("0987 654 321")
+    # The reporter answers on: nothing more reaches the officers until they confirm.
     mark = bot.emu.mark()
-    people = (("Female", "16–59"), ("Female", "Under 16"))
-    review_and_more = await answer_case(ba, people=people)
-    assert THANKS in texts(review_and_more)
-    for role in ("police", "leader", "office"):
-        [details] = changed_since(bot.emu, team[role].id, mark)
-        assert details.text.startswith(URGENT + " · " + vi("coded details")), details.text
+    await ba.say("0987 654 321")
+    [review] = (await answer_case(ba))[-1:]
+    assert vi("Confirm") in review.button_texts
+    assert new_since(bot, team, mark) == {"police": [], "leader": [], "office": []}
+    replies = await ba.press(vi("Confirm"))
+    assert THANKS in texts(replies)
+    for role, [details] in new_since(bot, team, mark).items():
+        assert details.text.startswith(URGENT + " · " + vi("coded details")), (role, details.text)
         assert vi("Forms of violence: {forms}", forms=vi("Physical")) in details.text
         assert vi("Village: {village} · Date: {date}", village="Thôn 3", date="24/11/2026") in details.text
-        assert "+84987654321" in details.text and details.button_texts == [ACK]
-    # No officer ever saw the description, in any message, before or after an edit.
-    for role in ("police", "leader", "office"):
-        assert not any(DESCRIPTION in t for t in sent_to(bot, team[role].id))
+        assert vi("Reported by: {name}, phone {phone}", name="Hoàng Văn Ba", phone="+84987654321") in details.text
+        assert details.button_texts == [ACK]
+    assert_no_case_text(bot, team)
     async with bot.app.sessions() as s:
         case = await s.scalar(select(Case))
-        assert case.ref == REF and case.urgent and case.confirmed_at is not None
+        assert case.ref == REF and case.urgent and case.confirmed_at is not None and case.police_routed
         assert [t.kind for t in (await s.scalars(select(CaseText))).all()] == ["description"]
+        assert sorted((await s.scalars(select(Alert.kind))).all()) == ["details"] * 3 + ["urgent"] * 3
 
     # The reporter's chat: what came before the form, then the neutral line and the menu. Telegram
     # deleted the questions, the answers shown, and the person's own messages too.
@@ -179,6 +202,209 @@ async def test_police_get_the_urgent_alert_before_the_reporter_is_asked_for_a_ph
     assert [m.message_id for m in after[:len(before_form)]] == before_form
     assert texts(after[len(before_form):]) == [THANKS, vi("What would you like to do?")]
     gone = deleted_ids(bot, BA)
-    for typed in ("/baotin", "0987 654 321", "2", DESCRIPTION):
+    for typed in ("/baotin", "0987 654 321", "1", DESCRIPTION):
         assert user_message_id(bot, BA, typed) in gone, typed
+    assert numbers.message_id in gone and phone_q.message_id in gone and review.message_id in gone
     assert await bot.outbox_failures() == []
+
+
+async def test_an_abandoned_urgent_report_sends_what_was_answered_after_fifteen_minutes(telegram_bot):
+    clock = SteppingClock()
+    bot = await start(telegram_bot, clock)
+    team = await officers(bot)
+    ba = await reporter(bot)
+    await ba.say("/baotin")
+    await ba.press(vi("Yes"))
+    urgent = {role: u.last for role, u in team.items()}
+    await ba.say("0987 654 321")
+    await ba.press("Thôn 5")
+    cancelled = await ba.say("/huy")
+    assert vi("The draft has been cancelled. Nothing was saved.") in texts(cancelled)
+    mark = bot.emu.mark()
+
+    clock.advance(minutes=14)  # nobody acknowledged: a reminder at 10 minutes, no details yet
+    await run_jobs(bot)
+    for role, [reminder] in new_since(bot, team, mark).items():
+        assert reminder.text.startswith(REMINDER + "\n" + URGENT), (role, reminder.text)
+    mark = bot.emu.mark()
+    clock.advance(minutes=2)
+    await run_jobs(bot)
+    for role, [details] in new_since(bot, team, mark).items():
+        assert details.text.startswith(URGENT + " · " + vi("coded details")), (role, details.text)
+        assert vi("Village: {village} · Date: {date}", village="Thôn 5", date="—") in details.text
+        assert vi("Kind: {kind}", kind="—") in details.text
+        assert vi("Reported by: {name}, phone {phone}", name="Hoàng Văn Ba", phone="+84987654321") in details.text
+        assert details.button_texts == [ACK]
+    # The alert was not cancelled: still in every officer's chat, still waiting for someone.
+    for role, alert in urgent.items():
+        now_shown = next(m for m in team[role].messages if m.message_id == alert.message_id)
+        assert now_shown.text == alert.text and now_shown.button_texts == [ACK]
+    async with bot.app.sessions() as s:
+        case = await s.scalar(select(Case))
+        assert case.confirmed_at is None and case.details_sent_at is not None
+        assert case.ack_at is None and case.next_escalation_at is not None
+    mark = bot.emu.mark()
+    clock.advance(minutes=1)  # sent once only
+    await run_jobs(bot)
+    assert new_since(bot, team, mark) == {"police": [], "leader": [], "office": []}
+
+
+# ---- 2. routing -----------------------------------------------------------------------------------
+
+
+async def test_a_domestic_violence_case_reaches_the_office_and_leader_on_confirmation_only(telegram_bot):
+    bot = await start(telegram_bot, SteppingClock())
+    team = await officers(bot)
+    ba = await reporter(bot)
+    mark = bot.emu.mark()
+    await ba.say("/baotin")
+    await ba.press(vi("No"))
+    await answer_case(ba, kind="Domestic violence", forms=("Physical",), consent="Agrees")
+    assert new_since(bot, team, mark) == {"police": [], "leader": [], "office": []}
+    await ba.press(vi("Confirm"))
+    arrived = new_since(bot, team, mark)
+    assert arrived["police"] == []
+    for role in ("leader", "office"):
+        [details] = arrived[role]
+        assert details.text.startswith(vi("Case {ref}", ref=REF) + " · " + vi("coded details")), details.text
+        assert not details.text.startswith("🔴")
+        assert vi("Consent to share: {consent}", consent=vi("Agrees")) in details.text
+        assert details.button_texts == [ACK]
+    assert_no_case_text(bot, team)
+    async with bot.app.sessions() as s:
+        case = await s.scalar(select(Case))
+        assert not case.urgent and not case.police_routed and case.consent == "agreed"
+
+
+async def test_a_trafficking_case_reaches_the_police_though_consent_is_refused(telegram_bot):
+    bot = await start(telegram_bot, SteppingClock())
+    team = await officers(bot)
+    ba = await reporter(bot)
+    mark = bot.emu.mark()
+    await ba.say("/baotin")
+    await ba.press(vi("No"))
+    await answer_case(ba, kind="Suspected human trafficking", forms=("Not yet clear",), consent="Does not agree")
+    assert new_since(bot, team, mark) == {"police": [], "leader": [], "office": []}
+    await ba.press(vi("Confirm"))
+    for role, [details] in new_since(bot, team, mark).items():
+        assert details.text.startswith(vi("Case {ref}", ref=REF) + " · " + vi("coded details")), (role, details.text)
+        assert vi("Kind: {kind}", kind=vi("Suspected human trafficking")) in details.text
+        assert vi("Consent to share: {consent}", consent=vi("Does not agree")) in details.text
+    assert_no_case_text(bot, team)
+    async with bot.app.sessions() as s:
+        case = await s.scalar(select(Case))
+        assert case.police_routed and case.kind == "trafficking" and case.consent == "refused"
+
+
+# ---- 3. acknowledging and escalating -------------------------------------------------------------
+
+
+async def test_the_police_acknowledge_and_everyone_including_the_reporter_is_told(telegram_bot):
+    bot = await start(telegram_bot, SteppingClock())
+    team = await officers(bot)
+    ba = await reporter(bot)
+    await ba.say("/baotin")
+    await ba.press(vi("Yes"))
+    mark = bot.emu.mark()
+
+    taken = await team["police"].press(ACK)
+    assert texts(taken) == [vi("You have acknowledged case {ref}. The others have been told.", ref=REF)]
+    told = vi("Case {ref} has been acknowledged by {name} ({role}).", ref=REF, name="Trần Công An",
+              role=vi("commune police"))
+    assert texts(changed_since(bot.emu, LEADER, mark)) == [told]
+    assert texts(changed_since(bot.emu, OFFICE, mark)) == [told]
+    assert texts(changed_since(bot.emu, BA, mark)) == [vi("An officer has taken up case {ref}.", ref=REF)]
+
+    late = await team["leader"].press(ACK)  # on the alert the leader got first
+    assert texts(late) == [vi("Case {ref} was already acknowledged by {name}.", ref=REF, name="Trần Công An")]
+    assert await team["police"].all_presses_answered() and await team["leader"].all_presses_answered()
+    async with bot.app.sessions() as s:
+        case = await s.scalar(select(Case))
+        assert case.ack_at is not None and case.next_escalation_at is None
+        acked = (await s.scalars(select(Alert).where(Alert.acknowledged_by.is_not(None)))).all()
+        assert {a.recipient_id for a in acked} == {case.ack_by}
+
+
+async def test_an_unacknowledged_alert_is_escalated_by_the_restarted_bot_until_someone_acknowledges(telegram_bot):
+    clock = SteppingClock()
+    bot = await start(telegram_bot, clock)
+    team = await officers(bot, admin=True)
+    ba = await reporter(bot)
+    await ba.say("/baotin")
+    await ba.press(vi("Yes"))
+    assert not any(m.text.startswith(URGENT) for m in team["admin"].messages)
+    mark = bot.emu.mark()
+    clock.advance(minutes=9)
+    await run_jobs(bot)
+    assert new_since(bot, team, mark) == {"police": [], "leader": [], "office": [], "admin": []}
+
+    # The bot restarts while the alert waits: a new App on the same database, emulator and clock.
+    await bot.app.stop()
+    bot = await start(telegram_bot, clock)
+    for u in (*team.values(), ba):
+        u.bot = bot
+    clock.advance(minutes=2)
+    await run_jobs(bot)
+    for role, [again] in new_since(bot, team, mark).items():
+        assert again.text.startswith(REMINDER + "\n" + URGENT), (role, again.text)
+        assert vi("Reported by: {name}, phone {phone}", name="Hoàng Văn Ba", phone=vi("no phone on file")) in again.text
+        assert again.button_texts == [ACK]
+
+    # Someone acknowledges the reminder: no more reminders. (The coded details still follow at 15
+    # minutes, as for any urgent case, without a button.)
+    mark = bot.emu.mark()
+    await team["police"].press(ACK)
+    told = vi("Case {ref} has been acknowledged by {name} ({role}).", ref=REF, name="Trần Công An",
+              role=vi("commune police"))
+    assert {role: texts(m) for role, m in new_since(bot, team, mark).items()} == {
+        "police": [vi("You have acknowledged case {ref}. The others have been told.", ref=REF)],
+        "leader": [told], "office": [told], "admin": [told]}
+    mark = bot.emu.mark()
+    clock.advance(minutes=10)
+    await run_jobs(bot)
+    arrived = new_since(bot, team, mark)
+    assert arrived["admin"] == []
+    for role in ("police", "leader", "office"):
+        [details] = arrived[role]
+        assert details.text.startswith(URGENT + " · " + vi("coded details")) and details.buttons == [], details.text
+    mark = bot.emu.mark()
+    clock.advance(minutes=10)
+    await run_jobs(bot)
+    assert new_since(bot, team, mark) == {"police": [], "leader": [], "office": [], "admin": []}
+    async with bot.app.sessions() as s:
+        case = await s.scalar(select(Case))
+        assert case.escalation_step == 1 and case.next_escalation_at is None
+        assert sorted((await s.scalars(select(Alert.role).where(Alert.kind == "urgent"))).all()) == \
+            ["admin", "leader", "leader", "office", "office", "police", "police"]
+
+
+# ---- 4. what is not right yet ----------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="The form's first question escapes the chat clean-up on a real clock: "
+                   "handlers/forms/engine.py start() records hygiene 'since' from Ctx.now, read after the router "
+                   "stamped the event's replies (bot/router.py _handle `now`), and bot/outbox.py _delete keeps "
+                   "rows with created_at < since.")
+async def test_the_first_question_of_a_case_form_is_deleted_too(telegram_bot):
+    bot = await start(telegram_bot, SteppingClock())
+    ba = await reporter(bot)
+    before_form = [m.message_id for m in ba.messages]
+    [danger_q] = await ba.say("/baotin")
+    await ba.press(vi("No"))
+    await ba.say("/huy")
+    assert danger_q.message_id in deleted_ids(bot, BA)
+    assert [m.message_id for m in ba.messages][:-2] == before_form
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="Cancelling after 'Có' tells the reporter 'Nothing was saved' while the "
+                   "urgent case and its alert stay (handlers/forms/engine.py cancel() says it for every form).")
+async def test_a_reporter_who_cancels_an_urgent_case_is_not_told_that_nothing_was_saved(telegram_bot):
+    bot = await start(telegram_bot, SteppingClock())
+    ba = await reporter(bot)
+    await ba.say("/baotin")
+    await ba.press(vi("Yes"))
+    replies = texts(await ba.say("/huy"))
+    assert vi("The draft has been cancelled. Nothing was saved.") not in replies
+    assert any(REF in t for t in replies)
+
+

@@ -231,6 +231,20 @@ async def test_admins_are_told_once_of_each_problem_and_once_when_it_is_resolved
         assert await ops.open_notices(s) == []
 
 
+async def test_a_notice_is_raised_once_until_resolved_on_both_databases(any_app, clock):
+    async with any_app.sessions() as s, s.begin():
+        assert await ops.raise_notice(s, "zalo_oa_token", now=clock.now()) is True
+        assert await ops.raise_notice(s, "zalo_oa_token", now=clock.now()) is False
+    async with any_app.sessions() as s, s.begin():
+        assert [n.key for n in await ops.notices_to_send(s)] == ["zalo_oa_token"]
+        (await ops.notices_to_send(s))[0].notified_at = clock.now()
+    async with any_app.sessions() as s, s.begin():
+        assert await ops.resolve_notice(s, "zalo_oa_token", now=clock.now()) is True
+        assert await ops.resolve_notice(s, "zalo_oa_token", now=clock.now()) is False
+        assert [n.key for n in await ops.notices_to_send(s)] == ["zalo_oa_token"]  # the resolution, to tell
+        assert await ops.raise_notice(s, "zalo_oa_token", now=clock.now()) is True  # it came back
+
+
 async def test_a_failed_digest_is_told_to_the_admins(app, clock):
     DigestRun = getattr(models, "DigestRun", None)  # noqa: N806 - the digest's table, where it has landed
     if DigestRun is None:

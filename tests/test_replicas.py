@@ -1,0 +1,84 @@
+"""Two replicas on one PostgreSQL database: one person's events in order and once, one draft;
+one migration; scheduled work once."""
+
+import asyncio
+import json
+import re
+
+from sqlalchemy import func, select
+
+from bot.app import App
+from bot.events import Incoming
+from storage.db import head_revision, make_engine, migrate, schema_version
+from storage.models import Draft, InboxEvent, OutboxMessage, Report
+from tests.fakechannel import FakeChannel
+from tests.helpers import make_invite, vi
+
+
+async def replica(config, clock, keyring, url) -> App:
+    app = App(config, clock=clock, keyring=keyring, storage_url=url)
+    app.fake = FakeChannel()
+    app.add_channel(app.fake)
+    await app.prepare()
+    return app
+
+
+async def test_two_replicas_take_one_persons_updates_in_order_and_once(config, clock, keyring, pg_url):
+    one, two = await replica(config, clock, keyring, pg_url), await replica(config, clock, keyring, pg_url)
+    code = await make_invite(one)
+    answers = [f"/start {code}", "bỏ qua", "/baocao", "1", "hôm qua", "1", "1 2", "120", "50", "70", "không",
+               "xong", "xác nhận"]
+    runners = [asyncio.create_task(r.router.run(idle_seconds=0.05)) for r in (one, two)]
+    try:
+        for n, text in enumerate(answers):  # a load balancer sends them alternately
+            target = (one, two)[n % 2]
+            clock.advance(seconds=2)
+            await target.inbox.put(Incoming(channel="fake", account="test", user_id="u1", chat_id="u1",
+                                            dedup_key=f"r{n}", text=text, message_id=f"m{n}"))
+            # the platform redelivers every third update to the other replica
+            if n % 3 == 0:
+                await (two, one)[n % 2].inbox.put(Incoming(channel="fake", account="test", user_id="u1",
+                                                           chat_id="u1", dedup_key=f"r{n}", text=text))
+        for _ in range(200):
+            async with one.sessions() as s:
+                pending = await s.scalar(select(func.count()).select_from(InboxEvent)
+                                         .where(InboxEvent.processed_at.is_(None)))
+            if not pending:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        for r in (one, two):
+            await r.router.stop()
+        for t in runners:
+            t.cancel()
+    async with one.sessions() as s:
+        events = (await s.scalars(select(InboxEvent).order_by(InboxEvent.id))).all()
+        assert len(events) == len(answers) and all(e.processed_at and not e.error for e in events)
+        # the questions went out in order: each step once, never going back
+        rows = (await s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "reply")
+                                .order_by(OutboxMessage.id))).all()
+        texts = [json.loads(keyring.decrypt(r.payload))["text"] for r in rows]
+        steps = [int(m.group(1)) for t in texts if (m := re.search(r"(\d+)/9\n", t))]
+        assert steps == list(range(1, 10)), texts
+        [report] = (await s.scalars(select(Report))).all()
+        assert (report.attendees_total, report.attendees_male, report.attendees_female) == (120, 50, 70)
+        assert await s.scalar(select(func.count()).select_from(Draft)) == 0
+    await one.outbox.drain()
+    await two.outbox.drain()
+    texts = [m.text for r in (one, two) for m in r.fake.chats.get("u1", [])]
+    assert any(vi("Thank you! Your report has been saved with reference {ref}.", ref="BC-2026-0001") == t
+               for t in texts)
+    for r in (one, two):
+        await r.engine.dispose()
+
+
+async def test_two_replicas_starting_together_migrate_once(pg_url):
+    engines = [make_engine(pg_url), make_engine(pg_url)]
+    await asyncio.gather(*(migrate(e) for e in engines))
+    assert await schema_version(engines[0]) == head_revision()
+    async with engines[0].connect() as conn:
+        from sqlalchemy import text
+
+        assert (await conn.execute(text("SELECT count(*) FROM alembic_version"))).scalar() == 1
+    for e in engines:
+        await e.dispose()
