@@ -52,13 +52,15 @@ async def delivery_order(session: AsyncSession, person_id: int) -> list[Identity
     return sorted(identities, key=lambda i: i.channel != preferred)  # stable: most recently seen next
 
 
-async def _fall_back(session: AsyncSession, row: OutboxMessage, now: datetime) -> None:
-    """A push that failed for good goes to the person's next identity, still encrypted as it was."""
+async def _fall_back(session: AsyncSession, keyring: Keyring, row: OutboxMessage, now: datetime) -> None:
+    """A push that failed for good goes to the person's next identity, still encrypted as it was;
+    when there is none, the commune's admins are told, so nothing fails unnoticed."""
     order = await delivery_order(session, row.person_id)
     at = next((n for n, i in enumerate(order) if (i.channel, i.account, i.chat_id) == (row.channel, row.account,
                                                                                        row.chat_id)), None)
     if at is None or at + 1 >= len(order):
         log.warning("outbox message %s: no other channel to try for its person", row.id)
+        await _tell_admins(session, keyring, row, now)
         return
     nxt = order[at + 1]
     session.add(OutboxMessage(
@@ -66,6 +68,26 @@ async def _fall_back(session: AsyncSession, row: OutboxMessage, now: datetime) -
         tag=row.tag, payload=row.payload, created_at=now, due_at=now, attempts=0,
     ))
     log.info("outbox message %s: trying the person's %s channel instead of %s", row.id, nxt.channel, row.channel)
+
+
+async def _tell_admins(session: AsyncSession, keyring: Keyring, row: OutboxMessage, now: datetime) -> None:
+    from bot.i18n import translate
+    from storage.models import PersonRole
+
+    person = await session.get(Person, row.person_id)
+    if person is None or person.commune_id is None:
+        return
+    admins = (await session.scalars(
+        select(Person).join(PersonRole, PersonRole.person_id == Person.id)
+        .where(Person.commune_id == person.commune_id, Person.active.is_(True), PersonRole.role == "admin",
+               Person.id != person.id)
+    )).all()
+    reason = (row.last_error or "").split(":", 1)[0][:60]
+    for admin in admins:
+        text = translate(admin.lang, "A message to {name} could not be delivered on any of their channels ({reason}). "
+                         "It is kept in the outbox; please contact them another way.", name=person.name or "?",
+                         reason=reason)
+        await queue_to_every_channel(session, keyring, admin.id, Reply(text=text), now=now, kind="notice")
 
 
 async def queue_to_person(
@@ -274,7 +296,7 @@ class Outbox:
                 row.failed_at = now
                 log.warning("outbox message %s to %s failed for good: %s", row.id, row.channel, result.error)
                 if row.kind in FALLBACK_KINDS and row.person_id is not None:
-                    await _fall_back(session, row, now)
+                    await _fall_back(session, self.keyring, row, now)
                 self.metrics.delivery(row.channel, "failed")
                 return
             self.metrics.delivery(row.channel, "retry")

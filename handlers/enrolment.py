@@ -12,6 +12,7 @@ from handlers import parsing
 from handlers.context import Ctx
 from handlers.menu import ORG_NAMES, ROLE_NAMES, main_menu
 from storage import invites
+from storage.cases import audit
 from storage.models import ChatState, Person
 from storage.people import attach_identity, create_person, load_profile
 
@@ -90,6 +91,8 @@ async def _try_code(ctx: Ctx, typed: str) -> None:
         roles=invite.roles, villages=invite.villages, org=invite.org, lang=ctx.lang,
     )
     invite.used_by = person.id
+    audit(ctx.session, actor_id=invite.created_by, channel=ev.channel, action="roles_granted", now=ctx.now,
+          detail=f"person {person.id}: {', '.join(invite.roles)}")
     await attach_identity(
         ctx.session, person.id, channel=ev.channel, account=ev.account, external_id=ev.user_id,
         chat_id=ev.chat_id, display_name=ev.display_name, now=ctx.now,
@@ -159,4 +162,4 @@ def greet(ctx: Ctx) -> None:
         text = ctx.t("Hello {name}! You are registered as: {who}.", name=ctx.person.name, who=describe(ctx))
     else:
         text = ctx.t("Hello! You are registered as: {who}.", who=describe(ctx))
-    main_menu(ctx, text)
+    main_menu(ctx, text, set_commands=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.events import Choice
 from handlers.context import Ctx
 from handlers.menu import ROLE_NAMES
+from storage.cases import audit
 from storage.invites import create_invite
 
 CHAT_ROLES = ("reporter", "office", "police", "leader", "admin")
@@ -38,5 +39,7 @@ async def on_choice(ctx: Ctx, data: str) -> None:
         ctx.session, now=ctx.now, days=ctx.config.invite_days, commune_id=ctx.person.commune_id or ctx.commune.id,
         roles=[role], villages=villages, org="village_head" if role == "reporter" else None, created_by=ctx.person.id,
     )
+    audit(ctx.session, actor_id=ctx.person.id, channel=ctx.event.channel, action="invite_created", now=ctx.now,
+          detail=role)
     ctx.say(ctx.t("Invite code: {code}\nIt can be used once, within {days} days. The person sends /start {code} to the bot.",
                   code=code, days=ctx.config.invite_days))

@@ -34,7 +34,9 @@ def commands_for(roles: frozenset[str]) -> list[tuple[str, str]]:
     return [(c.name, c.description) for c in commands_in_order() if c.name != "start" and may_use(roles, c)]
 
 
-def main_menu(ctx: Ctx, intro: str | None = None) -> None:
+def main_menu(ctx: Ctx, intro: str | None = None, *, set_commands: bool = False) -> None:
+    """The menu as buttons; with set_commands, also the chat's command menu (after enrolment or a
+    change of language: not every time, it costs a call to the platform)."""
     from handlers.registry import commands_in_order, may_use
 
     roles = ctx.person.roles if ctx.person else frozenset()
@@ -43,7 +45,8 @@ def main_menu(ctx: Ctx, intro: str | None = None) -> None:
         for c in commands_in_order()
         if c.in_menu and may_use(roles, c)
     ]
-    ctx.say(intro or ctx.t("What would you like to do?"), buttons, commands=menu_commands(ctx))
+    ctx.say(intro or ctx.t("What would you like to do?"), buttons,
+            commands=menu_commands(ctx) if set_commands else None)
 
 
 def menu_commands(ctx: Ctx) -> tuple[tuple[str, str], ...]:
@@ -83,4 +86,4 @@ async def set_language(ctx: Ctx, lang: str) -> None:
     await ctx.session.execute(update(Person).where(Person.id == ctx.person.id).values(lang=lang))
     ctx.lang = lang
     ctx.say(ctx.t("The language has been changed."))
-    main_menu(ctx)
+    main_menu(ctx, set_commands=True)

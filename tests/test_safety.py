@@ -263,3 +263,12 @@ async def test_the_logs_of_a_whole_case_hold_no_case_text_and_no_phone(app, capl
     assert "failed for good" in caplog.text  # the log was captured
     for secret in (DESCRIPTION, "0987654321", "987654321", "0987 654 321"):
         assert secret not in caplog.text
+
+
+async def test_role_changes_are_in_the_audit_log(app):
+    admin = await enrolled(app, "adm", roles=("admin",), villages=(), org=None, name="Admin")
+    await admin.say("/moi")
+    await admin.press(vi("commune police"))
+    async with app.sessions() as s:
+        actions = (await s.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
+    assert actions == ["roles_granted", "invite_created"]

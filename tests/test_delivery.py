@@ -1,0 +1,60 @@
+"""The outbox: retries, retry_after, order per chat, and a push nobody can receive is reported."""
+
+
+
+from sqlalchemy import select
+
+from bot.events import Delivery, Reply
+from bot.outbox import queue_to_person
+from storage.models import OutboxMessage
+from tests.helpers import enrolled, vi
+
+
+async def push(app, person_user, text: str, kind: str = "push") -> None:
+    from storage.models import Identity
+
+    async with app.sessions() as s, s.begin():
+        ident = await s.scalar(select(Identity).where(Identity.external_id == person_user.user_id))
+        await queue_to_person(s, app.services.keyring, ident.person_id, Reply(text=text), now=app.clock.now(),
+                              kind=kind)
+
+
+async def test_a_429_is_retried_after_the_time_the_platform_asks_and_order_is_kept(app, clock):
+    head = await enrolled(app)
+    app.fake.fail_next = [Delivery(ok=False, retry_after=30, error="RetryAfter")]
+    await push(app, head, "một")
+    await push(app, head, "hai")
+    await app.outbox.drain()
+    assert [m.text for m in head.messages[-2:]] != ["một", "hai"]  # nothing yet: the first waits
+    clock.advance(seconds=29)
+    await app.outbox.drain()
+    assert "một" not in [m.text for m in head.messages]
+    clock.advance(seconds=2)
+    await app.outbox.drain()
+    assert [m.text for m in head.messages[-2:]] == ["một", "hai"]
+
+
+async def test_a_network_error_backs_off_and_then_delivers(app, clock):
+    head = await enrolled(app)
+    app.fake.fail_next = [Delivery(ok=False, error="NetworkError")] * 3
+    await push(app, head, "ba")
+    for _ in range(4):
+        await app.outbox.drain()
+        clock.advance(seconds=20)
+    await app.outbox.drain()
+    assert head.last.text == "ba"
+    async with app.sessions() as s:
+        row = await s.scalar(select(OutboxMessage).where(OutboxMessage.kind == "push"))
+        assert row.delivered_at and row.attempts == 4 and row.payload is None
+
+
+async def test_a_push_that_no_channel_can_deliver_is_reported_to_the_admins(app, clock):
+    admin = await enrolled(app, "adm", roles=("admin",), villages=(), org=None, name="Admin")
+    head = await enrolled(app)
+    app.fake.fail_next = [Delivery(ok=False, permanent=True, error="Forbidden: bot was blocked by the user")]
+    await push(app, head, "thông báo")
+    await app.outbox.drain()
+    assert admin.last.text == vi("A message to {name} could not be delivered on any of their channels ({reason}). "
+                                 "It is kept in the outbox; please contact them another way.", name="Hoàng Văn Ba",
+                                 reason="Forbidden")
+
