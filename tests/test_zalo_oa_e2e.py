@@ -138,9 +138,15 @@ async def test_an_expired_token_is_refreshed_once_and_kept_encrypted(zalo, keyri
         assert secret not in caplog.text
 
 
+@pytest.fixture
+def storage_url(database, request, db_url):
+    """Set up before the bots (so torn down after them): a PostgreSQL database outlives its users."""
+    return request.getfixturevalue("pg_url") if database == "postgres" else db_url
+
+
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
-async def test_two_processes_refreshing_the_token_at_once_use_one_refresh(zalo, database, request):
-    url = request.getfixturevalue("pg_url") if database == "postgres" else zalo.db_url
+async def test_two_processes_refreshing_the_token_at_once_use_one_refresh(storage_url, zalo):
+    url = storage_url
     oa = await zalo.oa_emulator(refresh_delay=0.3)  # a slow OAuth server: both processes are waiting on it
     first = await zalo.start(oa_emu=oa, storage_url=url, http=False)
     second = await zalo.start(oa_emu=oa, storage_url=url, http=False)
