@@ -159,6 +159,7 @@ class Outbox:
 
     async def run(self, idle_seconds: float = 1.0) -> None:
         while not self._stopping:
+            self._wake.clear()  # before the pass: a wake-up during it is not lost
             try:
                 sent = await self.deliver_due()
             except Exception:  # noqa: BLE001 - the loop must outlive any one failure
@@ -166,7 +167,6 @@ class Outbox:
                 sent = 0
             if sent:
                 continue
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), idle_seconds)
             except TimeoutError:

@@ -116,7 +116,7 @@ class Router:
         identity = await find_identity(session, event.channel, event.account, event.user_id)
         person = await load_profile(session, identity.person_id) if identity else None
         lang = person.lang if person else _guess_lang(event.lang_hint)
-        ctx = Ctx(services=services, session=session, event=event, person=person, lang=lang, inbox_id=row.id)
+        ctx = Ctx(services=services, session=session, event=event, person=person, lang=lang, inbox_id=row.id, at=now)
         await dispatch.handle(ctx)
         if identity is not None and ctx.person is not None:
             identity.last_seen_at = now

@@ -34,6 +34,13 @@ def emergency_numbers(ctx: Ctx, case: Case) -> str:
     return "\n".join(lines)
 
 
+def numbers_line(ctx: Ctx) -> str:
+    """The numbers to call, in one line: kept after the form's questions are wiped from the chat."""
+    police = ctx.commune.phones.police
+    numbers = ([ctx.t("Commune police {phone}", phone=police)] if police else []) + ["113", ctx.t("111 (if a child is involved)")]
+    return ctx.t("If someone is in danger, call: {numbers}", numbers=" · ".join(numbers))
+
+
 async def _reporter_line(session: AsyncSession, lang: str, case: Case) -> str:
     reporter = await session.get(Person, case.reporter_id)
     phone = reporter.phone if reporter and reporter.phone else translate(lang, "no phone on file")

@@ -31,6 +31,7 @@ class Ctx:
     person: Profile | None
     lang: str
     inbox_id: int | None = None  # the stored event being handled
+    at: datetime | None = None  # when the event is handled (set on first use of `now`)
     replies: list[Reply] = field(default_factory=list)
     pushes: list[tuple[int, Reply]] = field(default_factory=list)
 
@@ -40,7 +41,10 @@ class Ctx:
 
     @property
     def now(self) -> datetime:
-        return self.services.clock.now()
+        """One time for the whole event: what it stores and what it queues agree to the microsecond."""
+        if self.at is None:
+            self.at = self.services.clock.now()
+        return self.at
 
     @property
     def commune(self) -> Commune:

@@ -192,10 +192,20 @@ async def submit(ctx: Ctx, answers: Answers, meta: dict) -> str:
                            now=ctx.now)
     case.confirmed_at = ctx.now
     await alerts.send_details(ctx.session, ctx.services, case, now=ctx.now)
-    return ctx.t("Thank you. The case has been recorded as {ref}. The commune will follow it up; you can add "
+    text = ctx.t("Thank you. The case has been recorded as {ref}. The commune will follow it up; you can add "
                  "information later with /cuatoi.", ref=case.ref)
+    return text + "\n" + alerts.numbers_line(ctx) if case.urgent else text
+
+
+async def cancelled(ctx: Ctx, answers: Answers) -> str | None:
+    """Cancelling never cancels an alert: an urgent case stays, and the reporter is told so."""
+    case = await ctx.session.get(Case, answers["_case_id"]) if answers.get("_case_id") else None
+    if case is None:
+        return None
+    return ctx.t("The form is closed. Urgent case {ref} stays recorded and the officers have been alerted; "
+                 "they will contact you.", ref=case.ref) + "\n" + alerts.numbers_line(ctx)
 
 
 CASE = register(Form(name="case", title=N_("Case report"), items=ITEMS, submit=submit, sensitive=True,
-                     command="baotin", on_progress=progress))
+                     command="baotin", on_progress=progress, on_cancel=cancelled))
 

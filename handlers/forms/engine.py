@@ -437,10 +437,12 @@ async def cancel(ctx: Ctx, draft: OpenDraft) -> None:
 
     await discard_draft(ctx.session, ctx.person.id)
     draft.closed = True
-    if FORMS.get(draft.state.form) and FORMS[draft.state.form].sensitive:
+    form = FORMS.get(draft.state.form)
+    if form is not None and form.sensitive:
         hygiene.remember(draft.state.meta, ctx.event, ctx.now)
         hygiene.cleanup(ctx, draft.state.meta)
-    ctx.say(ctx.t("The draft has been cancelled. Nothing was saved."))
+    message = await form.on_cancel(ctx, draft.state.answers) if form is not None and form.on_cancel else None
+    ctx.say(message or ctx.t("The draft has been cancelled. Nothing was saved."))
     main_menu(ctx)
 
 

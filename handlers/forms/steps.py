@@ -99,6 +99,8 @@ class Form:
     command: str = ""
     # Called after every accepted answer (the case form keeps an urgent case's coded answers current).
     on_progress: Callable[[Ctx, Answers], Awaitable[None]] | None = None
+    # What to say when the form is cancelled, instead of "nothing was saved" (an urgent case stays).
+    on_cancel: Callable[[Ctx, Answers], Awaitable[str | None]] | None = None
 
 
 @dataclass(frozen=True)
