@@ -33,13 +33,14 @@ def setup(dev: bool) -> Path:
     if not python.exists():
         print("Creating the virtual environment in .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    files = [ROOT / "requirements.txt"] + ([ROOT / "requirements-dev.txt"] if dev else [])
+    files = [ROOT / "requirements.txt", ROOT / "constraints.txt"] + ([ROOT / "requirements-dev.txt"] if dev else [])
     digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:16]
     stamp = VENV / f".installed-{'dev' if dev else 'run'}-{digest}"
     if not stamp.exists():
         print("Installing the pinned packages ...", flush=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(files[-1])],
+            [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+             "-r", str(ROOT / ("requirements-dev.txt" if dev else "requirements.txt")), "-c", str(ROOT / "constraints.txt")],
             check=True,
         )
         for old in VENV.glob(f".installed-{'dev' if dev else 'run'}-*"):
