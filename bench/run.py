@@ -132,7 +132,8 @@ async def _baseline(app: App) -> tuple[float, int]:
     return time.perf_counter() - started, int(n or 0)
 
 
-async def run(url: str, *, out=print) -> int:
+async def measure(url: str) -> tuple[int, int, float, list[tuple[str, float]]]:
+    """(communes, reports, baseline seconds, [(check, seconds)]) on the generated data."""
     engine = make_engine(url)
     await migrate(engine)
     config = await config_from_db(session_factory(engine), url)
@@ -156,9 +157,18 @@ async def run(url: str, *, out=print) -> int:
         await _run_check(bench, fn, ref, year)
         rows.append((label, time.perf_counter() - started))
     await app.engine.dispose()
+    return len(config.communes), reports, baseline, rows
+
+
+def headline(communes: int, reports: int, baseline: float) -> str:
+    return (f"{communes} commune(s), {reports:,} reports; baseline SELECT count(*) over reports and cases: "
+            f"{baseline * 1000:.1f} ms")
+
+
+async def run(url: str, *, out=print) -> int:
+    communes, reports, baseline, rows = await measure(url)
     width = max(len(r[0]) for r in rows)
-    out(f"{len(config.communes)} commune(s), {reports:,} reports; baseline SELECT count(*) over reports and cases: "
-        f"{baseline * 1000:.1f} ms")
+    out(headline(communes, reports, baseline))
     out(f"{'check'.ljust(width)}  {'ms':>8}  {'× baseline':>10}  under {LIMIT:.0f} s")
     slow = 0
     for label, seconds in rows:

@@ -75,7 +75,7 @@ class Table:
         right = {2, 4}
 
         def line(values) -> str:
-            return "  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths))
+            return "  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths, strict=True))
                              ).rstrip()
 
         lines = [line(HEADER), line(["-" * w for w in widths])]

@@ -1,0 +1,133 @@
+"""A digest broadcast: one commune's weekly digest queued to many recipients at once (the Monday
+morning of a province), delivered by the outbox through the real TelegramChannel to the emulator
+enforcing Telegram's limit (30 messages in any second, all chats together).
+
+Figures: the achieved rate beside the 30 messages/s ceiling, messages lost, 429s answered; and
+the time to queue everything in one transaction beside one INSERT … SELECT copying the same rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+from sqlalchemy import func, select, text
+
+from bench.parts import Options, part
+from bench.rig import (
+    TOKEN,
+    BenchEmulator,
+    add_people,
+    bot_config,
+    fresh_key,
+    keyring_of,
+    province,
+    scratch_database,
+    start_bot,
+)
+from bench.table import Figure, Table
+from handlers.office import delivery
+from storage import stats
+from storage.db import make_engine, migrate, session_factory
+from storage.models import OutboxMessage
+from storage.people import sync_communes
+
+CEILING = 30.0  # messages per second, Telegram's limit for one bot
+RATE_TARGET = 0.9
+
+
+@part("broadcast", order=40)
+async def broadcast(opts: Options, table: Table) -> None:
+    async with scratch_database("sqlite") as url:
+        rows = await measure(url, opts.recipients)
+    table.add(*rows)
+    table.print(rows)
+
+
+async def _pending(app) -> tuple[int, int, int]:
+    async with app.sessions() as session:
+        row = (await session.execute(select(
+            func.count().filter(OutboxMessage.delivered_at.is_(None), OutboxMessage.failed_at.is_(None)),
+            func.count().filter(OutboxMessage.delivered_at.is_not(None)),
+            func.count().filter(OutboxMessage.failed_at.is_not(None)),
+        ).where(OutboxMessage.kind == "digest"))).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+async def measure(url: str, recipients: int) -> list[Figure]:
+    emu = BenchEmulator(token=TOKEN, bot_username="bench_bot")
+    emu.enforce_rate_limits = True
+    await emu.start()
+    app = None
+    try:
+        world = province(1)
+        config = bot_config(world, url, api_url=emu.api_url, file_url=emu.file_url, poll_timeout=1)
+        engine = make_engine(url)
+        await migrate(engine)
+        async with session_factory(engine)() as session, session.begin():
+            await sync_communes(session, config.communes)
+        members = await add_people(engine, config, recipients, roles=("office",))
+        await engine.dispose()
+        for m in members:
+            emu.user(m.uid, f"Cán bộ {m.uid}")
+        app, _channel = await start_bot(config, url, keyring_of(fresh_key()))  # the channel's own limiter stays
+        commune = config.communes[0]
+        now = app.clock.now()
+        period = stats.week_of(now.astimezone(commune.tz).date() - timedelta(days=7))
+        app.outbox.stop()  # queue first, then deliver: the queueing is timed on its own
+        await asyncio.sleep(0)
+        started = time.perf_counter()
+        async with app.sessions() as session, session.begin():
+            reached = await delivery.queue_digest(session, app.services, commune, period, now=now)
+        queued = time.perf_counter() - started
+        copy = await _copy_baseline(app)
+        expected, _, _ = await _pending(app)
+        first_new = len(emu.appeared)
+        app.outbox._stopping = False
+        sending = asyncio.create_task(app.outbox.run())
+        app._tasks.append(sending)
+        began = time.perf_counter()
+        deadline = began + expected / CEILING * 3 + 60
+        while time.perf_counter() < deadline:
+            pending, _, _ = await _pending(app)
+            if pending == 0:
+                break
+            await asyncio.sleep(0.5)
+        pending, delivered, failed = await _pending(app)
+        times = emu.appeared[first_new:]
+        sent = len(times)
+        rate = (sent - 1) / (times[-1] - times[0]) if sent > 1 and times[-1] > times[0] else None
+        each = expected // max(reached, 1)
+        short = sum(1 for m in members if len(emu.messages(m.uid)) < each)
+    finally:
+        if app is not None:
+            await app.stop()
+        await emu.stop()
+    lost = pending + failed
+    note = (f"{reached:,} recipients, {expected:,} messages queued (text, chart, Excel each), {delivered:,} "
+            f"delivered, {sent:,} seen by the emulator in {times[-1] - times[0] if sent > 1 else 0:.0f} s; "
+            f"{short} recipients short of a part; the channel paces itself at 28/s")
+    return [
+        Figure("broadcast", f"{reached:,} recipients: achieved rate", rate, "msg/s", "ceiling", CEILING,
+               f"≥ {RATE_TARGET * 100:.0f}% of ceiling", rate is not None and rate >= RATE_TARGET * CEILING,
+               note=note),
+        Figure("broadcast", "messages lost (failed or never sent)", lost, "count", "", None, "0", lost == 0),
+        Figure("broadcast", "429 Too Many Requests answered", emu.too_many, "count"),
+        Figure("broadcast", f"queue {reached:,} digests in one transaction", queued, "s",
+               "INSERT … SELECT of the same rows", copy),
+    ]
+
+
+async def _copy_baseline(app) -> float:
+    """One statement writing the same outbox rows (payloads included) once more: the floor."""
+    async with app.engine.connect() as conn:
+        await conn.execute(text("CREATE TEMPORARY TABLE bench_outbox_copy AS SELECT * FROM outbox WHERE 1 = 0"))
+        await conn.commit()
+        started = time.perf_counter()
+        await conn.execute(text("INSERT INTO bench_outbox_copy SELECT * FROM outbox WHERE kind = 'digest'"))
+        await conn.commit()
+        seconds = time.perf_counter() - started
+        await conn.execute(text("DROP TABLE bench_outbox_copy"))
+        await conn.commit()
+    return seconds

@@ -1,0 +1,185 @@
+"""The other side of the wire, in its own process: the Telegram emulator and the simulated people.
+
+Telegram and the people typing are not in the bot's process in real life, and on a machine with
+two cores they should not take the bot's (or the echo bot's) CPU time either. The bench starts
+`python -m bench.loadgen` and speaks to it with one JSON object a line:
+
+    {"cmd": "start", "limits": false}        -> {"api_url": ..., "file_url": ...}
+    {"cmd": "run", "users": [[uid, village]], "script": "report" | "echo", "reports": 1,
+     "timeout": 300}                           -> {"latencies": [...], "seconds": ..., "steps": ..., "errors": [...]}
+    {"cmd": "stop"}                           -> {"internal_errors": [...]}
+    {"cmd": "exit"}
+
+A step's latency runs from the moment the person's message (or button press) enters the
+emulator to the moment the bot's answer to it appears there: the next question (a new message
+with buttons), or for a toggled topic the edit of the question.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+from bench.rig import TOKEN, BenchEmulator, newest_with
+from bot.i18n import translate
+
+NEW, EDIT, ANY = "new", "edit", "any"
+
+
+def report_script(village: str) -> list[tuple[str, str, str]]:
+    """One outreach report, as a village head files it: 13 steps."""
+    t = lambda msgid: translate("vi", msgid)  # noqa: E731
+    return [
+        ("say", "/baocao", NEW),
+        ("press", village, NEW),
+        ("say", "hôm qua", NEW),
+        ("press", t("Village meeting / conference"), NEW),
+        ("press", "▫️ " + t("Law on Gender Equality"), EDIT),
+        ("press", "▫️ " + t("Domestic violence prevention"), EDIT),
+        ("press", t("Done"), NEW),
+        ("say", "120", NEW),
+        ("say", "50", NEW),
+        ("say", "70", NEW),
+        ("press", t("No"), NEW),
+        ("press", t("Skip"), NEW),
+        ("press", t("Confirm"), NEW),  # thanks, then the menu: the menu ends the answer
+    ]
+
+
+STEPS_PER_REPORT = len(report_script("Thôn 1"))
+
+
+def echo_script() -> list[tuple[str, str, str]]:
+    return [("say", f"tin nhắn {i + 1}", ANY) for i in range(STEPS_PER_REPORT)]
+
+
+async def person(emu: BenchEmulator, uid: int, script, reports: int, timeout: float, out: list[float],
+                 errors: list[str], marks: list[float]) -> None:
+    chat = emu._user_chat(uid)
+    for _ in range(reports):
+        for kind, arg, expect in script:
+            mark = chat.next_message_id  # the bot's answer comes after the person's message
+            if kind == "press":
+                try:
+                    message_id, data = newest_with(emu, uid, arg)
+                except LookupError as exc:
+                    errors.append(f"{uid}: {exc}")
+                    return
+                edits = chat.messages[message_id].edits
+            if expect == EDIT:
+                predicate = lambda m, mid=message_id, e=edits: m.message_id == mid and m.edits > e  # noqa: E731
+            elif expect == NEW:
+                predicate = lambda m, mark=mark: m.message_id >= mark and m.edits == 0 and bool(m.buttons)  # noqa: E731
+            else:
+                predicate = lambda m, mark=mark: m.message_id >= mark  # noqa: E731
+            wait = emu.expect(uid, predicate)
+            started = time.perf_counter()
+            marks.append(started)
+            if kind == "say":
+                await emu.send_text(uid, arg)
+            else:
+                await emu.press(uid, message_id, data)
+            try:
+                await asyncio.wait_for(asyncio.shield(wait.future), timeout)
+            except TimeoutError:
+                errors.append(f"{uid}: no answer to {arg!r} within {timeout:.0f} s\n{emu.dump(uid)[-600:]}")
+                emu.done_waiting(uid)
+                return
+            emu.done_waiting(uid)
+            out.append(wait.at - started)
+            marks.append(wait.at)
+
+
+async def run(emu: BenchEmulator, users: list, script: str, reports: int, timeout: float) -> dict:
+    latencies: list[float] = []
+    errors: list[str] = []
+    marks: list[float] = []
+    for uid, _village in users:
+        emu.user(uid, f"Người {uid}")
+    jobs = [person(emu, uid, report_script(village) if script == "report" else echo_script(), reports, timeout,
+                   latencies, errors, marks) for uid, village in users]
+    started = time.perf_counter()
+    await asyncio.gather(*jobs)
+    seconds = (max(marks) - min(marks)) if marks else time.perf_counter() - started
+    return {"latencies": latencies, "seconds": seconds, "steps": len(latencies), "errors": errors[:5],
+            "failed": len(errors), "internal_errors": emu.internal_errors[:3]}
+
+
+async def serve() -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=2**26)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    emu: BenchEmulator | None = None
+
+    def reply(obj) -> None:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+    while True:
+        line = await reader.readline()
+        if not line:
+            break
+        msg = json.loads(line)
+        cmd = msg["cmd"]
+        if cmd == "start":
+            emu = BenchEmulator(token=TOKEN, bot_username="bench_bot")
+            emu.enforce_rate_limits = bool(msg.get("limits", False))
+            await emu.start()
+            reply({"api_url": emu.api_url, "file_url": emu.file_url})
+        elif cmd == "run":
+            reply(await run(emu, msg["users"], msg["script"], int(msg.get("reports", 1)),
+                            float(msg.get("timeout", 300))))
+        elif cmd == "stop":
+            errors = emu.internal_errors[:3] if emu else []
+            if emu is not None:
+                await emu.stop()
+            emu = None
+            reply({"internal_errors": errors})
+        elif cmd == "exit":
+            break
+    if emu is not None:
+        await emu.stop()
+
+
+class LoadGen:
+    """The bench's handle on the load generator process."""
+
+    def __init__(self, proc) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def spawn(cls) -> LoadGen:
+        from bot.config import ROOT
+
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.loadgen", cwd=str(ROOT), stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, limit=2**26,
+        )
+        return cls(proc)
+
+    async def call(self, **msg) -> dict:
+        self.proc.stdin.write((json.dumps(msg) + "\n").encode())
+        await self.proc.stdin.drain()
+        line = await self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the load generator died (exit code {await self.proc.wait()})")
+        return json.loads(line)
+
+    async def close(self) -> None:
+        if self.proc.returncode is None:
+            try:
+                self.proc.stdin.write(b'{"cmd": "exit"}\n')
+                await self.proc.stdin.drain()
+                await asyncio.wait_for(self.proc.wait(), 10)
+            except (TimeoutError, ConnectionError):
+                self.proc.kill()
+                await self.proc.wait()
+
+
+if __name__ == "__main__":
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)
+    asyncio.run(serve())

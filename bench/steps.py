@@ -1,0 +1,137 @@
+"""Conversation steps through the real python-telegram-bot stack, beside a bare echo bot.
+
+N simulated village heads file outreach reports at once (13 steps each, no pause between a
+question and the answer), through the loopback Bot API emulator in another process; the same
+N people then type the same number of messages to a bare python-telegram-bot echo bot polling
+the same emulator. Both run with the emulator's rate limits off and the channel's own limiter
+lifted: what is measured is the software, not Telegram's 30 messages a second.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+
+from sqlalchemy import func, select
+
+from bench.loadgen import STEPS_PER_REPORT, LoadGen
+from bench.parts import Options, part
+from bench.rig import EchoBot, add_people, bot_config, fresh_key, keyring_of, province, scratch_database, start_bot
+from bench.table import Figure, Table
+from storage.db import make_engine, migrate, session_factory
+from storage.models import Report
+from storage.people import sync_communes
+
+MIN_STEPS = 400  # small runs repeat reports until about this many steps are measured
+TARGET_AT = 100  # the reporters at which the targets apply
+
+
+@part("steps", order=20)
+async def steps(opts: Options, table: Table) -> None:
+    backends = ["sqlite"] + (["postgresql"] if opts.pg else [])
+    loadgen = await LoadGen.spawn()
+    try:
+        for n in opts.reporters:
+            reports = opts.reports or max(1, math.ceil(MIN_STEPS / (n * STEPS_PER_REPORT)))
+            echo = await _echo(loadgen, n, reports, opts)
+            for backend in backends:
+                bot, saved = await _bot(loadgen, backend, n, reports, opts)
+                rows = _figures(backend, n, reports, bot, echo, saved)
+                table.add(*rows)
+                table.print(rows)
+    finally:
+        await loadgen.close()
+
+
+async def _echo(loadgen: LoadGen, n: int, reports: int, opts: Options) -> dict:
+    urls = await loadgen.call(cmd="start", limits=False)
+    echo = EchoBot(urls["api_url"], urls["file_url"], poll_timeout=1)
+    await echo.start()
+    try:
+        users = [[10_000_000 + i, ""] for i in range(n)]
+        cpu = time.process_time()
+        result = await loadgen.call(cmd="run", users=users, script="echo", reports=reports, timeout=opts.step_timeout)
+        result["cpu"] = time.process_time() - cpu
+        return result
+    finally:
+        await echo.stop()
+        await loadgen.call(cmd="stop")
+
+
+async def _bot(loadgen: LoadGen, backend: str, n: int, reports: int, opts: Options) -> tuple[dict, int]:
+    async with scratch_database(backend, opts.pg) as url:
+        world = province(math.ceil(n / 22))
+        urls = await loadgen.call(cmd="start", limits=False)
+        config = bot_config(world, url, api_url=urls["api_url"], file_url=urls["file_url"], poll_timeout=1)
+        engine = make_engine(url)
+        await migrate(engine)
+        async with session_factory(engine)() as session, session.begin():
+            await sync_communes(session, config.communes)
+        members = await add_people(engine, config, n)
+        await engine.dispose()
+        app, _channel = await start_bot(config, url, keyring_of(fresh_key()), unlimited=True)
+        try:
+            users = [[m.uid, m.village_name] for m in members]
+            cpu = time.process_time()
+            result = await loadgen.call(cmd="run", users=users, script="report", reports=reports,
+                                        timeout=opts.step_timeout)
+            result["cpu"] = time.process_time() - cpu
+            async with app.sessions() as session:
+                saved = int(await session.scalar(select(func.count()).select_from(Report)) or 0)
+        finally:
+            await app.stop()
+            await loadgen.call(cmd="stop")
+    return result, saved
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+def _rate(result: dict) -> float | None:
+    return result["steps"] / result["seconds"] if result["seconds"] and result["steps"] else None
+
+
+def _cpu(result: dict) -> float | None:
+    """CPU time of the bot's (or echo bot's) process per step: less shaken by a busy machine."""
+    return result["cpu"] / result["steps"] if result.get("steps") else None
+
+
+def _figures(backend: str, n: int, reports: int, bot: dict, echo: dict, saved: int) -> list[Figure]:
+    where = f"{backend}, {n:,} reporters"
+    judged = n == TARGET_AT
+    bot_rate, echo_rate = _rate(bot), _rate(echo)
+    p50, p99 = (percentile(bot["latencies"], q) for q in (50, 99))
+    e50, e99 = (percentile(echo["latencies"], q) for q in (50, 99))
+    ms = lambda v: None if v is None else v * 1000  # noqa: E731
+    rows = [
+        Figure("steps", f"{where}: throughput", bot_rate, "steps/s", "echo bot", echo_rate,
+               "≥ 0.5× echo" if judged else "",
+               (bot_rate is not None and echo_rate is not None and bot_rate >= 0.5 * echo_rate) if judged else None),
+        Figure("steps", f"{where}: latency p50", ms(p50), "ms", "echo bot", ms(e50)),
+        Figure("steps", f"{where}: CPU per step", ms(_cpu(bot)), "ms", "echo bot", ms(_cpu(echo))),
+        Figure("steps", f"{where}: latency p99", ms(p99), "ms", "echo bot", ms(e99),
+               "≤ 2× echo" if judged else "",
+               (p99 is not None and e99 is not None and p99 <= 2 * e99) if judged else None),
+    ]
+    expected = n * reports
+    problems = []
+    if bot["failed"] or saved != expected:
+        problems.append(f"{saved:,} of {expected:,} reports saved, {bot['failed']} people stuck")
+    if echo["failed"]:
+        problems.append(f"echo bot: {echo['failed']} people got no echo")
+    for err in (bot["errors"] + echo["errors"])[:2]:
+        problems.append(err.splitlines()[0])
+    if bot.get("internal_errors") or echo.get("internal_errors"):
+        problems.append("emulator errors: " + (bot.get("internal_errors") or echo["internal_errors"])[0][-200:])
+    steps_note = (f"{bot['steps']:,} steps ({reports} report(s) × {STEPS_PER_REPORT} steps × {n:,} people) in "
+                  f"{bot['seconds']:.1f} s; echo {echo['steps']:,} in {echo['seconds']:.1f} s; "
+                  f"mean {statistics.fmean(bot['latencies']) * 1000:.0f} ms" if bot["latencies"] else "no steps")
+    rows[0].note = "; ".join([steps_note, *problems])
+    if problems:
+        rows[0].ok = False if judged else rows[0].ok
+    return rows
