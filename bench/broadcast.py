@@ -107,7 +107,7 @@ async def measure(url: str, recipients: int) -> list[Figure]:
     lost = pending + failed
     note = (f"{reached:,} recipients, {expected:,} messages queued (text, chart, Excel each), {delivered:,} "
             f"delivered, {sent:,} seen by the emulator in {times[-1] - times[0] if sent > 1 else 0:.0f} s; "
-            f"{short} recipients short of a part; the channel paces itself at 28/s")
+            f"{short} recipients short of a part; the channel paces itself at 29/s, evenly")
     return [
         Figure("broadcast", f"{reached:,} recipients: achieved rate", rate, "msg/s", "ceiling", CEILING,
                f"≥ {RATE_TARGET * 100:.0f}% of ceiling", rate is not None and rate >= RATE_TARGET * CEILING,

@@ -65,7 +65,7 @@ class TelegramChannel:
             get_updates_request=HTTPXRequest(read_timeout=config.poll_timeout + 10, connect_timeout=10),
         )
         # Telegram answers 429 past about 30 messages a second overall; stay under it.
-        self.limiter = RateLimiter(rate=28, burst=28)
+        self.limiter = RateLimiter(rate=29, burst=1)  # evenly spaced: never 30 inside one second
         self._poller: asyncio.Task | None = None
         self._stopping = False
         self.on_status = lambda connected, detail="": None  # the App's hook: bot/channel_status.py
