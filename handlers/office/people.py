@@ -63,13 +63,20 @@ async def revoke(ctx: Ctx, arg: str) -> None:
             [Choice(f"#{p.id} {p.name or '—'}", f"o:u:{p.id}") for p in people[:60]], columns=2)
 
 
-async def _ask_revoke(ctx: Ctx, parts: list[str]) -> None:
+async def _revocation_target(ctx: Ctx, parts: list[str]):
+    """The person a revoke button names, if the presser is an admin and may revoke them; else says why."""
     if "admin" not in ctx.person.roles:
         ctx.say(ctx.t("This command is not available for your role."))
-        return
+        return None
     person = await _revocable(ctx, int(parts[0])) if parts and parts[0].isdigit() else None
     if person is None:
         ctx.say(ctx.t("There is nobody with that number whose access you can revoke."))
+    return person
+
+
+async def _ask_revoke(ctx: Ctx, parts: list[str]) -> None:
+    person = await _revocation_target(ctx, parts)
+    if person is None:
         return
     ctx.say(ctx.t("Revoke the access of #{id} {name}? They will no longer be able to use the bot; an unfinished "
                   "draft of theirs is discarded.", id=person.id, name=person.name or "—"),
@@ -77,12 +84,8 @@ async def _ask_revoke(ctx: Ctx, parts: list[str]) -> None:
 
 
 async def _confirm_revoke(ctx: Ctx, parts: list[str]) -> None:
-    if "admin" not in ctx.person.roles:
-        ctx.say(ctx.t("This command is not available for your role."))
-        return
-    person = await _revocable(ctx, int(parts[0])) if parts and parts[0].isdigit() else None
+    person = await _revocation_target(ctx, parts)
     if person is None:
-        ctx.say(ctx.t("There is nobody with that number whose access you can revoke."))
         return
     person.active, person.revoked_at = False, ctx.now
     await discard_draft(ctx.session, person.id)
