@@ -29,7 +29,6 @@ class Recorder:
     name = "bench"
     account = "bench"
     can_edit = True
-    can_send_files = True
 
     def __init__(self) -> None:
         self.sent = 0

@@ -24,13 +24,13 @@ log = logging.getLogger(__name__)
 
 
 class App:
-    def __init__(self, config: Config, *, clock: Clock | None = None, keyring: Keyring, demo: bool = False,
+    def __init__(self, config: Config, *, clock: Clock | None = None, keyring: Keyring,
                  storage_url: str | None = None, fallback_sender=None) -> None:
         self.config = config
         self.clock = clock or Clock()
         self.engine = make_engine(storage_url or config.storage_url)
         self.sessions = session_factory(self.engine)
-        self.services = Services(config=config, clock=self.clock, keyring=keyring, demo=demo)
+        self.services = Services(config=config, clock=self.clock, keyring=keyring)
         self.metrics = Metrics(app_version())  # a registry per App: tests make many
         self.channel_status = ChannelStatusBook(self.sessions, self.clock)
         self.outbox = Outbox(self.sessions, keyring, self.clock, fallback=fallback_sender, metrics=self.metrics)

@@ -172,7 +172,7 @@ async def _demo(config: Config) -> int:
     logging.getLogger().setLevel(logging.WARNING)
     url = f"sqlite+aiosqlite:///{data_dir() / 'demo.db'}"
     demo_config = replace(config, storage_url=url)
-    app = App(demo_config, keyring=keyring_for(url), demo=True, fallback_sender=DemoPrinter())
+    app = App(demo_config, keyring=keyring_for(url), fallback_sender=DemoPrinter())
     terminal = TerminalChannel(app.inbox)
     app.add_channel(terminal)
     await app.prepare()

@@ -25,12 +25,7 @@ class Incoming:
     display_name: str = ""
     lang_hint: str | None = None
     sent_at: datetime | None = None
-    reply_token: str | None = None  # callback query id to answer, where the channel has one
     message_id: str | None = None  # the platform's id of the person's message, for chat hygiene
-
-    @property
-    def identity_key(self) -> tuple[str, str, str]:
-        return (self.channel, self.account, self.user_id)
 
     @property
     def conv_key(self) -> str:

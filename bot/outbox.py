@@ -72,18 +72,16 @@ async def _fall_back(session: AsyncSession, keyring: Keyring, row: OutboxMessage
 
 async def _tell_admins(session: AsyncSession, keyring: Keyring, row: OutboxMessage, now: datetime) -> None:
     from bot.i18n import translate
-    from storage.models import PersonRole
+    from storage.people import people_with_role
 
     person = await session.get(Person, row.person_id)
     if person is None or person.commune_id is None:
         return
-    admins = (await session.scalars(
-        select(Person).join(PersonRole, PersonRole.person_id == Person.id)
-        .where(Person.commune_id == person.commune_id, Person.active.is_(True), PersonRole.role == "admin",
-               Person.id != person.id)
-    )).all()
     reason = (row.last_error or "").split(":", 1)[0][:60]
-    for admin in admins:
+    for admin_id in await people_with_role(session, person.commune_id, "admin"):
+        if admin_id == person.id:
+            continue
+        admin = await session.get(Person, admin_id)
         text = translate(admin.lang, "A message to {name} could not be delivered on any of their channels ({reason}). "
                          "It is kept in the outbox; please contact them another way.", name=person.name or "?",
                          reason=reason)

@@ -20,7 +20,6 @@ class Services:
     config: Config
     clock: Clock
     keyring: Keyring
-    demo: bool = False  # terminal demo: pushes to other people are printed, not sent
 
 
 @dataclass

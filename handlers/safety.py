@@ -16,7 +16,8 @@ from handlers.context import Ctx, Services
 from handlers.menu import ROLE_NAMES
 from handlers.registry import button, command, job
 from storage import cases as store
-from storage.models import Alert, AuditEntry, Case, InboxEvent, OutboxMessage, Person, PersonRole
+from storage.models import Alert, AuditEntry, Case, InboxEvent, OutboxMessage, Person
+from storage.people import people_with_role
 
 RESPONDERS = ("police", "leader", "office", "admin")
 MAX_RESENDS = 6
@@ -82,14 +83,6 @@ async def acknowledge(ctx: Ctx, case: Case | None) -> None:
 # ---- escalation -------------------------------------------------------------------------
 
 
-async def _people_with_role(session: AsyncSession, commune_id: str, role: str) -> list[int]:
-    rows = await session.scalars(
-        select(Person.id).join(PersonRole, PersonRole.person_id == Person.id)
-        .where(Person.commune_id == commune_id, Person.active.is_(True), PersonRole.role == role)
-    )
-    return list(rows.all())
-
-
 @job("escalate_alerts", 30)
 async def escalate(services: Services, sessions, now) -> int:
     """An alert nobody acknowledged is sent again, each time to the next role of [alerts] escalation too."""
@@ -107,7 +100,7 @@ async def escalate(services: Services, sessions, now) -> int:
             for role in safety.escalation:  # the next role with someone not alerted yet joins
                 if role == "police" and not case.police_routed:
                     continue  # consent: the police see only the cases routed to them
-                new = [p for p in await _people_with_role(session, case.commune_id, role) if p not in alerted]
+                new = [p for p in await people_with_role(session, case.commune_id, role) if p not in alerted]
                 if new:
                     alerted.update((p, role) for p in new)
                     break
@@ -144,7 +137,7 @@ async def check_reached(services: Services, sessions, now) -> int:
                 await outbox.queue_to_every_channel(session, services.keyring, reporter.id, Reply(text=translate(
                     reporter.lang, "We could not reach any officer yet about case {ref}. If someone is in danger, "
                     "call 113 now.", ref=case.ref)), now=now)
-            for admin_id in await _people_with_role(session, case.commune_id, "admin"):
+            for admin_id in await people_with_role(session, case.commune_id, "admin"):
                 admin = await session.get(Person, admin_id)
                 await outbox.queue_to_every_channel(session, services.keyring, admin_id, Reply(text=translate(
                     admin.lang, "No officer could be reached about urgent case {ref} within a minute. Please check "
@@ -166,7 +159,7 @@ async def withdraw(ctx: Ctx, arg: str) -> None:
     case.withdrawal_requested_at = ctx.now
     store.audit(ctx.session, actor_id=ctx.person.id, channel=ctx.event.channel, action="withdrawal_requested",
                 case_id=case.id, now=ctx.now)
-    for person_id in await _people_with_role(ctx.session, case.commune_id, "office"):
+    for person_id in await people_with_role(ctx.session, case.commune_id, "office"):
         person = await ctx.session.get(Person, person_id)
         ctx.push(person_id, Reply(text=translate(person.lang, "The reporter of case {ref} asks to withdraw it. "
                                                  "The case and its alerts stay as they are.", ref=case.ref)))

@@ -10,12 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Counter, Photo, Report, ReportTopic
 
-REPORT_FIELDS = (
-    "village_id", "held_on", "format", "format_other", "attendees_total", "attendees_male",
-    "attendees_female", "campaign", "language", "leaflets", "banners", "loudspeaker_minutes",
-    "youth", "ethnic_minority", "note", "topic_other",
-)
-
 
 async def next_ref(session: AsyncSession, commune_id: str, prefix: str, year: int) -> str:
     """BC-2026-0001: numbered per commune and year. The row lock serialises concurrent reports."""

@@ -47,7 +47,6 @@ def _seconds(value) -> float:
 
 class TelegramChannel:
     name = "telegram"
-    can_send_files = True  # the digest and exports come as files, or else as links
     can_edit = True
     can_delete = True  # within 48 hours, in private chats
 
@@ -175,7 +174,7 @@ class TelegramChannel:
                 return None
             return Incoming(
                 **base, user_id=str(q.from_user.id), chat_id=str(chat.id), kind="choice", choice=q.data or "",
-                display_name=q.from_user.full_name, lang_hint=q.from_user.language_code, reply_token=q.id,
+                display_name=q.from_user.full_name, lang_hint=q.from_user.language_code,
             )
         msg = update.message or update.edited_message
         if msg is None or msg.from_user is None:

@@ -15,7 +15,6 @@ DEMO_USER = "demo"
 
 class TerminalChannel:
     name = "terminal"
-    can_send_files = False  # the digest and exports come as files, or else as links
     account = "local"
     can_edit = False
 

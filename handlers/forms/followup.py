@@ -9,6 +9,7 @@ from handlers.forms.engine import register
 from handlers.forms.steps import Answers, Form, Kind, Step
 from storage import cases as store
 from storage.models import Case, Person
+from storage.people import people_with_role
 
 ITEMS = (
     Step("note", Kind.TEXT, N_("What would you like to add to this case?"), label=N_("Added information"),
@@ -26,21 +27,13 @@ async def submit(ctx: Ctx, answers: Answers, meta: dict) -> str:
     case.updated_at = ctx.now
     store.audit(ctx.session, actor_id=ctx.person.id, channel=ctx.event.channel, action="follow_up",
                 case_id=case.id, now=ctx.now)
-    for person_id, _role in await store.recipients(ctx.session, case, with_police=case.police_routed):
+    for person_id in await people_with_role(ctx.session, case.commune_id, "office"):
         if person_id == ctx.person.id:
             continue
         person = await ctx.session.get(Person, person_id)
-        if "office" in await _roles(ctx, person_id):
-            ctx.push(person_id, Reply(text=translate(person.lang, "The reporter added information to case {ref}.",
-                                                     ref=case.ref)))
+        ctx.push(person_id, Reply(text=translate(person.lang, "The reporter added information to case {ref}.",
+                                                 ref=case.ref)))
     return ctx.t("Thank you. Your information has been added to case {ref}.", ref=case.ref)
-
-
-async def _roles(ctx: Ctx, person_id: int) -> set[str]:
-    from storage.people import load_profile
-
-    profile = await load_profile(ctx.session, person_id)
-    return set(profile.roles) if profile else set()
 
 
 FOLLOW_UP = register(Form(name="case_followup", title=N_("Add information to a case"), items=ITEMS, submit=submit,

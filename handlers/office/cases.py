@@ -21,7 +21,6 @@ from handlers.registry import command
 from storage import cases as store
 from storage.models import Case, Person
 
-CASE_ROLES = ("office", "police")
 LIST_LIMIT = 30
 # Mới tiếp nhận → Đang xác minh → (Xác định là BLGĐ | Không phải) → Đang xử lý → Đã xử lý → Theo dõi → Đã đóng
 NEXT = {

@@ -33,7 +33,6 @@ REPORT_HEADERS = (
     N_("Attendances (total)"), N_("Men"), N_("Women"), N_("Campaign"), N_("Language"), N_("Leaflets"),
     N_("Banners"), N_("Loudspeaker minutes"), N_("Young people"), N_("Ethnic minority"),
 )
-NUMERIC_FROM = 6  # REPORT_HEADERS[6:] except campaign and language are numbers
 
 
 def _report_cells(lang: str, n: int, row: ReportRow, village_names: dict) -> list:

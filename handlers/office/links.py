@@ -23,8 +23,7 @@ from storage.models import SharedFile
 
 log = logging.getLogger(__name__)
 
-# Channels whose adapters carry files (their class says can_send_files = True). Everything else
-# (the terminal, Zalo Bot) gets a link instead.
+# Channels whose adapters carry files. Everything else (the terminal, Zalo) gets a link instead.
 FILE_CHANNELS: set[str] = {"telegram"}
 
 
