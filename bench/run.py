@@ -37,7 +37,7 @@ class Recorder:
 
     async def stop(self) -> None: ...
 
-    async def send(self, chat_id, reply):
+    async def send(self, chat_id, reply, done=0):
         from bot.events import Delivery
 
         self.sent += 1

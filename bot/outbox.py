@@ -269,7 +269,7 @@ class Outbox:
                 result = await sender.edit(row.chat_id, target, reply) if target else Delivery(ok=True)
             else:
                 done = len(row.platform_ids or [])  # parts an earlier attempt already delivered
-                result = await sender.send(row.chat_id, reply, done) if done else await sender.send(row.chat_id, reply)
+                result = await sender.send(row.chat_id, reply, done)
         except Exception as exc:  # noqa: BLE001 - a channel bug must not stop the queue
             log.exception("delivery raised on %s", row.channel)
             result = Delivery(ok=False, error=type(exc).__name__)

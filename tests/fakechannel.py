@@ -41,7 +41,7 @@ class FakeChannel:
 
     async def stop(self) -> None: ...
 
-    async def send(self, chat_id: str, reply: Reply) -> Delivery:
+    async def send(self, chat_id: str, reply: Reply, done: int = 0) -> Delivery:
         if self.fail_next:
             return self.fail_next.pop(0)
         msg = Message(next(self._ids), reply)

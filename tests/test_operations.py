@@ -274,7 +274,7 @@ async def test_a_failed_digest_is_told_to_the_admins(app, clock):
 class FlakyChannel(FakeChannel):
     """Fails its first delivery like a network library would, with the URL (and token) in the error."""
 
-    async def send(self, chat_id: str, reply: Reply) -> Delivery:
+    async def send(self, chat_id: str, reply: Reply, done: int = 0) -> Delivery:
         if not getattr(self, "failed", False):
             self.failed = True
             raise RuntimeError(f"POST https://api.telegram.org/bot{TOKEN}/sendMessage to 0912345678 failed")

@@ -52,7 +52,7 @@ class TerminalChannel:
             )
         )
 
-    async def send(self, chat_id: str, reply: Reply) -> Delivery:
+    async def send(self, chat_id: str, reply: Reply, done: int = 0) -> Delivery:
         self._print(render_plain(reply))
         if reply.photo:
             self._print("[ảnh / photo]")
@@ -76,7 +76,7 @@ class DemoPrinter:
     def __init__(self, stdout=None) -> None:
         self.stdout = stdout or sys.stdout
 
-    async def send(self, chat_id: str, reply: Reply) -> Delivery:
+    async def send(self, chat_id: str, reply: Reply, done: int = 0) -> Delivery:
         self.stdout.write("\n[DEMO] " + render_plain(reply).replace("\n", "\n[DEMO] ") + "\n> ")
         self.stdout.flush()
         return Delivery(ok=True, platform_ids=["demo"])
