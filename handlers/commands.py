@@ -90,22 +90,22 @@ async def start(ctx: Ctx, arg: str) -> None:
         enrolment.greet(ctx)
 
 
-@button("l")
+@button("l", command="ngonngu")
 async def language_pressed(ctx: Ctx, data: str) -> None:
     await menu.set_language(ctx, data[2:])
 
 
-@button("r")
+@button("r", command="cuatoi")
 async def correct_pressed(ctx: Ctx, data: str) -> None:
     await _unless_draft(ctx, myreports.correct, data[2:], roles=("reporter",))
 
 
-@button("h")
+@button("h", command="cuatoi")
 async def follow_up_pressed(ctx: Ctx, data: str) -> None:
     await _unless_draft(ctx, myreports.follow_up, data[2:], roles=CASE_REPORTERS)
 
 
-@button("i")
+@button("i", command="moi")
 async def invite_pressed(ctx: Ctx, data: str) -> None:
     if "admin" not in ctx.person.roles:
         ctx.say(ctx.t("This command is not available for your role."))
@@ -113,7 +113,7 @@ async def invite_pressed(ctx: Ctx, data: str) -> None:
     await invites.on_choice(ctx, data)
 
 
-@button("p")
+@button("p", command="start")  # the phone question's "Skip", outside it
 async def phone_skip_pressed(ctx: Ctx, data: str) -> None:
     menu.main_menu(ctx)
 

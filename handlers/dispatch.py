@@ -7,7 +7,8 @@ from datetime import timedelta
 from handlers import enrolment, features, menu, parsing, safety  # noqa: F401 - features registers everything
 from handlers.context import Ctx
 from handlers.forms import engine
-from handlers.registry import BUTTONS, COMMANDS, may_use
+from handlers.permissions import allows, refuse
+from handlers.registry import COMMANDS, button_for, may_use
 
 RESUME_AFTER = timedelta(minutes=30)  # a person coming back later is asked before going on
 
@@ -74,10 +75,13 @@ async def _no_draft(ctx: Ctx) -> None:
 
 
 async def on_button(ctx: Ctx, data: str) -> None:
-    prefix = data.split(":", 1)[0]
-    handler = BUTTONS.get(prefix)
-    if handler is not None:
-        await handler(ctx, data)
+    found = button_for(data)
+    if found is not None:
+        button, needs = found
+        if not allows(ctx.person.roles, needs):  # a button may do only what its command may
+            refuse(ctx, f"button {button.key(data)}")
+            return
+        await button.run(ctx, data)
         return
     ctx.say(ctx.t("That button is not valid here."))
     found = await engine.current_draft(ctx)
@@ -90,6 +94,6 @@ async def on_button(ctx: Ctx, data: str) -> None:
 async def run_command(ctx: Ctx, name: str, arg: str) -> None:
     cmd = COMMANDS.get(name)
     if cmd is None or not may_use(ctx.person.roles, cmd):
-        ctx.say(ctx.t("This command is not available for your role."))
+        refuse(ctx, f"/{name[:32]}")
         return
     await cmd.run(ctx, arg)

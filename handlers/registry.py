@@ -34,8 +34,40 @@ class Job:
     run: JobRun
 
 
+@dataclass(frozen=True)
+class Button:
+    """A button prefix. A press may do only what a command may: `command` names it for every press,
+    or `actions` for each sub-action ("o:s:…" → actions["s"]); handlers/dispatch.py checks it against
+    handlers/permissions.py before `run`, and a sub-action not listed never reaches `run`."""
+
+    prefix: str
+    run: ButtonRun
+    command: str | None = None
+    actions: dict[str, str] | None = None
+
+    def needs(self, data: str) -> str | None:
+        """The command whose rights a press of `data` needs; None: no such sub-action."""
+        if self.command is not None:
+            return self.command
+        parts = data.split(":")
+        return (self.actions or {}).get(parts[1] if len(parts) > 1 else "")
+
+    def key(self, data: str) -> str:
+        """What the press is, for a log line: the prefix and the sub-action, never the arguments."""
+        if self.actions is None:
+            return self.prefix
+        parts = data.split(":")
+        return ":".join(parts[:2])
+
+    def presses(self) -> dict[str, str]:
+        """Every press this button has ("o:s", "a", …) and the command each needs."""
+        if self.command is not None:
+            return {self.prefix: self.command}
+        return {f"{self.prefix}:{action}": name for action, name in (self.actions or {}).items()}
+
+
 COMMANDS: dict[str, Command] = {}
-BUTTONS: dict[str, ButtonRun] = {}
+BUTTONS: dict[str, Button] = {}
 JOBS: dict[str, Job] = {}
 
 
@@ -50,14 +82,29 @@ def command(name: str, description: str, *, order: int = 100, in_menu: bool = Tr
     return register
 
 
-def button(prefix: str):
-    """Handles presses whose data starts with `prefix` + ':'."""
+def button(prefix: str, command: str | None = None, *, actions: dict[str, str] | None = None):
+    """Handles presses whose data starts with `prefix` + ':'. A press may do what `command` may (or,
+    with `actions`, what the command of its sub-action may), by handlers/permissions.py: a button
+    without a command there cannot be registered, as a command missing from it cannot."""
+    from handlers.permissions import roles_for
+
+    if (command is None) == (actions is None) or (actions is not None and not actions):
+        raise ValueError(f"button {prefix!r}: say which command's rights a press needs (command= or actions=)")
+    for name in [command] if command is not None else actions.values():
+        roles_for(name)  # KeyError: not in the table
 
     def register(run: ButtonRun) -> ButtonRun:
-        BUTTONS[prefix] = run
+        BUTTONS[prefix] = Button(prefix, run, command, dict(actions) if actions is not None else None)
         return run
 
     return register
+
+
+def button_for(data: str) -> tuple[Button, str] | None:
+    """The button a press belongs to and the command whose rights it needs; None: no such button."""
+    entry = BUTTONS.get(data.split(":", 1)[0])
+    needs = entry.needs(data) if entry is not None else None
+    return (entry, needs) if needs is not None else None
 
 
 def job(name: str, every: float):

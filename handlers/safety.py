@@ -32,7 +32,7 @@ async def acknowledge_typed(ctx: Ctx, arg: str) -> None:
     await acknowledge(ctx, case)
 
 
-@button("a")
+@button("a", command="nhan")
 async def acknowledge_pressed(ctx: Ctx, data: str) -> None:
     try:
         case = await ctx.session.get(Case, int(data[2:]))

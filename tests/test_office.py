@@ -18,7 +18,7 @@ ROLES = ("reporter", "office", "police", "leader", "admin", "province")
 FIGURES = {"office", "leader", "province"}
 ALLOWED = {
     "tuan": FIGURES, "thang": FIGURES, "thon": FIGURES, "chuabaocao": FIGURES, "xuat": FIGURES, "bantin": FIGURES,
-    "vuviec": {"office", "police"}, "capnhat": {"office", "police"},
+    "vuviec": {"office", "police", "leader"}, "capnhat": {"office", "police"},
     "nguoidung": {"admin", "office"}, "thuhoi": {"admin"}, "thongbao": {"office", "admin"},
     "nhacnho": {"office", "admin"},
 }

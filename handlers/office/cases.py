@@ -1,8 +1,11 @@
-"""/vuviec and /capnhat: the office (and the police, for cases routed to them) follow cases up.
+"""/vuviec and /capnhat: the office (and the police, for cases routed to them) follow cases up;
+leaders read them (/vuviec: the full record if consent agreed, the coded details otherwise) and
+never change a status.
 
-Lists carry coded fields only, never free text. One case in full is read through read_case(),
-which checks the reader and writes the audit log. A status change takes a note, stored encrypted
-as a case text; the reporter is told the new status, never who changed it.
+Lists carry coded fields only, never free text. One case is read through read_case(), which
+checks the reader, gives free text only to a full reader and writes the audit log. A status
+change takes a note, stored encrypted as a case text; the reporter is told the new status, never
+who changed it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from handlers.forms import engine
 from handlers.forms.steps import Answers, Form, Kind, Step
 from handlers.myreports import STATUS_NAMES
 from handlers.office.render import KIND_LABELS
+from handlers.permissions import allows
 from handlers.registry import command
 from storage import cases as store
 from storage.models import Case, Person
@@ -45,13 +49,16 @@ def _status(ctx_or_lang, code: str) -> str:
     return translate(lang, STATUS_NAMES.get(code, code))
 
 
-async def _readable(ctx: Ctx, ref_or_id) -> Case | None:
-    """A case of the reader's commune that they may read in full, or None."""
+FULL, READ = ("full",), ("full", "coded")  # a status change needs the full record; reading, either
+
+
+async def _readable(ctx: Ctx, ref_or_id, levels=FULL) -> Case | None:
+    """A case of the reader's commune that they may read at one of `levels` (storage/cases.py access()), or None."""
     if isinstance(ref_or_id, int):
         case = await ctx.session.get(Case, ref_or_id)
     else:
         case = await store.case_by_ref(ctx.session, ctx.person.commune_id, ref_or_id)
-    if case is None or store.access(ctx.person, case) != "full":
+    if case is None or store.access(ctx.person, case) not in levels:
         return None
     return case
 
@@ -60,11 +67,11 @@ def _no_case(ctx: Ctx, ref: str) -> None:
     ctx.say(ctx.t("There is no case {ref} that you can open.", ref=ref.strip()[:20]))
 
 
-async def _open_cases(ctx: Ctx) -> list[Case]:
+async def _open_cases(ctx: Ctx, levels=FULL) -> list[Case]:
     stmt = (select(Case).where(Case.commune_id == ctx.person.commune_id, Case.status != "closed")
             .order_by(Case.updated_at).limit(500))
     rows = (await ctx.session.scalars(stmt)).all()
-    return [c for c in rows if store.access(ctx.person, c) == "full"][:LIST_LIMIT]
+    return [c for c in rows if store.access(ctx.person, c) in levels][:LIST_LIMIT]
 
 
 @command("vuviec", N_("Open cases: /vuviec, or /vuviec HS-… for one"), order=50)
@@ -72,7 +79,7 @@ async def list_cases(ctx: Ctx, arg: str) -> None:
     if arg:
         await show_case(ctx, arg)
         return
-    cases = await _open_cases(ctx)
+    cases = await _open_cases(ctx, READ)
     if not cases:
         ctx.say(ctx.t("There are no open cases."))
         return
@@ -88,7 +95,8 @@ async def list_cases(ctx: Ctx, arg: str) -> None:
 
 
 async def show_case(ctx: Ctx, ref_or_id) -> None:
-    case = await _readable(ctx, ref_or_id)
+    """The coded details; the free text too for a full reader; the status button for who may change it."""
+    case = await _readable(ctx, ref_or_id, READ)
     if case is None:
         _no_case(ctx, str(ref_or_id) if isinstance(ref_or_id, str) else "")
         return
@@ -103,7 +111,8 @@ async def show_case(ctx: Ctx, ref_or_id) -> None:
     for kind, text in view.texts:
         lines.append(f"• {ctx.t(TEXT_KINDS.get(kind, kind))}: {text}")
     buttons = [Choice(ctx.t("Change the status"), f"o:n:{case.id}", control=True, keyword=f"/capnhat {case.ref}")]
-    ctx.say("\n".join(lines), buttons if NEXT.get(case.status) else [])
+    may_change = NEXT.get(case.status) and allows(ctx.person.roles, "capnhat")
+    ctx.say("\n".join(lines), buttons if may_change else [])
 
 
 @command("capnhat", N_("Change a case's status: /capnhat HS-…"), order=51)
@@ -186,4 +195,5 @@ CASE_STATUS = engine.register(Form(
                 max_length=1000),),
 ))
 
-ACTIONS = {"c": _pressed_case, "n": _pressed_change, "s": _pressed_status}
+# The "o:…" buttons of this module: sub-action → (the command whose rights a press needs, handler).
+ACTIONS = {"c": ("vuviec", _pressed_case), "n": ("capnhat", _pressed_change), "s": ("capnhat", _pressed_status)}

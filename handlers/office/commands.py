@@ -7,21 +7,14 @@ from bot.events import Choice
 from bot.i18n import N_, number, official_day
 from handlers import parsing
 from handlers.context import Ctx
-from handlers.office import files, links, periods, render
+from handlers.office import cases, files, links, people, periods, render
 from handlers.registry import button, command
 from storage import stats
 from storage.cases import audit
 from storage.models import DigestSubscription, Report
 
-FIGURES_ROLES = ("office", "leader", "province")
-
-
 def province_view(ctx: Ctx) -> bool:
     return ctx.person.commune_id is None or not ctx.person.has("office", "leader")
-
-
-def _refuse(ctx: Ctx) -> None:
-    ctx.say(ctx.t("This command is not available for your role."))
 
 
 async def show_figures(ctx: Ctx, period: stats.Period) -> None:
@@ -169,27 +162,25 @@ async def export(ctx: Ctx, arg: str) -> None:
                                    csv=csv_link, days=ctx.config.digest.link_days))
 
 
-@button("o")
-async def office_pressed(ctx: Ctx, data: str) -> None:
-    """o:v:<commune>:<village> here; the case and people buttons live in their own modules."""
-    parts = data.split(":")
-    action = parts[1] if len(parts) > 1 else ""
-    from handlers.office import cases, people
-
-    if action == "v" and len(parts) == 4:
-        if not ctx.person.has(*FIGURES_ROLES):
-            _refuse(ctx)
-            return
-        allowed = {c.id: c for c, _ in _village_candidates(ctx)}
-        commune = allowed.get(parts[2])
-        village = commune.village(parts[3]) if commune else None
-        if village is None:
-            ctx.say(ctx.t("That button is not valid here."))
-            return
-        ctx.say(await _village_answer(ctx, commune, village))
-    elif action in cases.ACTIONS:
-        await cases.ACTIONS[action](ctx, parts[2:])
-    elif action in people.ACTIONS:
-        await people.ACTIONS[action](ctx, parts[2:])
-    else:
+async def _village_pressed(ctx: Ctx, parts: list[str]) -> None:
+    """o:v:<commune>:<village>, from /thon."""
+    allowed = {c.id: c for c, _ in _village_candidates(ctx)}
+    commune = allowed.get(parts[0]) if len(parts) == 2 else None
+    village = commune.village(parts[1]) if commune else None
+    if village is None:
         ctx.say(ctx.t("That button is not valid here."))
+        return
+    ctx.say(await _village_answer(ctx, commune, village))
+
+
+# Every sub-action of "o:…" and the command whose rights a press needs (handlers/permissions.py);
+# the case and people buttons live in their own modules.
+SUB_ACTIONS = {"v": ("thon", _village_pressed), **cases.ACTIONS, **people.ACTIONS}
+
+
+@button("o", actions={action: name for action, (name, _) in SUB_ACTIONS.items()})
+async def office_pressed(ctx: Ctx, data: str) -> None:
+    """Only the sub-actions above reach here, each checked by the dispatcher against its command."""
+    parts = data.split(":")
+    _, run = SUB_ACTIONS[parts[1]]
+    await run(ctx, parts[2:])

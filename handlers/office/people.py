@@ -144,4 +144,5 @@ async def notice(ctx: Ctx, arg: str) -> None:
         await engine.start(ctx, NOTICE)
 
 
-ACTIONS = {"u": _ask_revoke, "uy": _confirm_revoke, "ux": _cancel}
+# The "o:…" buttons of this module: sub-action → (the command whose rights a press needs, handler).
+ACTIONS = {"u": ("thuhoi", _ask_revoke), "uy": ("thuhoi", _confirm_revoke), "ux": ("thuhoi", _cancel)}
