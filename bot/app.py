@@ -53,7 +53,7 @@ class App:
         if self._prepared:
             return
         self._prepared = True
-        await migrate(self.engine)
+        await migrate(self.engine, self.services.keyring)
         async with self.sessions() as session, session.begin():
             await sync_communes(session, self.config.communes)
 

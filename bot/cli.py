@@ -31,8 +31,9 @@ def _keyring(url: str):
 
 
 async def migrate_only(config: Config) -> int:
+    keyring = _keyring(config.storage_url)  # migration 0008 encrypts the phone numbers stored in clear
     engine = make_engine(config.storage_url)
-    await migrate(engine)
+    await migrate(engine, keyring)
     async with session_factory(engine)() as session, session.begin():
         await sync_communes(session, config.communes)
     await engine.dispose()
@@ -86,9 +87,9 @@ async def invite(config: Config, args) -> int:
         return 2
     if "reporter" in roles and not villages:
         print("note: a reporter without --village can only report for the whole commune", file=sys.stderr)
-    _keyring(config.storage_url)
+    keyring = _keyring(config.storage_url)
     engine = make_engine(config.storage_url)
-    await migrate(engine)
+    await migrate(engine, keyring)
     sessions = session_factory(engine)
     from bot.clock import Clock
 
@@ -194,7 +195,7 @@ async def purge(config: Config, *, dry_run: bool) -> int:
 
     engine = make_engine(config.storage_url)
     if not dry_run:
-        await migrate(engine)
+        await migrate(engine, _keyring(config.storage_url))
     elif await schema_version(engine) != head_revision():
         await engine.dispose()
         print("the database schema is not up to date: run `python -m bot migrate` first", file=sys.stderr)
@@ -223,7 +224,7 @@ async def rotate_key(config: Config) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     engine = make_engine(config.storage_url)
-    await migrate(engine)
+    await migrate(engine, keyring)
     sessions = session_factory(engine)
     changed = await rotation.reencrypt(sessions, keyring)
     print(f"new key in {keyring.path}; re-encrypted {changed} row(s)")

@@ -42,7 +42,7 @@ async def digest(config: Config, args, *, clock: Clock | None = None, out=None) 
         return 2
     engine = make_engine(config.storage_url)
     try:
-        await migrate(engine)
+        await migrate(engine, keyring)
         sessions = session_factory(engine)
         async with sessions() as session, session.begin():
             await sync_communes(session, config.communes)

@@ -18,7 +18,7 @@ from handlers.context import Ctx, Services
 from handlers.registry import job
 from storage import cases as store
 from storage.models import Alert, Case, Person
-from storage.people import load_profile
+from storage.people import load_profile, phone_of
 
 
 def emergency_numbers(ctx: Ctx, case: Case) -> str:
@@ -41,10 +41,26 @@ def numbers_line(ctx: Ctx) -> str:
     return ctx.t("If someone is in danger, call: {numbers}", numbers=" · ".join(numbers))
 
 
-async def _reporter_line(session: AsyncSession, lang: str, case: Case) -> str:
+def display_phone(e164: str) -> str:
+    """How a Vietnamese number is written: +84912345678 → 0912 345 678, +842083000113 → 0208 3000 113."""
+    if not e164.startswith("+84"):
+        return e164
+    national = "0" + e164[3:]
+    if len(national) == 10:
+        return f"{national[:4]} {national[4:7]} {national[7:]}"
+    if len(national) == 11:
+        return f"{national[:4]} {national[4:8]} {national[8:]}"
+    return national
+
+
+async def _reporter_line(session: AsyncSession, services: Services, lang: str, case: Case) -> str:
     reporter = await session.get(Person, case.reporter_id)
-    phone = reporter.phone if reporter and reporter.phone else translate(lang, "no phone on file")
-    return translate(lang, "Reported by: {name}, phone {phone}", name=reporter.name if reporter else "?", phone=phone)
+    name = reporter.name if reporter else "?"
+    phone = phone_of(services.keyring, reporter)
+    if phone:
+        return translate(lang, "Reported by: {name}, phone number {phone}", name=name, phone=display_phone(phone))
+    return translate(lang, "Reported by: {name}, no phone number yet", name=name)
+
 
 
 def ack_button(lang: str, case: Case) -> Choice:
@@ -59,7 +75,7 @@ async def urgent_text(session: AsyncSession, services: Services, lang: str, case
     villages = [v.name for v in commune.villages if v.id in mine] or [commune.name]
     return "\n".join([
         translate(lang, "🔴 URGENT — case {ref}", ref=case.ref),
-        await _reporter_line(session, lang, case),
+        await _reporter_line(session, services, lang, case),
         translate(lang, "Village(s): {villages} (from the reporter's profile)", villages=", ".join(villages)),
         translate(lang, "Someone may be in immediate danger. Please contact the reporter now."),
     ])
@@ -69,7 +85,7 @@ async def details_text(session: AsyncSession, services: Services, lang: str, cas
     codes = await store.codes_of(session, case.id)
     people = await store.people_of(session, case.id)
     commune = services.config.commune(case.commune_id)
-    return coded_summary(lang, case, codes, people, commune) + "\n" + await _reporter_line(session, lang, case)
+    return coded_summary(lang, case, codes, people, commune) + "\n" + await _reporter_line(session, services, lang, case)
 
 
 async def alert_person(session: AsyncSession, services: Services, case: Case, person_id: int, role: str, kind: str,
@@ -84,6 +100,26 @@ async def alert_person(session: AsyncSession, services: Services, case: Case, pe
     reply = Reply(text=text, choices=choices, tag=f"alert:{case.id}:{kind}")
     await outbox.queue_to_every_channel(session, services.keyring, person_id, reply, now=now)
     session.add(Alert(case_id=case.id, kind=kind, recipient_id=person_id, role=role, created_at=now))
+
+
+async def send_phone(session: AsyncSession, services: Services, case: Case, phone: str, *, now) -> int:
+    """The reporter's number, given after the urgent alert went out without it: at once, to everyone
+    the case alerted, as a new message on every channel (an edited alert would notify nobody)."""
+    recipients = (await session.scalars(
+        select(Alert.recipient_id).where(Alert.case_id == case.id).distinct().order_by(Alert.recipient_id)
+    )).all()
+    sent = 0
+    for person_id in recipients:
+        person = await session.get(Person, person_id)
+        if person is None or not person.active:
+            continue
+        text = translate(person.lang, "🔴 {ref}: the reporter's phone number: {phone}", ref=case.ref,
+                         phone=display_phone(phone))
+        choices = () if case.ack_at else (ack_button(person.lang, case),)
+        reply = Reply(text=text, choices=choices, tag=f"alert:{case.id}:phone")
+        await outbox.queue_to_every_channel(session, services.keyring, person_id, reply, now=now)
+        sent += 1
+    return sent
 
 
 def _await_ack(services: Services, case: Case, now) -> None:

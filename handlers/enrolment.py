@@ -136,7 +136,7 @@ async def handle_phone(ctx: Ctx) -> None:
         phone = None
     values = {"phone_asked": True}
     if phone:
-        values["phone"] = phone
+        values["phone_enc"] = ctx.services.keyring.encrypt_text(phone)  # never stored in clear
     await ctx.session.execute(update(Person).where(Person.id == ctx.person.id).values(**values))
     await set_chat_state(ctx, None)
     if phone:

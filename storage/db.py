@@ -64,12 +64,16 @@ def _alembic_config(url: str):
     return cfg
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema up to date. Safe to call from several processes at once."""
+async def migrate(engine: AsyncEngine, keyring=None) -> None:
+    """Bring the schema up to date. Safe to call from several processes at once.
+
+    `keyring` (storage.crypto.Keyring): for migrations that encrypt what an older schema kept in
+    clear (0008, people's phones); such a migration refuses to run on data without it."""
     from alembic import command
 
     url = engine.url.render_as_string(hide_password=False)
     cfg = _alembic_config(url)
+    cfg.attributes["keyring"] = keyring
 
     def upgrade(connection) -> None:
         if connection.dialect.name == "postgresql":

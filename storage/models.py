@@ -77,7 +77,8 @@ class Person(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     commune_id: Mapped[str | None] = mapped_column(ForeignKey("communes.id"))
     name: Mapped[str] = mapped_column(String(200), default="")
-    phone: Mapped[str | None] = mapped_column(String(32))
+    # The number to call back, E.164, encrypted like case text (storage/people.py phone_of, set_phone).
+    phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_asked: Mapped[bool] = mapped_column(Boolean, default=False)
     org: Mapped[str | None] = mapped_column(String(32))
     lang: Mapped[str] = mapped_column(String(8), default="vi")

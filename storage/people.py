@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.crypto import Keyring
 from storage.models import Commune, Identity, Person, PersonRole, PersonVillage, Village
 
 ROLES = ("reporter", "office", "police", "leader", "admin", "province")
@@ -32,7 +33,7 @@ class Profile:
     commune_id: str | None
     roles: frozenset[str]
     villages: tuple[str, ...]  # village ids in the person's commune
-    phone: str | None
+    has_phone: bool  # the number itself stays encrypted until an alert needs it: phone_of()
     org: str | None
     lang: str
     active: bool
@@ -83,11 +84,26 @@ async def load_profile(session: AsyncSession, person_id: int) -> Profile | None:
         commune_id=person.commune_id,
         roles=frozenset(roles),
         villages=tuple(villages),
-        phone=person.phone,
+        has_phone=person.phone_enc is not None,
         org=person.org,
         lang=person.lang,
         active=person.active,
     )
+
+
+def phone_of(keyring: Keyring, person: Person | None) -> str | None:
+    """The person's phone number in clear (E.164), for an alert; None if they gave none."""
+    if person is None or person.phone_enc is None:
+        return None
+    return keyring.decrypt_text(person.phone_enc)
+
+
+def set_phone(keyring: Keyring, person: Person, phone: str) -> bool:
+    """Store the number encrypted; False if it is the one already stored."""
+    if phone_of(keyring, person) == phone:
+        return False
+    person.phone_enc = keyring.encrypt_text(phone)
+    return True
 
 
 async def find_identity(session: AsyncSession, channel: str, account: str, external_id: str) -> Identity | None:

@@ -10,11 +10,12 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
 from storage.crypto import Keyring, KeyringError
-from storage.models import CaseText, Draft, InboxEvent, OutboxMessage
+from storage.models import CaseText, Draft, InboxEvent, OutboxMessage, Person
 
 # Every encrypted column: (model, its encrypted attribute). Features with secrets add theirs here.
 ENCRYPTED = [
     (CaseText, "ciphertext"),
+    (Person, "phone_enc"),
     (Draft, "state"),
     (InboxEvent, "payload"),
     (OutboxMessage, "payload"),

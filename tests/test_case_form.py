@@ -68,7 +68,7 @@ async def test_an_urgent_case_alerts_the_police_before_the_second_question(app):
     for officer in (police, leader, office):
         alert = officer.last.text
         assert alert.startswith(vi("🔴 URGENT — case {ref}", ref="HS-2026-0001"))
-        assert "Hoàng Văn Ba" in alert and vi("no phone on file") in alert
+        assert vi("Reported by: {name}, no phone number yet", name="Hoàng Văn Ba") in alert
         assert vi("Village(s): {villages} (from the reporter's profile)", villages="Thôn 3") in alert
     await head.say("0987 654 321")
     done = await answer_case(head, people=(("Female", "16–59"), ("Female", "Under 16"), ("Male", "60 and over")))
@@ -78,7 +78,7 @@ async def test_an_urgent_case_alerts_the_police_before_the_second_question(app):
     details = police.last.text
     assert vi("coded details") in details and vi("Physical") in details and "0987654321" not in DESCRIPTION
     assert DESCRIPTION not in details and DESCRIPTION not in leader.last.text
-    assert "+84987654321" in details
+    assert vi("Reported by: {name}, phone number {phone}", name="Hoàng Văn Ba", phone="0987 654 321") in details
     async with app.sessions() as s:
         case = await s.scalar(select(Case))
         assert case.urgent and case.ref == "HS-2026-0001" and case.confirmed_at and case.police_routed
@@ -88,6 +88,33 @@ async def test_an_urgent_case_alerts_the_police_before_the_second_question(app):
         assert forms == ["physical"]
         kinds = (await s.execute(select(Alert.kind, func.count()).group_by(Alert.kind))).all()
         assert dict(kinds) == {"urgent": 3, "details": 3}
+
+
+async def test_the_phone_number_reaches_everyone_alerted_as_soon_as_it_is_typed(app):
+    police, leader, office = await officers(app)
+    head = await enrolled(app)  # skipped the phone at enrolment
+    await head.say("/baotin")
+    await head.press(vi("Yes"))
+    for officer in (police, leader, office):
+        assert vi("Reported by: {name}, no phone number yet", name="Hoàng Văn Ba") in officer.last.text
+        assert "điện thoại chưa có" not in officer.last.text  # the wording the issue found
+    alerts_before = {o.user_id: len(o.messages) for o in (police, leader, office)}
+    await head.say("0912 345 678")  # the next question comes; the number has already gone out
+    for officer in (police, leader, office):
+        new = officer.messages[alerts_before[officer.user_id]:]
+        assert [m.text for m in new] == [vi("🔴 {ref}: the reporter's phone number: {phone}", ref="HS-2026-0001",
+                                            phone="0912 345 678")], officer.user_id
+        assert new[0].text == "🔴 HS-2026-0001: số điện thoại của người báo tin: 0912 345 678"
+        assert new[0].labels == [vi("Acknowledge (Đã tiếp nhận)")] and not new[0].edits  # a new message
+    taken = await police.press(vi("Acknowledge (Đã tiếp nhận)"))  # the button on the number works
+    assert taken == [vi("You have acknowledged case {ref}. The others have been told.", ref="HS-2026-0001")]
+    # Corrected (back to the question): the new number goes out too, now without the button.
+    await head.press(vi("Back"))
+    await head.say("0987 654 321")
+    assert leader.last.text == vi("🔴 {ref}: the reporter's phone number: {phone}", ref="HS-2026-0001",
+                                  phone="0987 654 321") and leader.last.labels == []
+    async with app.sessions() as s:
+        assert dict((await s.execute(select(Alert.kind, func.count()).group_by(Alert.kind))).all()) == {"urgent": 3}
 
 
 async def test_details_follow_after_fifteen_minutes_when_the_reporter_abandons(app, clock):

@@ -171,15 +171,20 @@ async def test_police_get_the_urgent_alert_before_the_reporter_is_asked_for_a_ph
     assert "phone" not in (await bot.draft_of(BA)).state.answers
     for role, [alert] in new_since(bot, team, mark).items():
         assert alert.text.startswith(URGENT), (role, alert.text)
-        assert vi("Reported by: {name}, phone {phone}", name="Hoàng Văn Ba", phone=vi("no phone on file")) in alert.text
+        assert vi("Reported by: {name}, no phone number yet", name="Hoàng Văn Ba") in alert.text
         assert vi("Village(s): {villages} (from the reporter's profile)", villages="Thôn 3") in alert.text
         assert alert.markup_kind == "inline" and alert.button_texts == [ACK]
     police_alert = team["police"].last
     assert "theo hồ sơ" in police_alert.text and police_alert.button_texts == ["Đã tiếp nhận"]
 
-    # The reporter answers on: nothing more reaches the officers until they confirm.
+    # The reporter gives a number: it reaches every officer at once, as a new message. Then nothing
+    # more reaches them until the reporter confirms.
     mark = bot.emu.mark()
     await ba.say("0987 654 321")
+    for role, [phone] in new_since(bot, team, mark).items():
+        assert phone.text == vi("🔴 {ref}: the reporter's phone number: {phone}", ref=REF, phone="0987 654 321")
+        assert phone.button_texts == [ACK], role
+    mark = bot.emu.mark()
     [review] = (await answer_case(ba))[-1:]
     assert vi("Confirm") in review.button_texts
     assert new_since(bot, team, mark) == {"police": [], "leader": [], "office": []}
@@ -189,7 +194,7 @@ async def test_police_get_the_urgent_alert_before_the_reporter_is_asked_for_a_ph
         assert details.text.startswith(URGENT + " · " + vi("coded details")), (role, details.text)
         assert vi("Forms of violence: {forms}", forms=vi("Physical")) in details.text
         assert vi("Village: {village} · Date: {date}", village="Thôn 3", date="24/11/2026") in details.text
-        assert vi("Reported by: {name}, phone {phone}", name="Hoàng Văn Ba", phone="+84987654321") in details.text
+        assert vi("Reported by: {name}, phone number {phone}", name="Hoàng Văn Ba", phone="0987 654 321") in details.text
         assert details.button_texts == [ACK]
     assert_no_case_text(bot, team)
     async with bot.app.sessions() as s:
@@ -237,7 +242,7 @@ async def test_an_abandoned_urgent_report_sends_what_was_answered_after_fifteen_
         assert details.text.startswith(URGENT + " · " + vi("coded details")), (role, details.text)
         assert vi("Village: {village} · Date: {date}", village="Thôn 5", date="—") in details.text
         assert vi("Kind: {kind}", kind="—") in details.text
-        assert vi("Reported by: {name}, phone {phone}", name="Hoàng Văn Ba", phone="+84987654321") in details.text
+        assert vi("Reported by: {name}, phone number {phone}", name="Hoàng Văn Ba", phone="0987 654 321") in details.text
         assert details.button_texts == [ACK]
     # The alert was not cancelled: still in every officer's chat, still waiting for someone.
     for role, alert in urgent.items():
@@ -351,7 +356,7 @@ async def test_an_unacknowledged_alert_is_escalated_by_the_restarted_bot_until_s
     await run_jobs(bot)
     for role, [again] in new_since(bot, team, mark).items():
         assert again.text.startswith(REMINDER + "\n" + URGENT), (role, again.text)
-        assert vi("Reported by: {name}, phone {phone}", name="Hoàng Văn Ba", phone=vi("no phone on file")) in again.text
+        assert vi("Reported by: {name}, no phone number yet", name="Hoàng Văn Ba") in again.text
         assert again.button_texts == [ACK]
 
     # Someone acknowledges the reminder: no more reminders. (The coded details still follow at 15

@@ -3,6 +3,7 @@
 from sqlalchemy import select
 
 from storage.models import Identity, Person, Report
+from storage.people import phone_of
 from tests.fakechannel import User
 from tests.helpers import enrolled, make_invite, vi
 
@@ -35,7 +36,8 @@ async def test_a_village_head_enrols_with_the_deep_link_code_and_shares_a_phone(
     assert vi("Report an outreach session") in head.last.labels
     async with app.sessions() as s:
         person = await s.scalar(select(Person))
-        assert person.phone == "+84912345678"
+        assert phone_of(app.services.keyring, person) == "+84912345678"  # stored encrypted
+        assert b"912345678" not in person.phone_enc
         identity = await s.scalar(select(Identity))
         assert (identity.channel, identity.external_id) == ("fake", "u1")
 
@@ -49,7 +51,7 @@ async def test_start_then_the_code_and_a_typed_phone(app):
     assert bad[0].startswith(vi("“{text}” does not look like a phone number. Type it like 0912 345 678, or press Skip.", text="113")[:10])
     await head.say("0912.345.678")
     async with app.sessions() as s:
-        assert (await s.scalar(select(Person))).phone == "+84912345678"
+        assert phone_of(app.services.keyring, await s.scalar(select(Person))) == "+84912345678"
 
 
 async def test_a_code_works_once(app):

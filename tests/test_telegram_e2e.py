@@ -22,6 +22,7 @@ from bot import outbox as outbox_store
 from bot.channels.split import split_text
 from bot.events import Reply
 from storage.models import InboxEvent, OutboxMessage, Person, Photo, Report, ReportTopic
+from storage.people import phone_of
 from tests.emulators.telegram import utf16_len
 from tests.helpers import vi
 from tests.telegram_harness import (  # noqa: F401 - the *_fixture names register fixtures
@@ -81,7 +82,7 @@ async def test_a_village_head_enrols_on_telegram_and_reports_a_meeting(telegram_
     assert greeting.markup_kind == "inline"
     assert ("m:baocao", vi("Report an outreach session")) in [(d, t) for row in greeting.buttons for t, d in row]
     [person] = await bot.rows(Person)
-    assert person.phone == "+84912345678" and person.phone_asked
+    assert phone_of(bot.app.services.keyring, person) == "+84912345678" and person.phone_asked
     # The command menu beside the text box is set for this chat, by role.
     assert "baocao" in command_names(emu, f"chat:{BA}") and "cuatoi" in command_names(emu, f"chat:{BA}")
     assert "moi" not in command_names(emu, f"chat:{BA}")  # admins only

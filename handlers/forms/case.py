@@ -7,15 +7,14 @@ carry whatever was answered); free text is only ever stored encrypted.
 
 from __future__ import annotations
 
-from sqlalchemy import update
-
 from bot.i18n import N_
-from handlers import alerts
+from handlers import alerts, parsing
 from handlers.context import Ctx
 from handlers.forms.engine import register
 from handlers.forms.steps import Answers, Form, FormEnv, Group, Kind, Option, Step, equals
 from storage import cases as store
 from storage.models import Case, Person
+from storage.people import set_phone
 
 YES_NO = (Option("yes", N_("Yes")), Option("no", N_("No")))
 YES_NO_UNKNOWN = (Option("yes", N_("Yes")), Option("no", N_("No")), Option("unknown", N_("Unknown")))
@@ -107,14 +106,26 @@ async def _on_danger(ctx: Ctx, answers: Answers, value) -> None:
     case = await store.open_urgent_case(ctx.session, commune_id=ctx.person.commune_id, reporter_id=ctx.person.id,
                                         now=ctx.now)
     answers["_case_id"] = case.id
-    answers["_need_phone"] = not ctx.person.phone
+    answers["_need_phone"] = not ctx.person.has_phone
     ctx.say(alerts.emergency_numbers(ctx, case))
     await alerts.send_urgent(ctx, case)
 
 
 async def _save_phone(ctx: Ctx, answers: Answers, value) -> None:
-    if value:
-        await ctx.session.execute(update(Person).where(Person.id == ctx.person.id).values(phone=value))
+    """Stored encrypted; and on an urgent case, everyone its alert reached gets the number now, not
+    when the form is confirmed many answers later."""
+    if not value:
+        return
+    # A shared contact arrives as the messenger has it ("84912345678"): stored like a typed one.
+    phone = parsing.parse_phone(value)
+    phone = value if isinstance(phone, parsing.ParseError) else phone
+    answers["phone"] = phone
+    person = await ctx.session.get(Person, ctx.person.id)
+    if not set_phone(ctx.services.keyring, person, phone):
+        return
+    case = await ctx.session.get(Case, answers["_case_id"]) if answers.get("_case_id") else None
+    if case is not None and case.urgent:
+        await alerts.send_phone(ctx.session, ctx.services, case, phone, now=ctx.now)
 
 
 async def progress(ctx: Ctx, answers: Answers) -> None:
