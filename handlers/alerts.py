@@ -169,9 +169,9 @@ def coded_summary(lang: str, case: Case, codes: dict, people: list, commune) -> 
     ]
     for p in people:
         lines.append(t("Person subjected {n}: {sex}, {age}", n=p.position, sex=one(form.SEXES, p.sex),
-                       age=one(form.SUBJECTED_AGES, p.age_group)))
+                       age=one(form.SUBJECTED_AGES + (form.AGE_NOT_KNOWN_LABEL,), p.age_group)))
     lines.append(t("Person who committed it: {sex}, {age}, {relationship}", sex=one(form.SEXES, case.perpetrator_sex),
-                   age=one(form.PERPETRATOR_AGES, case.perpetrator_age),
+                   age=one(form.PERPETRATOR_AGES + (form.AGE_NOT_KNOWN_LABEL,), case.perpetrator_age),
                    relationship=one(form.RELATIONSHIPS, case.relationship)))
     lines.append(t("Measures applied: {measures}", measures=_labels(lang, form.MEASURES, codes.get("measures", []))))
     lines.append(t("Support received: {support}", support=_labels(lang, form.SUPPORT, codes.get("support", []))))

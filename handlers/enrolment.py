@@ -126,7 +126,7 @@ async def handle_phone(ctx: Ctx) -> None:
         phone = parsing.parse_phone(ev.text)
         if isinstance(phone, parsing.ParseError):
             ctx.say(ctx.t("“{text}” does not look like a phone number. Type it like 0912 345 678, or press Skip.",
-                          text=ev.text[:40]))
+                          text=parsing.quotable(ev.text)))
             ask_phone(ctx)
             return
     else:

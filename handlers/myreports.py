@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from bot.events import Choice
 from bot.i18n import N_, day, number
+from handlers import parsing
 from handlers.context import Ctx
 from handlers.forms import engine
 from handlers.forms.followup import FOLLOW_UP
@@ -45,7 +46,7 @@ def _list_cases(ctx: Ctx, cases) -> None:
 async def follow_up(ctx: Ctx, ref: str) -> None:
     case = await case_by_ref(ctx.session, ctx.person.commune_id, ref)
     if case is None or case.reporter_id != ctx.person.id:
-        ctx.say(ctx.t("No case of yours has the reference {ref}.", ref=ref.strip()[:20]))
+        ctx.say(ctx.t("No case of yours has the reference {ref}.", ref=parsing.quotable(ref, 20)))
         return
     await engine.start(ctx, FOLLOW_UP, meta={"case_id": case.id})
 
@@ -74,7 +75,7 @@ async def correct(ctx: Ctx, ref: str) -> None:
     ref = ref.strip().upper()
     report = await current_report(ctx.session, ref, ctx.person.commune_id or "")
     if report is None or report.person_id != ctx.person.id:
-        ctx.say(ctx.t("No report of yours has the reference {ref}.", ref=ref[:20]))
+        ctx.say(ctx.t("No report of yours has the reference {ref}.", ref=parsing.quotable(ref, 20)))
         return
     first = await first_version_date(ctx.session, ref, report.commune_id)
     if first is None or ctx.now - first > timedelta(days=ctx.config.forms.correction_days):

@@ -31,10 +31,15 @@ class ParseError:
 
 # Invisible characters that phones and copy-paste slip into messages; removed outright.
 _INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff")
+# The zero-width joiner is the one format character kept: it joins emoji ("👨‍👩‍👧") and
+# cannot reorder text. Every other one (category Cf: the bidi embeddings and overrides
+# U+202A–U+202E, isolates U+2066–U+2069, marks U+200E, U+200F, U+061C...) is dropped.
+_ZWJ = "\u200d"
 
 
 def nfc(text: str) -> str:
-    """NFC-normalise, turn control characters into spaces and collapse runs of spaces.
+    """NFC-normalise, drop format characters, turn control characters into spaces and
+    collapse runs of spaces.
 
     Newlines and tabs survive (free-text notes keep their lines); CR LF becomes LF.
     """
@@ -43,7 +48,7 @@ def nfc(text: str) -> str:
     for ch in text:
         if ch in "\n\t":
             chars.append(ch)
-        elif ch in _INVISIBLE:
+        elif ch in _INVISIBLE or (ch != _ZWJ and unicodedata.category(ch) == "Cf"):
             continue
         elif unicodedata.category(ch) in ("Cc", "Zl", "Zp", "Zs"):
             chars.append(" ")
@@ -51,6 +56,21 @@ def nfc(text: str) -> str:
             chars.append(ch)
     text = re.sub(r" {2,}", " ", "".join(chars))
     return re.sub(r" *\n *", "\n", text).strip()
+
+
+def quotable(text: str | None, limit: int = 40) -> str:
+    """What a person typed, made safe to quote back in a reply ("“5o” ..."): without any format
+    or control character (a U+202E in a refusal would turn the rest of the bot's sentence
+    around), on one line, at most `limit` characters with "…" when cut."""
+    chars: list[str] = []
+    for ch in unicodedata.normalize("NFC", text or ""):
+        category = unicodedata.category(ch)
+        if ch.isspace() or category in ("Zl", "Zp"):
+            chars.append(" ")
+        elif category not in ("Cc", "Cf", "Cs") and ch not in _INVISIBLE:
+            chars.append(ch)
+    plain = " ".join("".join(chars).split())
+    return plain if len(plain) <= limit else plain[: max(limit - 1, 0)].rstrip() + "…"
 
 
 def _fold_core(text: str) -> str:
@@ -210,10 +230,44 @@ _SPACE_GROUPS = re.compile(r"(?<![\d.,])(\d{1,3})((?: \d{3})+)(?!\d)")
 _INT_TOKEN = re.compile(r"([-\u2212]?)(\d+(?:[.,]\d+)*)")
 
 
+# Letters that look like digits: O and o like 0 (ô, ơ too: Telex turns "oo" into "ô"), I and l like 1.
+_LOOKALIKE = {"o": "0", "i": "1", "l": "1"}
+_WORD = re.compile(r"[^\W_]+")
+_DIGITS_OR_NOT = re.compile(r"\d+|\D+")
+
+
+def _lookalike(text: str) -> ParseError | None:
+    """A look-alike letter touching digits ("5o", "1o0", "l0", "O5") is never read as a digit,
+    nor dropped: the reply is refused. A unit glued to the number ("50ng", "50luot") is fine."""
+    plain = unicodedata.normalize("NFKC", nfc(text))
+    for word in _WORD.finditer(plain):
+        pieces = _DIGITS_OR_NOT.findall(word[0])
+        if not any(p[0].isdigit() for p in pieces):
+            continue
+        lookalike = [
+            not p[0].isdigit() and all(fold(ch) in _LOOKALIKE for ch in p) for p in pieces
+        ]
+        if not any(lookalike):
+            continue
+        letters = next(p for p, bad in zip(pieces, lookalike, strict=True) if bad)
+        guess = "".join(
+            p if p[0].isdigit() else "".join(_LOOKALIKE[fold(ch)] for ch in p)
+            for p, bad in zip(pieces, lookalike, strict=True)
+            if bad or p[0].isdigit()
+        )
+        return ParseError("lookalike", {"letter": letters, "guess": guess.lstrip("0") or "0"})
+    return None
+
+
 def parse_int(
     text: str, *, minimum: int = 0, maximum: int = 1_000_000
 ) -> int | ParseError:
-    """Parse one whole number; words around it and "1.245"/"1,245"/"1 245" are fine."""
+    """Parse one whole number; words around it and "1.245"/"1,245"/"1 245" are fine.
+
+    Letters that look like digits are refused ("5o" is not 5, nor 50): see ``_lookalike``.
+    """
+    if (mixed := _lookalike(text)) is not None:
+        return mixed
     plain = _SPACE_GROUPS.sub(lambda m: m[1] + m[2].replace(" ", ""), _fold_core(text))
     tokens = list(_INT_TOKEN.finditer(plain))
     if not tokens:
@@ -241,6 +295,67 @@ def parse_int(
     if value > maximum:
         return ParseError("too_large", {"maximum": maximum})
     return value
+
+
+# ------------------------------------------------------------------ ages
+
+OLDEST = 120
+_AGE_UNKNOWN = frozenset((
+    "khong ro", "ko ro", "k ro", "kh ro", "khg ro", "chua ro", "khong ro tuoi", "ko ro tuoi",
+    "khong biet", "ko biet", "k biet", "chua biet", "khong biet tuoi", "khong nho",
+    "unknown", "not known", "dont know", "don't know", "not sure",
+))  # fmt: skip
+_AGE_RANGE = re.compile(r"(?<![\d.,])(\d{1,3})\s*(?:-|\u2013|\u2014|den|toi|to)\s*(\d{1,3})(?![\d.,])")
+_AGE_BELOW = re.compile(r"\b(?:duoi|under|chua den|chua du|nho hon|less than|below)\b")
+_AGE_ABOVE = re.compile(r"\b(?:tren|hon|ngoai|over|lon hon|more than|above)\b")
+_AGE_FROM = re.compile(r"\b(?:tu du|tu|from|at least)\b")
+_AGE_ABOUT = re.compile(r"\btren duoi\b")  # "trên dưới 40" is "about 40"
+_AGE_MONTHS = re.compile(r"\b(?:thang|months?)\b")
+_AGE_BORN = re.compile(r"\b(?:sinh nam|sinh|sn|nam sinh|born)\b")
+
+
+def parse_age(text: str, *, this_year: int) -> tuple[int, int] | None | ParseError:
+    """An age as people say it, as the inclusive range of years it may mean; None for "không rõ".
+
+    "3", "3 tuổi", "khoảng 40", "trên dưới 40" → (n, n); "30-40", "30 đến 40" → (30, 40);
+    "dưới 16" → (0, 15); "trên 60", "ngoài 60" → (61, OLDEST); "từ đủ 60" → (60, OLDEST);
+    "18 tháng" → (1, 1); "sinh năm 1990" or "1990" → the two ages that birth year gives.
+    The caller turns the range into an age group, and keeps nothing else.
+    """
+    folded = fold(text)
+    if folded in _AGE_UNKNOWN:
+        return None
+    if (mixed := _lookalike(text)) is not None:
+        return mixed
+    if span := _AGE_RANGE.search(folded):
+        low, high = int(span[1]), int(span[2])
+        if low > high or high > OLDEST:
+            return ParseError("implausible_age")
+        return low, high
+    value = parse_int(text, maximum=10_000)
+    if isinstance(value, ParseError):
+        return ParseError("not_an_age") if value.code in ("not_a_number", "too_large") else value
+    if _AGE_BORN.search(folded) or 1900 <= value <= this_year:
+        year = value
+        if year < 100:  # "sinh năm 90"
+            year += 2000 if 2000 + year <= this_year else 1900
+        if not this_year - OLDEST <= year <= this_year:
+            return ParseError("implausible_age")
+        age = this_year - year
+        return max(age - 1, 0), age  # the birthday may not have come yet this year
+    if _AGE_MONTHS.search(folded):
+        value //= 12
+    if value > OLDEST:
+        return ParseError("implausible_age")
+    if _AGE_ABOUT.search(folded):
+        return value, value
+    if _AGE_BELOW.search(folded):
+        return (0, value - 1) if value > 0 else ParseError("implausible_age")
+    if _AGE_ABOVE.search(folded):
+        return (min(value + 1, OLDEST), OLDEST)
+    if _AGE_FROM.search(folded):
+        return value, OLDEST
+    return value, value
 
 
 # ------------------------------------------------------------------ dates

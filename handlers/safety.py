@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.events import Reply
 from bot.i18n import N_, translate
+from handlers import parsing
 from handlers.alerts import alert_person
 from handlers.context import Ctx, Services
 from handlers.menu import ROLE_NAMES
@@ -154,7 +155,7 @@ async def check_reached(services: Services, sessions, now) -> int:
 async def withdraw(ctx: Ctx, arg: str) -> None:
     case = await store.case_by_ref(ctx.session, ctx.person.commune_id, arg) if arg else None
     if case is None or case.reporter_id != ctx.person.id:
-        ctx.say(ctx.t("No case of yours has the reference {ref}.", ref=(arg or "—")[:20]))
+        ctx.say(ctx.t("No case of yours has the reference {ref}.", ref=parsing.quotable(arg or "—", 20)))
         return
     case.withdrawal_requested_at = ctx.now
     store.audit(ctx.session, actor_id=ctx.person.id, channel=ctx.event.channel, action="withdrawal_requested",
@@ -171,7 +172,7 @@ async def withdraw(ctx: Ctx, arg: str) -> None:
 async def audit_log(ctx: Ctx, arg: str) -> None:
     case = await store.case_by_ref(ctx.session, ctx.person.commune_id, arg) if arg else None
     if case is None:
-        ctx.say(ctx.t("There is no case {ref} in your commune.", ref=(arg or "—")[:20]))
+        ctx.say(ctx.t("There is no case {ref} in your commune.", ref=parsing.quotable(arg or "—", 20)))
         return
     store.audit(ctx.session, actor_id=ctx.person.id, channel=ctx.event.channel, action="read_audit_log",
                 case_id=case.id, now=ctx.now)

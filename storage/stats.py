@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Alert, Case, CaseCode, CasePerson, Report, ReportTopic
 
 STALE_DAYS = 7
+LARGE_SESSION = 1000  # attendances at one session above which the form asks "is this right?"
 ADULT_AGES = ("18_59", "60p")
 # The campaign periods of the plan (month, day) to (month, day), within one calendar year.
 CAMPAIGN_PERIODS = {
@@ -138,6 +139,8 @@ class Quality:
     uncounted: int = 0  # reports not counted by sex
     undated_cases: int = 0  # cases whose date is "not sure"
     duplicates: list[list[str]] = field(default_factory=list)  # groups of refs that look the same
+    over_total: list[str] = field(default_factory=list)  # young people or ethnic minority above the total
+    large: list[str] = field(default_factory=list)  # more than LARGE_SESSION attendances at one session
 
 
 @dataclass
@@ -306,12 +309,17 @@ async def quality(session: AsyncSession, commune_id: str, period: Period, since:
     out = Quality()
     rows = (await session.execute(
         select(Report.ref, Report.village_id, Report.held_on, Report.format, Report.attendees_total,
-               Report.attendees_male, Report.attendees_female)
+               Report.attendees_male, Report.attendees_female, Report.youth, Report.ethnic_minority)
         .where(*_current([commune_id], period.start, period.end))
         .order_by(Report.held_on, Report.id)
     )).all()
     groups: dict[tuple, list[str]] = defaultdict(list)
-    for ref, village, held, fmt, total, male, female in rows:
+    for ref, village, held, fmt, total, male, female, youth, minority in rows:
+        # What the form refuses or asks about today may be in older reports, or typed before the checks.
+        if any(part is not None and part > total for part in (youth, minority)):
+            out.over_total.append(ref)
+        if total > LARGE_SESSION:
+            out.large.append(ref)
         if male is None or female is None:
             out.uncounted += 1
         elif male + female != total:

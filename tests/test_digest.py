@@ -162,6 +162,51 @@ async def test_the_year_end_week_counts_every_section_by_hand(app, config):
         assert secret not in text
 
 
+async def test_the_data_quality_section_lists_what_the_form_now_refuses_or_asks_about(app, config):
+    """Reports stored before the form's checks (or corrected around them): more young people or ethnic
+    minority than attendances, and more than 1.000 attendances at one session."""
+    reporter = await person(app, "head", ["reporter"], villages=["t01"])
+    rows = [
+        report(1, "t01", date(2026, 11, 23), "meeting", ["gender_equality"], 50, 20, 30),  # youth 60 of 50
+        report(2, "t02", date(2026, 11, 24), "meeting", ["gender_equality"], 50, 20, 30),  # ethnic minority 100
+        report(3, "t03", date(2026, 11, 25), "launch", ["gender_equality"], 1500, 700, 800),
+        report(4, "t04", date(2026, 11, 26), "meeting", ["gender_equality"], 1000, 500, 500),  # 1.000: fine
+        report(5, "t05", date(2026, 11, 27), "meeting", ["gender_equality"], 50, 20, 30),  # all counts fine
+        report(6, None, date(2026, 11, 28), "launch", ["gender_equality"], 2400),
+        report(7, "t06", date(2026, 11, 27), "meeting", ["gender_equality"], 40, 10, 30, superseded=True),
+    ]
+    rows[0][0].youth = 60
+    rows[1][0].ethnic_minority, rows[1][0].youth = 100, 10
+    rows[4][0].youth, rows[4][0].ethnic_minority = 50, 50
+    rows[6][0].youth = 99  # a superseded version does not count
+    async with app.sessions() as s, s.begin():
+        for r, topics in rows:
+            r.person_id = reporter
+            s.add(r)
+            await s.flush()
+            for t in topics:
+                s.add(ReportTopic(report_id=r.id, topic=t))
+    commune = config.communes[0]
+    week = stats.week_period(2026, 48)
+    async with app.sessions() as s:
+        f = await stats.figures(s, commune, week, now=local(2026, 11, 30, 8))
+    assert f.quality.over_total == ["BC-2026-0001", "BC-2026-0002"]
+    assert f.quality.large == ["BC-2026-0003", "BC-2026-0006"]
+    text = render.digest_text("vi", f, commune.name, today=date(2026, 11, 30))
+    quality = text.split(vi("6. Data quality"))[1].split(vi("7. Paragraph for the report"))[0]
+    assert vi("young people or ethnic minority above the total: {refs}", refs="BC-2026-0001, BC-2026-0002") in quality
+    assert vi("more than {n} attendances at one session, to check: {refs}", n="1.000",
+              refs="BC-2026-0003, BC-2026-0006") in quality
+    assert "BC-2026-0004" not in quality and "BC-2026-0005" not in quality
+
+
+def test_people_of_unknown_age_are_named_so_in_the_digest():
+    c = stats.CaseFigures(people={("female", "unknown"): 2, ("male", "u16"): 1})
+    [line] = [x for x in render._cases_lines(render.Words("vi"), c) if x.startswith(vi("People subjected (sex, age "
+                                                                                         "group): {list}", list=""))]
+    assert f"{vi('Female')}, {vi('Age not known')}: 2" in line and "unknown" not in line
+
+
 async def test_a_campaign_week_has_campaign_totals_and_the_heading_of_decree_30(app, config):
     await seed(app)
     commune = config.communes[0]

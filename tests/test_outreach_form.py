@@ -26,6 +26,7 @@ async def test_a_village_head_reports_a_meeting(app):
         await head.say("hop thon"),
         await head.say("1, 2"),
         await head.say("1.245"),
+        await head.say("đúng"),  # more than 1.000 at one session: "is this right?"
         await head.say("533"),
         await head.say("712"),
         await head.press(vi("No")),

@@ -14,11 +14,13 @@ from handlers.parsing import (
     looks_like_code,
     nfc,
     normalise_code,
+    parse_age,
     parse_choices,
     parse_date,
     parse_int,
     parse_phone,
     parse_yes_no,
+    quotable,
 )
 
 
@@ -582,3 +584,128 @@ def test_parse_error_is_frozen() -> None:
     with pytest.raises(AttributeError):
         error.code = "other"  # type: ignore[misc]
     assert ParseError("future") == ParseError("future", {})
+
+
+# --------------------------------------------------------------------------- what is quoted back
+
+# Text direction and other format characters (Unicode category Cf) and controls (Cc).
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("\u202eThôn 3\u202c", "Thôn 3"),
+        ("5\u200f0", "50"),
+        ("a" + BIDI + "b", "ab"),
+        ("\u2067hủy\u2069", "hủy"),
+        ("\u202e👨\u200d👩\u200d👧", "👨\u200d👩\u200d👧"),  # the joiner inside emoji stays
+    ],
+)
+def test_nfc_drops_text_direction_characters(raw: str, expected: str) -> None:
+    assert nfc(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "limit", "expected"),
+    [
+        ("Thôn 3", 40, "Thôn 3"),
+        ("\u202eabc", 40, "abc"),
+        ("x" + BIDI + "y\x00z\x1b[31m", 40, "xyz[31m"),
+        ("dòng 1\ndòng 2\u2028dòng 3", 40, "dòng 1 dòng 2 dòng 3"),
+        ("  a\t b  ", 40, "a b"),
+        ("0123456789" * 5, 20, "0123456789012345678…"),
+        (nfd("Hội nghị"), 40, "Hội nghị"),
+        (None, 40, ""),
+        ("\ud800x", 40, "x"),  # a lone surrogate could not even be sent
+    ],
+)
+def test_quotable_removes_what_must_not_be_echoed(raw, limit: int, expected: str) -> None:
+    quoted = quotable(raw, limit)
+    assert quoted == expected
+    assert len(quoted) <= limit
+    assert not any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in quoted)
+
+
+# --------------------------------------------------------------------------- numbers: look-alike letters
+
+
+@pytest.mark.parametrize(
+    ("reply", "letter", "guess", "meant", "value"),
+    [
+        ("5o", "o", "50", "50ng", 50),
+        ("1o0", "o", "100", "100 người", 100),
+        ("l0", "l", "10", "10 lượt", 10),
+        ("O5", "O", "5", "khoảng 5", 5),
+        ("5O", "O", "50", "50người", 50),
+        ("1l", "l", "11", "11luot", 11),
+        ("12I", "I", "121", "121 nguoi", 121),
+        ("5ô", "ô", "50", "50 ông bà", 50),  # Telex turns a doubled o into ô
+        ("khoảng 5o người", "o", "50", "khoảng 50 người", 50),
+        ("\uff15o", "o", "50", "lô 50", 50),  # a full-width 5; a word beside the number does not touch it
+        ("1o.245", "o", "10", "1.245", 1245),
+        ("1 2o5", "o", "205", "1 245", 1245),
+    ],
+)
+def test_a_letter_that_looks_like_a_digit_is_never_read_as_one(
+    reply: str, letter: str, guess: str, meant: str, value: int
+) -> None:
+    assert parse_int(reply) == ParseError("lookalike", {"letter": letter, "guess": guess})
+    assert parse_int(meant) == value  # the number as meant, with a unit or word people use
+
+
+# --------------------------------------------------------------------------- ages
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("3", (3, 3)),
+        ("0", (0, 0)),
+        ("3 tuổi", (3, 3)),
+        ("35 tuoi", (35, 35)),
+        ("khoảng 40", (40, 40)),
+        ("khoang 40", (40, 40)),
+        ("40 tuổi", (40, 40)),
+        ("trên dưới 40", (40, 40)),  # "about 40"
+        ("30-40", (30, 40)),
+        ("30 đến 40 tuổi", (30, 40)),
+        ("dưới 16", (0, 15)),
+        ("duoi 1 tuoi", (0, 0)),
+        ("trên 60", (61, 120)),
+        ("ngoài 60", (61, 120)),
+        ("từ đủ 60", (60, 120)),
+        ("18 tháng", (1, 1)),  # months, not years
+        ("3 tháng tuổi", (0, 0)),
+        ("sinh năm 1990", (35, 36)),
+        ("1990", (35, 36)),
+        ("sn 2010", (15, 16)),
+        ("không rõ", None),
+        ("khong ro", None),
+        ("ko ro", None),
+        ("Không biết", None),
+    ],
+)
+def test_an_age(reply: str, expected) -> None:
+    assert parse_age(reply, this_year=2026) == expected
+
+
+@pytest.mark.parametrize(
+    ("reply", "code"),
+    [
+        ("150", "implausible_age"),
+        ("121", "implausible_age"),
+        ("2030", "implausible_age"),  # a birth year to come
+        ("50-200", "implausible_age"),
+        ("dưới 0", "implausible_age"),
+        ("abc", "not_an_age"),
+        ("", "not_an_age"),
+        ("3o", "lookalike"),
+        ("-3", "negative"),
+        ("3 hay 4", "several_numbers"),
+        ("2,5", "not_integer"),
+    ],
+)
+def test_an_age_rejects(reply: str, code: str) -> None:
+    result = parse_age(reply, this_year=2026)
+    assert isinstance(result, ParseError) and result.code == code

@@ -10,7 +10,7 @@ from typing import Any
 from bot.i18n import N_, number, translate
 from handlers import parsing
 from handlers.context import Ctx
-from handlers.forms.steps import FormEnv, Kind, Step
+from handlers.forms.steps import UNKNOWN_AGE, FormEnv, Kind, Step
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,8 @@ KIND_HELP = {
     Kind.TEXT: N_("Type your answer in one message."),
     Kind.PHOTO: N_("Send photos one at a time, then press Done."),
     Kind.PHONE: N_("Share your phone number with the button, or type it, e.g. 0912 345 678."),
-    Kind.YESNO: N_("Press Yes or No, or type it.")
+    Kind.YESNO: N_("Press Yes or No, or type it."),
+    Kind.AGE: N_("Type the age in years, e.g. 35; an approximate age is fine. If you do not know it, type 'không rõ'."),
 }
 
 NUMBER_ERRORS = {
@@ -41,6 +42,12 @@ NUMBER_ERRORS = {
     "too_large": N_("The number must be at most {maximum}."),
     "several_numbers": N_("Please type just one number."),
     "negative": N_("The number cannot be negative."),
+    "lookalike": N_("“{text}” has the letter “{letter}” mixed into the number. Please type digits only, e.g. {guess}."),
+}
+AGE_ERRORS = {
+    "not_an_age": N_("I could not read “{text}” as an age. Please type the age in years, e.g. 35 (an approximate age is fine), or 'không rõ'."),
+    "implausible_age": N_("“{text}” is not a possible age. Please type the age in years, e.g. 35, or 'không rõ'."),
+    "ambiguous_age": N_("“{text}” could fall in more than one age group. Please type one approximate age, e.g. 35."),
 }
 DATE_ERRORS = {
     "invalid_date": N_("“{text}” is not a real date. Please check the day and the month."),
@@ -50,13 +57,8 @@ DATE_ERRORS = {
 }
 
 
-def _short(text: str, limit: int = 40) -> str:
-    text = text.replace("\n", " ")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _options_refusal(ctx: Ctx, step: Step, text: str) -> Refusal:
-    return Refusal(ctx.t("“{text}” is not one of the options. Please press a button or type its number.", text=_short(text)))
+    return Refusal(ctx.t("“{text}” is not one of the options. Please press a button or type its number.", text=parsing.quotable(text)))
 
 
 def _labels(ctx: Ctx, options) -> list[str]:
@@ -105,14 +107,15 @@ def typed(ctx: Ctx, step: Step, text: str, folded: str) -> Value | Refusal:
     if step.kind == Kind.INTEGER:
         result = parsing.parse_int(text, minimum=step.minimum, maximum=step.maximum)
         if isinstance(result, parsing.ParseError):
-            params = {"text": _short(text), "minimum": number(ctx.lang, step.minimum), "maximum": number(ctx.lang, step.maximum)}
-            return Refusal(ctx.t(NUMBER_ERRORS.get(result.code, NUMBER_ERRORS["not_a_number"]), **params))
+            return _number_refusal(ctx, step, text, result)
         return Value(result)
+    if step.kind == Kind.AGE:
+        return _age(ctx, step, text)
     if step.kind == Kind.DATE:
         window = ctx.config.forms.report_window_days if step.window else None
         result = parsing.parse_date(text, today=ctx.today, window_days=window)
         if isinstance(result, parsing.ParseError):
-            params = {"text": _short(text), "days": window or 0}
+            params = {"text": parsing.quotable(text), "days": window or 0}
             return Refusal(ctx.t(DATE_ERRORS.get(result.code, DATE_ERRORS["not_a_date"]), **params))
         return Value(result.isoformat())
     if step.kind == Kind.TEXT:
@@ -129,11 +132,42 @@ def typed(ctx: Ctx, step: Step, text: str, folded: str) -> Value | Refusal:
     if step.kind == Kind.PHONE:
         result = parsing.parse_phone(text)
         if isinstance(result, parsing.ParseError):
-            return Refusal(ctx.t("“{text}” does not look like a phone number. Type it like 0912 345 678.", text=_short(text)))
+            return Refusal(ctx.t("“{text}” does not look like a phone number. Type it like 0912 345 678.", text=parsing.quotable(text)))
         return Value(result)
     if step.kind == Kind.PHOTO:
         return Refusal(ctx.t("Please send a photo, or press Done."))
     return Refusal(ctx.t(KIND_HELP[step.kind]))
+
+
+def _number_refusal(ctx: Ctx, step: Step, text: str, error: parsing.ParseError) -> Refusal:
+    params = {**error.params, "text": parsing.quotable(text), "minimum": number(ctx.lang, step.minimum),
+              "maximum": number(ctx.lang, step.maximum)}
+    return Refusal(ctx.t(NUMBER_ERRORS.get(error.code, NUMBER_ERRORS["not_a_number"]), **params))
+
+
+def age_group(groups: tuple[tuple[int, str], ...], low: int, high: int) -> str | None:
+    """The group both ends of an age range fall in; None when they fall in different groups."""
+
+    def of(age: int) -> str:
+        return [code for first, code in groups if first <= age][-1]
+
+    return of(low) if of(low) == of(high) else None
+
+
+def _age(ctx: Ctx, step: Step, text: str) -> Value | Refusal:
+    """An age in years becomes its group code at once: the number itself is kept nowhere."""
+    result = parsing.parse_age(text, this_year=ctx.today.year)
+    if result is None:
+        return Value(UNKNOWN_AGE)
+    if not isinstance(result, parsing.ParseError):
+        group = age_group(step.age_groups, *result)
+        if group is not None:
+            return Value(group)
+        result = parsing.ParseError("ambiguous_age")  # "15-17", "dưới 18": which group, then?
+    if result.code not in AGE_ERRORS:
+        return _number_refusal(ctx, step, text, result)
+    msgid = AGE_ERRORS[result.code]
+    return Refusal(ctx.t(msgid, text=parsing.quotable(text)))
 
 
 DAYS_AGO = {"today": 0, "yesterday": 1}

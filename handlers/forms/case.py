@@ -11,7 +11,7 @@ from bot.i18n import N_
 from handlers import alerts, parsing
 from handlers.context import Ctx
 from handlers.forms.engine import register
-from handlers.forms.steps import Answers, Form, FormEnv, Group, Kind, Option, Step, equals
+from handlers.forms.steps import UNKNOWN_AGE, Answers, Form, FormEnv, Group, Kind, Option, Step, equals
 from storage import cases as store
 from storage.models import Case, Person
 from storage.people import set_phone
@@ -45,6 +45,12 @@ PERPETRATOR_AGES = (
     Option("u16", N_("Under 16")), Option("16_17", N_("16–17")), Option("18_59", N_("18–59")),
     Option("60p", N_("60 and over")),
 )
+# The legal age groups (Biểu 01/BC-X): from which age each starts. Ages are asked as a number and
+# only the group is kept: an exact age beside a village can identify a child.
+SUBJECTED_AGE_GROUPS = ((0, "u16"), (16, "16_59"), (60, "60p"))
+PERPETRATOR_AGE_GROUPS = ((0, "u16"), (16, "16_17"), (18, "18_59"), (60, "60p"))
+AGE_NOT_KNOWN = (Option(UNKNOWN_AGE, N_("Unknown")),)  # the button beside the typed age
+AGE_NOT_KNOWN_LABEL = Option(UNKNOWN_AGE, N_("Age not known"))  # how figures and alerts name it
 FLAGS = (
     Option("disabled", N_("Has a disability")),
     Option("pregnant", N_("Pregnant or nursing a child under 36 months")),
@@ -138,7 +144,9 @@ async def progress(ctx: Ctx, answers: Answers) -> None:
 
 PERSON_STEPS = (
     Step("sex", Kind.CHOICE, N_("Sex of this person?"), label=N_("Sex"), options=SEXES),
-    Step("age_group", Kind.CHOICE, N_("Age group of this person?"), label=N_("Age group"), options=SUBJECTED_AGES),
+    Step("age_group", Kind.AGE, N_("How old is this person? An approximate age is fine; if you do not know, "
+                                   "type 'không rõ'."), label=N_("Age group"), options=SUBJECTED_AGES,
+         age_groups=SUBJECTED_AGE_GROUPS, extra=AGE_NOT_KNOWN),
     Step("flags", Kind.MULTI, N_("Does any of these apply? Choose, then press Done."), label=N_("Circumstances"),
          options=FLAGS),
 )
@@ -163,8 +171,10 @@ ITEMS = (
     Group("people", "people_count", N_("Person subjected to violence no. {n}"), PERSON_STEPS),
     Step("perpetrator_sex", Kind.CHOICE, N_("Sex of the person who committed the violence?"),
          label=N_("Person who committed it: sex"), options=SEXES),
-    Step("perpetrator_age", Kind.CHOICE, N_("Age group of the person who committed the violence?"),
-         label=N_("Person who committed it: age group"), options=PERPETRATOR_AGES),
+    Step("perpetrator_age", Kind.AGE, N_("How old is the person who committed the violence? An approximate age "
+                                         "is fine; if you do not know, type 'không rõ'."),
+         label=N_("Person who committed it: age group"), options=PERPETRATOR_AGES,
+         age_groups=PERPETRATOR_AGE_GROUPS, extra=AGE_NOT_KNOWN),
     Step("relationship", Kind.CHOICE, N_("Their relationship to the person subjected?"), label=N_("Relationship"),
          options=RELATIONSHIPS),
     Step("relationship_other", Kind.TEXT, N_("Please name the relationship briefly."),

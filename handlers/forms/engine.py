@@ -211,6 +211,8 @@ def display(ctx: Ctx, form: Form, pos: Position, value: Any) -> str:
         labels = {o.code: ctx.t(o.label) for o in step.options_for(FormEnv(ctx))}
         codes = value if isinstance(value, list) else [value]
         return ", ".join(labels.get(c, c) for c in codes)
+    if step.kind == Kind.AGE:  # the stored group code, named as its group
+        return next((ctx.t(o.label) for o in step.options_for(FormEnv(ctx)) if o.code == value), str(value))
     if step.kind == Kind.INTEGER:
         return number(ctx.lang, value)
     if step.kind == Kind.DATE:
@@ -258,7 +260,8 @@ async def _advance(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> Non
         await _ask(ctx, form, draft, nxt)
 
 
-async def _accept(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, value: Any, *, pressed: bool) -> None:
+async def _accept(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, value: Any, *, pressed: bool,
+                  confirmed: bool = False) -> None:
     error = None
     if pos.step.check is not None and value is not SKIPPED:
         error = pos.step.check(value, scope(draft.state.answers, pos.group, pos.index), FormEnv(ctx))
@@ -266,6 +269,9 @@ async def _accept(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, value: 
         msgid, params = error
         ctx.say(ctx.t(msgid, **params))
         await _ask(ctx, form, draft, pos)
+        return
+    if not confirmed and _unlikely(pos, value):
+        _ask_confirmation(ctx, draft, pos, value)
         return
     if pressed:
         _close_question(ctx, form, draft, pos, value)
@@ -275,6 +281,54 @@ async def _accept(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, value: 
     if form.on_progress is not None:
         await form.on_progress(ctx, draft.state.answers)
     await _advance(ctx, form, draft, pos)
+
+
+# ---- "is this right?" after a very large number (Step.confirm_above) ------------------------
+# The number waits in meta["confirm"] for one event: yes, or the same number again, keeps it; no
+# asks the question again; anything else is handled as usual and the number is forgotten.
+
+
+def _unlikely(pos: Position, value: Any) -> bool:
+    limit = pos.step.confirm_above
+    return bool(limit) and isinstance(value, int) and not isinstance(value, bool) and value > limit
+
+
+def _ask_confirmation(ctx: Ctx, draft: OpenDraft, pos: Position, value: int) -> None:
+    draft.row.seq += 1
+    seq = draft.row.seq
+    draft.state.meta["confirm"] = {"address": pos.address, "value": value}
+    ctx.say(
+        ctx.t(pos.step.confirm, n=number(ctx.lang, value)),
+        [Choice(ctx.t("Yes"), f"f{seq}:vy", control=True, keyword=ctx.t("Yes")),
+         Choice(ctx.t("No"), f"f{seq}:vn", control=True, keyword=ctx.t("No"))],
+        tag=_question_tag(draft),
+    )
+
+
+async def _on_confirmation(ctx: Ctx, form: Form, draft: OpenDraft, pending: dict) -> bool:
+    """The answer to "is this right?"; False when the event is not one (it is then handled as usual)."""
+    steps, i = _position(form, draft)
+    if i is None or draft.state.mode == "review" or steps[i].address != pending.get("address"):
+        return False
+    pos, ev = steps[i], ctx.event
+    if ev.choice is not None:
+        if ev.choice not in (f"f{draft.row.seq}:vy", f"f{draft.row.seq}:vn"):
+            return False
+        yes = ev.choice.endswith(":vy")
+    elif ev.text is not None:
+        yes = parsing.parse_yes_no(ev.text)
+        if yes is None:
+            again = parse.typed(ctx, pos.step, ev.text, parsing.fold(ev.text))
+            if not isinstance(again, parse.Value) or again.value != pending.get("value"):
+                return False
+            yes = True
+    else:
+        return False
+    if yes:
+        await _accept(ctx, form, draft, pos, pending["value"], pressed=ev.choice is not None, confirmed=True)
+    else:
+        await _ask(ctx, form, draft, pos)
+    return True
 
 
 async def _refuse(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, message: str) -> None:
@@ -293,6 +347,9 @@ async def handle(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
 
 async def _handle(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
     ev = ctx.event
+    pending = draft.state.meta.pop("confirm", None)
+    if pending and not draft.state.meta.get("offer") and await _on_confirmation(ctx, form, draft, pending):
+        return
     if ev.choice is not None:
         await _on_button(ctx, form, draft, ev.choice)
         return

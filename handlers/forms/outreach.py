@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.i18n import N_
+from bot.i18n import N_, number
 from handlers import parsing
 from handlers.context import Ctx
 from handlers.forms.answers import as_date
@@ -10,6 +10,7 @@ from handlers.forms.engine import register
 from handlers.forms.steps import Answers, Form, FormEnv, Kind, Option, Step, differs, equals, selected
 from storage.models import Report
 from storage.reports import NewReport, save_report, topics_of
+from storage.stats import LARGE_SESSION
 
 WHOLE_COMMUNE = "all"
 UNCOUNTED = "uncounted"
@@ -90,6 +91,22 @@ def _sexes_add_up(value, answers: Answers, env: FormEnv):
     return None
 
 
+# More than LARGE_SESSION attendances at one session is possible (a commune rally) but more often a
+# slip ("1500" for "150"): the total step asks once whether it is right (Step.confirm_above).
+
+
+def _within_total(msgid: str):
+    """A check: a count "of the attendances" (young people, ethnic minority) is at most the total."""
+
+    def check(value, answers: Answers, env: FormEnv):
+        total = answers.get("attendees_total")
+        if isinstance(value, int) and isinstance(total, int) and value > total:
+            return msgid, {"n": number(env.ctx.lang, value), "total": number(env.ctx.lang, total)}
+        return None
+
+    return check
+
+
 ITEMS = (
     Step("village", Kind.CHOICE, N_("Which village was the session held in?"), label=N_("Village"),
          options=_villages, explain=_not_your_village),
@@ -103,7 +120,9 @@ ITEMS = (
     Step("topic_other", Kind.TEXT, N_("Please name the other topic briefly."), label=N_("Topic (other)"),
          when=selected("topics", "other"), max_length=200),
     Step("attendees_total", Kind.INTEGER, N_("How many attendances in total (lượt người)?"),
-         label=N_("Attendances"), minimum=1, maximum=100_000),
+         label=N_("Attendances"), minimum=1, maximum=100_000, confirm_above=LARGE_SESSION,
+         confirm=N_("Is this right? {n} attendances at one session. Type the number again or answer Yes to keep "
+                    "it; No to change it.")),
     Step("attendees_male", Kind.INTEGER, N_("Of them, how many men?"), label=N_("Men"),
          extra=(Option(UNCOUNTED, N_("Not counted by sex")),), maximum=100_000, check=_male_within_total),
     Step("attendees_female", Kind.INTEGER, N_("And how many women?"), label=N_("Women"),
@@ -121,9 +140,13 @@ ITEMS = (
     Step("loudspeaker_minutes", Kind.INTEGER, N_("How many minutes on the loudspeaker?"),
          label=N_("Loudspeaker minutes"), when=equals("more", "yes"), optional=True, maximum=10_000),
     Step("youth", Kind.INTEGER, N_("Of the attendances, how many were young people?"), label=N_("Young people"),
-         when=equals("more", "yes"), optional=True),
+         when=equals("more", "yes"), optional=True,
+         check=_within_total(N_("Young people ({n}) cannot be more than the attendances in total ({total}). "
+                                "Please type the number again."))),
     Step("ethnic_minority", Kind.INTEGER, N_("Of the attendances, how many were from ethnic minorities?"),
-         label=N_("Ethnic minority"), when=equals("more", "yes"), optional=True),
+         label=N_("Ethnic minority"), when=equals("more", "yes"), optional=True,
+         check=_within_total(N_("Attendances from ethnic minorities ({n}) cannot be more than the attendances in "
+                                "total ({total}). Please type the number again."))),
     Step("note", Kind.TEXT, N_("Any note for the office?"), label=N_("Note"), when=equals("more", "yes"),
          optional=True, max_length=1000),
     Step("photos", Kind.PHOTO, N_("Send up to 3 photos of the session (Ảnh minh chứng), then press Done. Or skip."),

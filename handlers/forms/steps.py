@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from handlers.context import Ctx
 
 SKIPPED = None  # an optional step passed over is stored as an explicit None
+UNKNOWN_AGE = "unknown"  # what an age step stores for "không rõ"
 
 
 class Kind(StrEnum):
@@ -23,6 +24,7 @@ class Kind(StrEnum):
     PHOTO = "photo"
     PHONE = "phone"
     YESNO = "yesno"
+    AGE = "age"  # asked as a number of years, stored only as the group code it falls in
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,11 @@ class Step:
     max_length: int = 1000
     max_items: int = 3
     window: bool = True  # dates: refuse those older than the report window
+    # Ages: (first year of the group, group code), ascending from 0. Only the code is stored.
+    age_groups: tuple[tuple[int, str], ...] = ()
+    # Integers: an answer above this asks `confirm` (a message id with {n}) once, as yes or no.
+    confirm_above: int = 0
+    confirm: str = ""
     help: str = ""
     warning: str = ""  # said before the question (e.g. "no names")
     on_answer: Callable[[Ctx, Answers, Any], Awaitable[None]] | None = None

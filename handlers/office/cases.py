@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.events import Choice, Reply
 from bot.i18n import N_, number, translate
+from handlers import parsing
 from handlers.alerts import coded_summary
 from handlers.context import Ctx
 from handlers.forms import engine
@@ -64,7 +65,7 @@ async def _readable(ctx: Ctx, ref_or_id, levels=FULL) -> Case | None:
 
 
 def _no_case(ctx: Ctx, ref: str) -> None:
-    ctx.say(ctx.t("There is no case {ref} that you can open.", ref=ref.strip()[:20]))
+    ctx.say(ctx.t("There is no case {ref} that you can open.", ref=parsing.quotable(ref, 20)))
 
 
 async def _open_cases(ctx: Ctx, levels=FULL) -> list[Case]:

@@ -32,7 +32,7 @@ async def week_figures(ctx: Ctx, arg: str) -> None:
     period = periods.parse_week(arg, ctx.today)
     if period is None:
         ctx.say(ctx.t("I could not read “{text}” as a week. Examples: /tuan, /tuan truoc, /tuan 2026-W47, "
-                      "/tuan 01/11/2026-15/11/2026", text=arg[:40]))
+                      "/tuan 01/11/2026-15/11/2026", text=parsing.quotable(arg)))
         return
     await show_figures(ctx, period)
 
@@ -42,7 +42,7 @@ async def month_figures(ctx: Ctx, arg: str) -> None:
     period = periods.parse_month(arg, ctx.today)
     if period is None:
         ctx.say(ctx.t("I could not read “{text}” as a month. Examples: /thang, /thang truoc, /thang 11/2026, "
-                      "/thang 01/11/2026-15/11/2026", text=arg[:40]))
+                      "/thang 01/11/2026-15/11/2026", text=parsing.quotable(arg)))
         return
     await show_figures(ctx, period)
 
@@ -72,7 +72,7 @@ async def village_figures(ctx: Ctx, arg: str) -> None:
         ctx.say("\n".join([await _village_answer(ctx, c, v) for c, v in exact]))
         return
     if arg:
-        ctx.say(ctx.t("No village is called “{text}”.", text=arg[:40]))
+        ctx.say(ctx.t("No village is called “{text}”.", text=parsing.quotable(arg)))
     if len(candidates) <= 60:
         ctx.say(ctx.t("Which village?"), [Choice(v.name, f"o:v:{c.id}:{v.id}") for c, v in candidates], columns=3)
     else:
@@ -121,7 +121,7 @@ async def export(ctx: Ctx, arg: str) -> None:
     period = periods.parse_any(arg, ctx.today)
     if period is None:
         ctx.say(ctx.t("I could not read “{text}” as a period. Examples: /xuat, /xuat 11/2026, /xuat 2026-W47, "
-                      "/xuat 01/11/2026-15/11/2026", text=arg[:40]))
+                      "/xuat 01/11/2026-15/11/2026", text=parsing.quotable(arg)))
         return
     province = province_view(ctx)
     communes = ctx.config.communes if province else (ctx.commune,)

@@ -10,6 +10,7 @@ from datetime import date
 from bot.i18n import N_, number, official_day, translate
 from handlers.forms import case as case_form
 from handlers.forms import outreach as outreach_form
+from storage import stats
 from storage.stats import CaseFigures, CommuneRow, Figures, Outreach, Period, next_campaign
 
 FORMAT_LABELS = {o.code: o.label for o in outreach_form.FORMATS}
@@ -18,7 +19,7 @@ CAMPAIGN_LABELS = {o.code: o.label for o in outreach_form.CAMPAIGNS}
 KIND_LABELS = {o.code: o.label for o in case_form.KINDS}
 FORM_LABELS = {o.code: o.label for o in case_form.FORMS_OF_VIOLENCE}
 SEX_LABELS = {o.code: o.label for o in case_form.SEXES}
-AGE_LABELS = {o.code: o.label for o in case_form.SUBJECTED_AGES}
+AGE_LABELS = {o.code: o.label for o in case_form.SUBJECTED_AGES + (case_form.AGE_NOT_KNOWN_LABEL,)}
 MEASURE_LABELS = {o.code: o.label for o in case_form.MEASURES}
 # The campaign names as "Coming up" says them (without the dates the form's labels carry).
 CAMPAIGN_NAMES = {
@@ -186,6 +187,11 @@ def digest_text(lang: str, f: Figures, commune_name: str, *, today: date, missed
         problems.append(w.t("cases without a date: {n}", n=w.n(q.undated_cases)))
     if q.duplicates:
         problems.append(w.t("likely duplicates: {groups}", groups="; ".join(" = ".join(g) for g in q.duplicates)))
+    if q.over_total:
+        problems.append(w.t("young people or ethnic minority above the total: {refs}", refs=", ".join(q.over_total)))
+    if q.large:
+        problems.append(w.t("more than {n} attendances at one session, to check: {refs}",
+                            n=w.n(stats.LARGE_SESSION), refs=", ".join(q.large)))
     lines.append("; ".join(problems) if problems else w.t("No problems found."))
     lines += ["", w.t("7. Paragraph for the report"), paragraph(lang, f)]
     return "\n".join(lines)
