@@ -39,7 +39,7 @@ async def expire_drafts(services: Services, sessions: async_sessionmaker[AsyncSe
                 if draft.sensitive:
                     for chat in decode_state(services.keyring, draft).meta.get("chats", {}).values():
                         queue_cleanup(session, services.keyring, chat, draft.person_id, now=now)
-                await discard_draft(session, draft.person_id)
+                await discard_draft(session, draft.person_id, draft.slot, keyring=services.keyring)
                 text = translate(
                     lang, "Your unfinished draft ({form}) was discarded because it was not touched for a long time. "
                     "You can start again from the menu.", form=title,

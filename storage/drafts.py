@@ -1,4 +1,5 @@
-"""Drafts: an unfinished form per person, encrypted, written at every step."""
+"""Drafts: the form a person is answering, and at most one they set aside, encrypted, written at
+every step. A case request never waits for another form: it pauses it (slot "paused") instead."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import Keyring
 from storage.models import Draft, Photo
+
+ACTIVE = "active"
+PAUSED = "paused"
 
 
 @dataclass
@@ -33,8 +37,8 @@ def decode_state(keyring: Keyring, row: Draft) -> DraftState:
     return DraftState(**json.loads(keyring.decrypt(row.state)))
 
 
-async def load_draft(session: AsyncSession, keyring: Keyring, person_id: int) -> OpenDraft | None:
-    row = await session.scalar(select(Draft).where(Draft.person_id == person_id))
+async def load_draft(session: AsyncSession, keyring: Keyring, person_id: int, slot: str = ACTIVE) -> OpenDraft | None:
+    row = await session.scalar(select(Draft).where(Draft.person_id == person_id, Draft.slot == slot))
     if row is None:
         return None
     return OpenDraft(row, decode_state(keyring, row))
@@ -46,11 +50,11 @@ def _encode(keyring: Keyring, state: DraftState) -> bytes:
 
 async def create_draft(
     session: AsyncSession, keyring: Keyring, person_id: int, state: DraftState, *,
-    now: datetime, expires_at: datetime, sensitive: bool,
+    now: datetime, expires_at: datetime, sensitive: bool, slot: str = ACTIVE,
 ) -> OpenDraft:
-    await discard_draft(session, person_id)
+    await discard_draft(session, person_id, slot, keyring=keyring)
     row = Draft(
-        person_id=person_id, form=state.form, state=_encode(keyring, state), sensitive=sensitive,
+        person_id=person_id, slot=slot, form=state.form, state=_encode(keyring, state), sensitive=sensitive,
         seq=1, created_at=now, updated_at=now, expires_at=expires_at,
     )
     session.add(row)
@@ -64,13 +68,51 @@ def save_draft(draft: OpenDraft, keyring: Keyring, *, now: datetime, expires_at:
     draft.row.expires_at = expires_at
 
 
-async def discard_draft(session: AsyncSession, person_id: int) -> None:
-    row = await session.scalar(select(Draft).where(Draft.person_id == person_id))
-    if row is None:
+def photo_ids(state: DraftState) -> list[int]:
+    """The photos a draft holds: its answers' and those of the question being answered."""
+    ids = list(state.answers.get("photos") or []) + list(state.meta.get("pending", {}).get("items") or [])
+    return [i for i in ids if isinstance(i, int)]
+
+
+async def discard_draft(session: AsyncSession, person_id: int, slot: str | None = ACTIVE, *,
+                        keyring: Keyring | None = None) -> None:
+    """Delete the draft in `slot` (None: every slot) with the photos that only it held."""
+    stmt = select(Draft).where(Draft.person_id == person_id)
+    if slot is not None:
+        stmt = stmt.where(Draft.slot == slot)
+    rows = list((await session.scalars(stmt)).all())
+    if not rows:
         return
-    await session.execute(delete(Photo).where(Photo.person_id == person_id, Photo.report_id.is_(None)))
-    await session.delete(row)
+    remaining = await session.scalar(select(Draft.id).where(Draft.person_id == person_id,
+                                                            Draft.id.not_in([r.id for r in rows])).limit(1))
+    photos = delete(Photo).where(Photo.person_id == person_id, Photo.report_id.is_(None))
+    if remaining is not None:  # another draft stays: keep its photos, delete only these drafts' own
+        if keyring is None:
+            photos = None
+        else:
+            ids = [i for r in rows for i in photo_ids(decode_state(keyring, r))]
+            photos = photos.where(Photo.id.in_(ids)) if ids else None
+    if photos is not None:
+        await session.execute(photos)
+    for row in rows:
+        await session.delete(row)
     await session.flush()
+
+
+async def pause_draft(session: AsyncSession, keyring: Keyring, draft: OpenDraft) -> None:
+    """Set the active draft aside; a draft already paused gives way (the older one is discarded)."""
+    await discard_draft(session, draft.row.person_id, PAUSED, keyring=keyring)
+    draft.row.slot = PAUSED
+    await session.flush()
+
+
+async def unpause_draft(session: AsyncSession, keyring: Keyring, person_id: int) -> OpenDraft | None:
+    """Make the paused draft the active one again (the active slot must be free)."""
+    draft = await load_draft(session, keyring, person_id, PAUSED)
+    if draft is not None:
+        draft.row.slot = ACTIVE
+        await session.flush()
+    return draft
 
 
 async def expired_drafts(session: AsyncSession, now: datetime, limit: int = 100) -> list[Draft]:

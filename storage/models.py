@@ -153,12 +153,25 @@ class ChatState(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class ChatList(Base):
+    """The numbered list a chat was last shown as a reply, and what each number means."""
+
+    __tablename__ = "chat_lists"
+    chat_key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    items: Mapped[list] = mapped_column(JSON)  # [[choice data, label], ...] in the order shown
+    shown_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class Draft(Base):
     """An unfinished form, written at every step. Sensitive forms keep their answers encrypted."""
 
     __tablename__ = "drafts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), unique=True)
+    __table_args__ = (UniqueConstraint("person_id", "slot"),)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    # "active": the form being answered; "paused": one set aside by a case request, offered after it.
+    slot: Mapped[str] = mapped_column(String(8), default="active", server_default="active")
     form: Mapped[str] = mapped_column(String(32))
     state: Mapped[bytes] = mapped_column(LargeBinary)
     sensitive: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -88,7 +88,7 @@ async def _confirm_revoke(ctx: Ctx, parts: list[str]) -> None:
     if person is None:
         return
     person.active, person.revoked_at = False, ctx.now
-    await discard_draft(ctx.session, person.id)
+    await discard_draft(ctx.session, person.id, None)
     audit(ctx.session, actor_id=ctx.person.id, channel=ctx.event.channel, action="revoke", now=ctx.now,
           detail=f"person {person.id}")
     ctx.say(ctx.t("The access of #{id} {name} has been revoked.", id=person.id, name=person.name or "—"))
