@@ -8,6 +8,7 @@ import logging
 from bot.channel_status import ChannelStatusBook
 from bot.clock import Clock
 from bot.config import Config
+from bot.events import PLAIN
 from bot.http import HttpServer
 from bot.inbox import Inbox
 from bot.metrics import Metrics
@@ -45,6 +46,7 @@ class App:
 
     def add_channel(self, channel) -> None:
         self.channels.append(channel)
+        self.services.capabilities[channel.name] = getattr(channel, "capabilities", PLAIN)
         self.outbox.register(channel)
         self.channel_status.attach(channel)
 

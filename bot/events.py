@@ -48,6 +48,19 @@ class Incoming:
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What a channel can show: handlers read these from their context, never a channel's name."""
+
+    buttons: int = 0  # how many buttons one message can carry; 0: choices go out as a numbered list
+    toggles: bool = False  # several-choice steps as toggle buttons (else a numbered list, typed back)
+    edit: bool = False
+    delete: bool = False
+
+
+PLAIN = Capabilities()
+
+
+@dataclass(frozen=True)
 class Choice:
     """A button. `data` is short ASCII (Telegram allows 64 bytes); labels never go into it."""
 
@@ -56,6 +69,7 @@ class Choice:
     selected: bool | None = None  # several-choice toggles: True/False; None for plain buttons
     control: bool = False  # back / skip / cancel / done: not numbered on text-only channels
     keyword: str = ""  # what to type for a control on text-only channels
+    shortcut: str = ""  # a control numbered on text-only channels all the same ("0. Xong")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from handlers.context import Ctx
 from handlers.forms import engine
 from handlers.forms.case import CASE
 from handlers.forms.outreach import OUTREACH
-from handlers.hygiene import CHANNELS_THAT_DELETE
 from handlers.registry import button, command
 
 CASE_REPORTERS = ("reporter", "office", "police", "leader")
@@ -19,7 +18,7 @@ async def _start_form(ctx: Ctx, form) -> None:
     found = await engine.current_draft(ctx)
     if found is not None:
         await engine.offer_resume(ctx, *found)
-    else:
+    elif not await engine.resume_paused(ctx):
         await engine.start(ctx, form)
 
 
@@ -30,10 +29,13 @@ async def report_outreach(ctx: Ctx, arg: str) -> None:
 
 @command("baotin", N_("Report a case (hồ sơ)"), order=20)
 async def report_case(ctx: Ctx, arg: str) -> None:
-    if ctx.event.channel not in CHANNELS_THAT_DELETE:
-        ctx.say(ctx.t("Note: on this channel the bot cannot delete messages. After sending, please delete this "
-                      "conversation from your phone yourself."))
-    await _start_form(ctx, CASE)
+    """The urgent path: straight to the danger question, whatever else is open (it waits, paused)."""
+    await enrolment.set_chat_state(ctx, None)
+    note = None
+    if not ctx.caps.delete:
+        note = ctx.t("Note: on this channel the bot cannot delete messages. After sending, please delete this "
+                     "conversation from your phone yourself.")
+    await engine.start_first(ctx, CASE, intro=note)
 
 
 @command("cuatoi", N_("My recent reports"), order=30)

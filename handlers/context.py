@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Commune, Config
-from bot.events import Choice, Incoming, Reply
+from bot.events import PLAIN, Capabilities, Choice, Incoming, Reply
 from bot.i18n import translate
 from storage.crypto import Keyring
 from storage.people import Profile
@@ -20,6 +20,8 @@ class Services:
     config: Config
     clock: Clock
     keyring: Keyring
+    # What each channel can show, by channel name; the app fills it as channels are added.
+    capabilities: dict[str, Capabilities] = field(default_factory=dict)
 
 
 @dataclass
@@ -44,6 +46,11 @@ class Ctx:
         if self.at is None:
             self.at = self.services.clock.now()
         return self.at
+
+    @property
+    def caps(self) -> Capabilities:
+        """What the chat this event came from can show."""
+        return self.services.capabilities.get(self.event.channel, PLAIN)
 
     @property
     def commune(self) -> Commune:

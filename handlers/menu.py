@@ -41,7 +41,8 @@ def main_menu(ctx: Ctx, intro: str | None = None, *, set_commands: bool = False)
 
     roles = ctx.person.roles if ctx.person else frozenset()
     buttons = [
-        Choice(ctx.t(c.description), f"m:{c.name}", control=True, keyword=f"/{c.name}")
+        # Numbered on channels without buttons: "2" opens the second (handlers/chatlists.py).
+        Choice(ctx.t(c.description), f"m:{c.name}", keyword=f"/{c.name}")
         for c in commands_in_order()
         if c.in_menu and may_use(roles, c)
     ]

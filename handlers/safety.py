@@ -191,9 +191,18 @@ async def audit_log(ctx: Ctx, arg: str) -> None:
 # ---- flood --------------------------------------------------------------------------------
 
 
-async def flooding(ctx: Ctx) -> bool:
-    """True when this person sent more than the limit in the last minute; they are told once."""
-    limit = ctx.config.safety.flood_per_minute
+# Answering the waiting question or pressing the bot's current buttons is a conversation, not a
+# flood: it may go three times faster (two a second is beyond any person filling a form) and
+# still has a ceiling, so a script inside a form gets a bounded number of answers too.
+CONVERSATION_FACTOR = 3
+
+
+async def flooding(ctx: Ctx, *, relaxed: bool = False) -> bool:
+    """True when this person sent more than the limit in the last minute; they are told once.
+
+    The urgent path never comes here (handlers/dispatch.py): a case request, the danger answer
+    and an emergency word always pass."""
+    limit = ctx.config.safety.flood_per_minute * (CONVERSATION_FACTOR if relaxed else 1)
     since = ctx.now - timedelta(minutes=1)
     count = await ctx.session.scalar(
         select(func.count()).select_from(InboxEvent).where(

@@ -12,7 +12,7 @@ from bot.app import App
 from bot.clock import FakeClock
 from bot.config import load_config
 from storage.crypto import Keyring
-from tests.fakechannel import FakeChannel
+from tests.fakechannel import FakeChannel, PlainChannel
 
 # 10:00 in Xuân Dương on Wednesday 25/11/2026.
 START = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -48,6 +48,8 @@ async def app(config, clock, keyring, db_url):
     application = App(config, clock=clock, keyring=keyring, storage_url=db_url)
     channel = FakeChannel()
     application.add_channel(channel)
+    application.plain = PlainChannel()  # beside it: a channel without buttons (tests/fakechannel.py)
+    application.add_channel(application.plain)
     await application.prepare()
     application.fake = channel
     yield application

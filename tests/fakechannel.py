@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import count
 
-from bot.events import Delivery, Incoming, Reply
+from bot.channels.base import render_plain
+from bot.events import Capabilities, Delivery, Incoming, Reply
 
 _events = count(1)
 
@@ -30,6 +31,7 @@ class FakeChannel:
     account = "test"
     can_edit = True
     can_delete = True
+    capabilities = Capabilities(buttons=100, toggles=True, edit=True, delete=True)
 
     def __init__(self) -> None:
         self.chats: dict[str, list[Message]] = {}
@@ -65,6 +67,8 @@ class FakeChannel:
 class User:
     """A person on the fake channel. Each action returns the texts of the new messages."""
 
+    channel = "fake"
+
     def __init__(self, app, user_id: str = "u1", name: str = "Nguyễn Văn An") -> None:
         self.app = app
         self.user_id = user_id
@@ -83,7 +87,7 @@ class User:
         self.app.clock.advance(seconds=2)  # nobody types or presses faster than this
         key = kwargs.pop("dedup_key", None) or f"e{next(_events)}"
         event = Incoming(
-            channel="fake", account="test", user_id=self.user_id, chat_id=self.user_id, dedup_key=key,
+            channel=self.channel, account="test", user_id=self.user_id, chat_id=self.user_id, dedup_key=key,
             display_name=self.name, message_id=None if "choice" in kwargs else f"m-{key}", **kwargs,
         )
         await self.app.inbox.put(event)
@@ -119,3 +123,41 @@ class User:
 
     async def other(self, kind: str) -> list[str]:
         return await self._send(kind=kind)
+
+
+class PlainMessage(Message):
+    @property
+    def text(self) -> str:
+        """What the person reads: the numbered list the Zalo Bot and the terminal draw."""
+        return render_plain(self.reply)
+
+
+class PlainChannel(FakeChannel):
+    """Like the Zalo Bot: no buttons, no edits, no deletions; choices as numbered lists, typed back."""
+
+    name = "plain"
+    can_edit = False
+    can_delete = False
+    capabilities = Capabilities()
+
+    async def send(self, chat_id: str, reply: Reply, done: int = 0) -> Delivery:
+        if self.fail_next:
+            return self.fail_next.pop(0)
+        if reply.delete is not None:
+            return Delivery(ok=True)
+        msg = PlainMessage(next(self._ids), reply)
+        self.chats.setdefault(chat_id, []).append(msg)
+        return Delivery(ok=True, platform_ids=[str(msg.id)])
+
+
+class PlainUser(User):
+    """A person on the plain channel: they can only type."""
+
+    channel = "plain"
+
+    @property
+    def messages(self) -> list[Message]:
+        return self.app.plain.chats.get(self.user_id, [])
+
+    async def press(self, label: str) -> list[str]:
+        raise AssertionError("there are no buttons on a plain channel: type the number or the words")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.i18n import translate
 from storage.invites import create_invite
-from tests.fakechannel import User
+from tests.fakechannel import PlainUser, User
 
 
 def vi(msgid: str, **params) -> str:
@@ -31,9 +31,18 @@ async def walk_to_review(user: User, *, total="120", male="50", female="70") -> 
     await user.press("Thôn 3")
     await user.say("hôm qua")
     await user.press(vi("Village meeting / conference"))
-    await user.say("1 2")
+    await user.say("1 2 xong")
     await user.say(total)
     await user.say(male)
     await user.say(female)
     await user.press(vi("No"))
     await user.press(vi("Done"))
+
+
+async def enrolled_plain(app, user_id="p1", **kw) -> PlainUser:
+    """An enrolled person on the plain channel (numbered lists, no buttons), past the phone question."""
+    user = PlainUser(app, user_id)
+    code = await make_invite(app, **kw)
+    await user.say(f"/start {code}")
+    await user.say("bỏ qua")
+    return user

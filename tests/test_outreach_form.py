@@ -24,7 +24,7 @@ async def test_a_village_head_reports_a_meeting(app):
         await head.press("Thôn 3"),
         await head.say("hom qua"),  # without diacritics
         await head.say("hop thon"),
-        await head.say("1, 2"),
+        await head.say("1, 2 xong"),
         await head.say("1.245"),
         await head.say("đúng"),  # more than 1.000 at one session: "is this right?"
         await head.say("533"),
@@ -54,7 +54,7 @@ async def test_men_and_women_must_add_up_to_the_total(app):
     await head.press("Thôn 3")
     await head.say("hôm qua")
     await head.say("1")
-    await head.say("1")
+    await head.say("1 xong")
     await head.say("120")
     await head.say("50")
     refused = await head.say("60")
@@ -71,7 +71,7 @@ async def test_not_counted_by_sex_skips_the_women_question(app):
     await head.press("Thôn 3")
     await head.press(vi("Today"))
     await head.say("2")
-    await head.say("3")
+    await head.say("3 xong")
     await head.say("80")
     replies = await head.press(vi("Not counted by sex"))
     assert vi("Add more details (campaign, language, materials, youth, ethnic minority, note)?") in replies[-1]
@@ -96,7 +96,7 @@ async def test_wrong_answers_get_a_specific_message_and_the_same_question(app):
     assert old[0] == vi("The date is more than {days} days ago. Reports older than that cannot be sent here; please tell the office.", days=60)
     await head.say("25/11")
     await head.say("1")
-    await head.say("1")
+    await head.say("1 xong")
     assert await head.say("nhiều lắm") == [
         vi("“{text}” is not a number. Please type a whole number, e.g. 45.", text="nhiều lắm"),
         head.last.text,
@@ -119,7 +119,7 @@ async def test_back_skip_and_help_work_on_every_step(app):
     assert vi("Type a date as dd/mm/yyyy, e.g. 25/11/2026, or 'hôm nay', 'hôm qua'.") in help_[0]
     await head.say("hôm nay")
     await head.say("1")
-    await head.say("2")
+    await head.say("2 xong")
     await head.say("40")
     await head.say("20")
     await head.say("20")

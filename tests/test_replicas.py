@@ -26,7 +26,7 @@ async def replica(config, clock, keyring, url) -> App:
 async def test_two_replicas_take_one_persons_updates_in_order_and_once(config, clock, keyring, pg_url):
     one, two = await replica(config, clock, keyring, pg_url), await replica(config, clock, keyring, pg_url)
     code = await make_invite(one)
-    answers = [f"/start {code}", "bỏ qua", "/baocao", "1", "hôm qua", "1", "1 2", "120", "50", "70", "không",
+    answers = [f"/start {code}", "bỏ qua", "/baocao", "1", "hôm qua", "1", "1 2 xong", "120", "50", "70", "không",
                "xong", "xác nhận"]
     runners = [asyncio.create_task(r.router.run(idle_seconds=0.05)) for r in (one, two)]
     try:

@@ -16,7 +16,7 @@ from storage import rotation
 from storage.crypto import Keyring, KeyringError
 from storage.models import Alert, AuditEntry, Case, CaseCode, CaseText, Identity, Person
 from tests.fakechannel import FakeChannel, User
-from tests.helpers import enrolled, vi
+from tests.helpers import enrolled, enrolled_plain, vi
 from tests.test_case_form import DESCRIPTION, answer_case, officers
 
 
@@ -187,7 +187,7 @@ async def test_a_cancelled_or_expired_case_form_is_wiped_too(app, clock, monkeyp
 
 
 async def test_a_channel_that_cannot_delete_says_so_before_the_case_form(app):
-    head = await enrolled(app)
+    head = await enrolled_plain(app)
     replies = await head.say("/baotin")
     assert replies[0] == vi("Note: on this channel the bot cannot delete messages. After sending, please delete this "
                             "conversation from your phone yourself.")

@@ -69,8 +69,8 @@ def terminal(tmp_path):
 
 def test_a_demo_reporter_files_a_report_in_the_terminal(terminal, tmp_path):
     terminal.expect("Thôn 1")  # greeted as the demo village head of the first village
-    terminal.expect("/baocao")
-    terminal.type("/baocao")
+    terminal.expect("1. Báo cáo buổi tuyên truyền")  # the menu is numbered on a plain channel
+    terminal.type("1")
     terminal.expect("1. Thôn 1")
     terminal.type("1")
     terminal.expect("hôm qua")
@@ -78,7 +78,7 @@ def test_a_demo_reporter_files_a_report_in_the_terminal(terminal, tmp_path):
     terminal.expect("Họp thôn")
     terminal.type("tap huan")  # "Tập huấn" typed without diacritics
     terminal.expect("Luật Bình đẳng giới")
-    terminal.type("1, 3")
+    terminal.type("1, 3 xong")
     terminal.expect("lượt")
     terminal.type("40")
     terminal.type("15")

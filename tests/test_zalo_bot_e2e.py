@@ -44,7 +44,7 @@ async def test_a_village_head_enrols_on_zalo_and_reports_a_meeting(zalo, idle, p
     [ask_phone] = await ba.say(code.lower())
     assert ask_phone.endswith("» " + vi("skip"))  # no share-phone button here: the word to type instead
     greeting = (await ba.say("bo qua"))[-1]
-    assert "/baocao — " + vi("Report an outreach session") in greeting  # the menu as commands to type
+    assert "\n1. " + vi("Report an outreach session") in greeting  # the menu numbered: "1" opens it
 
     # The command without its slash; options answered by number, by text without tone marks, or "1, 2".
     [village_q] = await ba.say("baocao")
@@ -53,7 +53,9 @@ async def test_a_village_head_enrols_on_zalo_and_reports_a_meeting(zalo, idle, p
     [format_q] = await ba.say("hom qua")
     assert format_q.startswith(step(3)) and "\n10. " + vi("Other") in format_q
     assert (await ba.say("1"))[-1].startswith(step(4))
-    assert (await ba.say("1, 2"))[-1].startswith(step(5))
+    toggled = (await ba.say("1, 2"))[-1]  # several choices: the list again, with the marks
+    assert toggled.startswith(step(4)) and "\n1. [x] " in toggled and "\n3. [ ] " in toggled and "\n0. " in toggled
+    assert (await ba.say("xong"))[-1].startswith(step(5))
     for answer, nxt in (("120", 6), ("50", 7), ("70", 8), ("không", 9)):
         assert (await ba.say(answer))[-1].startswith(step(nxt))
 
@@ -113,7 +115,7 @@ async def test_webhook_mode_checks_the_secret_and_takes_flat_or_wrapped_bodies(z
     assert emu.last_webhook_status == 200
     await enrol_on_zalo(bot, lan, name="Lê Thị Lan")
     thanks, menu = await lan.sticker()
-    assert thanks == vi("Thank you. I can only act on the menu below.") and "/baocao" in menu
+    assert thanks == vi("Thank you. I can only act on the menu below.") and "1. " + vi("Report an outreach session") in menu
     [help_] = await lan.say("/trogiup")
     assert help_.startswith(vi("Commands:"))
 
@@ -160,7 +162,7 @@ async def test_quota_exhaustion_alerts_the_admin_elsewhere_and_ok_false_is_a_fai
     emu.fail_next("sendMessage", 200, 500, "Internal error")
     tries = emu.calls["sendMessage"]
     [menu] = await ba.say("/start")
-    assert "/baocao" in menu and emu.calls["sendMessage"] == tries + 2
+    assert vi("Report an outreach session") in menu and emu.calls["sendMessage"] == tries + 2
 
     # The monthly quota runs out: one refused call, no retries, the admin told on the official account.
     emu.quota = len(emu.sent)

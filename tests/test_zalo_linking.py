@@ -51,7 +51,7 @@ async def test_a_person_linked_on_both_zalo_channels_starts_a_report_on_one_and_
                             where=vi("step {i}/{n}", i=3, n=9))
     [format_q] = await on_oa.press(vi("Continue"))
     assert format_q.text.startswith(step(3))
-    for answer in ("1", "1 2", "120", "50", "70"):
+    for answer in ("1", "1 2 xong", "120", "50", "70"):
         await on_oa.say(answer)
     await on_oa.press(vi("No"))
     [review] = await on_oa.press(vi("Skip"))

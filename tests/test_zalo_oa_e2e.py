@@ -55,7 +55,7 @@ async def test_a_village_head_follows_the_official_account_and_reports_with_butt
     assert again.text.startswith(step(3))
     [topics_q] = await ba.say("1")
     assert topics_q.text.startswith(step(4)) and topics_q.buttons == []  # several choices: "1 3" is typed
-    await ba.say("1 2")
+    await ba.say("1 2 xong")
     await ba.say("120")
     await ba.say("50")
     [more_q] = await ba.say("70")

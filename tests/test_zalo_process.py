@@ -130,7 +130,7 @@ async def test_one_process_serves_three_channels_and_a_zalo_report_survives_kill
         assert await bot.wait_exit() == -signal.SIGKILL
         bot.start()
         assert (await say("1"))[-1].startswith(step(4))  # the draft was where it was left
-        assert (await say("1 2"))[-1].startswith(step(5))
+        assert (await say("1 2 xong"))[-1].startswith(step(5))
         for answer in ("120", "50", "70", "không", "bỏ qua"):
             await say(answer)
         assert (await say("xác nhận"))[0] == vi("Thank you! Your report has been saved with reference {ref}.",

@@ -28,13 +28,17 @@ def render_plain(reply: Reply) -> str:
     options = [c for c in reply.choices if not c.control]
     if options:
         lines.append("")
+        toggles = any(c.selected is not None for c in options)
         for n, choice in enumerate(options, 1):
-            mark = "[x] " if choice.selected else ""
+            mark = ("[x] " if choice.selected else "[ ] ") if toggles else ""
             lines.append(f"{n}. {mark}{choice.label}")
+    for choice in (c for c in reply.choices if c.control and c.shortcut):
+        lines.append(f"{choice.shortcut}. {choice.label}")
     commands = [c for c in reply.choices if c.control and c.keyword.startswith("/")]
     for choice in commands:
         lines.append(f"{choice.keyword} — {choice.label}")
-    words = [c.keyword for c in reply.choices if c.control and c.keyword and not c.keyword.startswith("/")]
+    words = [c.keyword for c in reply.choices
+             if c.control and c.keyword and not c.keyword.startswith("/") and not c.shortcut]
     if words:
         lines.append("» " + " · ".join(words))
     return "\n".join(lines)

@@ -31,7 +31,7 @@ from bot.channels.base import strip_html
 from bot.channels.limits import RateLimiter
 from bot.channels.split import split_text, utf16_len
 from bot.config import TelegramConfig
-from bot.events import Choice, Delivery, Incoming, Reply
+from bot.events import Capabilities, Choice, Delivery, Incoming, Reply
 from bot.i18n import translate
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class TelegramChannel:
     name = "telegram"
     can_edit = True
     can_delete = True  # within 48 hours, in private chats
+    capabilities = Capabilities(buttons=100, toggles=True, edit=True, delete=True)
 
     def __init__(self, token: str, config: TelegramConfig, inbox, *, webhook_secret: str = "", public_url: str = "") -> None:
         self.config = config

@@ -37,7 +37,7 @@ from bot.channels.base import render_plain
 from bot.channels.limits import RateLimiter
 from bot.channels.split import split_text, utf16_len
 from bot.config import ZaloOAConfig
-from bot.events import Choice, Delivery, Incoming, Reply
+from bot.events import Capabilities, Choice, Delivery, Incoming, Reply
 from bot.logs import redact_also
 from storage import zalo as store
 from storage.models import Identity
@@ -158,6 +158,8 @@ class OATokens:
 class ZaloOAChannel:
     name = "zalo_oa"
     can_edit = False
+    # Up to 5 buttons; several-choice toggles go out as a numbered list (see render below).
+    capabilities = Capabilities(buttons=MAX_BUTTONS)
     per_account = True
 
     def __init__(self, *, app_id: str, app_secret: str, secret_key: str, config: ZaloOAConfig, inbox,

@@ -117,6 +117,20 @@ async def _on_danger(ctx: Ctx, answers: Answers, value) -> None:
     await alerts.send_urgent(ctx, case)
 
 
+async def _emergency(ctx: Ctx, answers: Answers) -> bool:
+    """An emergency word inside the case form: this case becomes urgent (created and alerted now
+    if it is not yet), never a second case."""
+    if answers.get("_case_id"):
+        case = await ctx.session.get(Case, answers["_case_id"])
+        ctx.say(ctx.t("Case {ref} is already marked URGENT and the officers have been alerted.", ref=case.ref)
+                + "\n" + alerts.numbers_line(ctx))
+        return True
+    answers["danger"] = "yes"
+    await _on_danger(ctx, answers, "yes")
+    await progress(ctx, answers)
+    return True
+
+
 async def _save_phone(ctx: Ctx, answers: Answers, value) -> None:
     """Stored encrypted; and on an urgent case, everyone its alert reached gets the number now, not
     when the form is confirmed many answers later."""
@@ -155,14 +169,14 @@ ITEMS = (
     Step("danger", Kind.YESNO, N_("Is anyone's life or health in immediate danger right now?"),
          label=N_("Immediate danger"), options=YES_NO, on_answer=_on_danger),
     Step("phone", Kind.PHONE, N_("What phone number can the police call you back on?"), label=N_("Your phone"),
-         when=equals("_need_phone", True), optional=True, on_answer=_save_phone),
+         when=equals("_need_phone", True), optional=True, on_answer=_save_phone, follow_up=True),
     Step("village_id", Kind.CHOICE, N_("In which village did it happen?"), label=N_("Village"), options=_villages),
     Step("occurred_on", Kind.DATE, N_("When did it happen or come to light? An approximate date is fine."),
          label=N_("Date"), window=False, extra=(Option("today", N_("Today")), Option("yesterday", N_("Yesterday")),
                                                 Option("unknown", N_("Not sure")))),
     Step("source", Kind.CHOICE, N_("How did you learn about it?"), label=N_("Source"), options=SOURCES),
     Step("source_other", Kind.TEXT, N_("Please say briefly how."), label=N_("Source (other)"),
-         when=equals("source", "other"), max_length=200),
+         when=equals("source", "other"), max_length=200, follow_up=True),
     Step("kind", Kind.CHOICE, N_("What kind of case is it?"), label=N_("Kind"), options=KINDS),
     Step("forms", Kind.MULTI, N_("Which forms of violence? Choose all that apply, then press Done."),
          label=N_("Forms of violence"), options=FORMS_OF_VIOLENCE),
@@ -178,7 +192,7 @@ ITEMS = (
     Step("relationship", Kind.CHOICE, N_("Their relationship to the person subjected?"), label=N_("Relationship"),
          options=RELATIONSHIPS),
     Step("relationship_other", Kind.TEXT, N_("Please name the relationship briefly."),
-         label=N_("Relationship (other)"), when=equals("relationship", "other"), max_length=200),
+         label=N_("Relationship (other)"), when=equals("relationship", "other"), max_length=200, follow_up=True),
     Step("repeat", Kind.CHOICE, N_("Is this the first time, or has it happened 2 or more times in 12 months?"),
          label=N_("Times in 12 months"), options=REPEAT),
     Step("fined_before", Kind.CHOICE, N_("Has this person been fined for domestic violence before?"),
@@ -228,5 +242,5 @@ async def cancelled(ctx: Ctx, answers: Answers) -> str | None:
 
 
 CASE = register(Form(name="case", title=N_("Case report"), items=ITEMS, submit=submit, sensitive=True,
-                     command="baotin", on_progress=progress, on_cancel=cancelled))
+                     command="baotin", on_progress=progress, on_cancel=cancelled, on_emergency=_emergency))
 

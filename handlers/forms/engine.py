@@ -7,6 +7,7 @@ on an old question is recognised and not applied. Typed answers always go to the
 from __future__ import annotations
 
 import html
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -26,11 +27,22 @@ from handlers.forms.steps import (
     get_answer,
     on_path,
     path,
+    progress,
     scope,
     set_answer,
 )
 from storage import photos as photo_store
-from storage.drafts import DraftState, OpenDraft, create_draft, discard_draft, load_draft, save_draft
+from storage.drafts import (
+    PAUSED,
+    DraftState,
+    OpenDraft,
+    create_draft,
+    discard_draft,
+    load_draft,
+    pause_draft,
+    save_draft,
+    unpause_draft,
+)
 
 FORMS: dict[str, Form] = {}
 
@@ -39,7 +51,7 @@ SKIP_WORDS = {"bo qua", "skip", "khong co"}
 CANCEL_WORDS = {"huy", "cancel", "thoi", "huy ban nhap", "discard", "discard draft"}
 RESUME_WORDS = {"tiep tuc", "continue"}
 HELP_WORDS = {"tro giup", "help", "?", "giup"}
-DONE_WORDS = {"xong", "done", "het", "tiep"}
+DONE_WORDS = {"xong", "done", "het", "tiep", "0"}
 CONFIRM_WORDS = {"xac nhan", "ok", "gui", "dong y", "confirm", "send", "hoan thanh"}
 
 
@@ -80,9 +92,105 @@ async def current_draft(ctx: Ctx) -> tuple[Form, OpenDraft] | None:
         return None
     form = FORMS.get(draft.state.form)
     if form is None:  # a form that no longer exists: nothing can finish it
-        await discard_draft(ctx.session, ctx.person.id)
+        await discard_draft(ctx.session, ctx.person.id, keyring=ctx.services.keyring)
         return None
     return form, draft
+
+
+def waiting_step(form: Form, draft: OpenDraft):
+    """The step whose answer the draft waits for; None on the review or a resume offer."""
+    if draft.state.meta.get("offer") or draft.state.mode == "review":
+        return None
+    steps, i = _position(form, draft)
+    return steps[i].step if i is not None else None
+
+
+def is_current_button(ctx: Ctx, form: Form, draft: OpenDraft) -> bool:
+    return bool(ctx.event.choice) and ctx.event.choice.startswith(f"f{draft.row.seq}:")
+
+
+def is_danger_answer(ctx: Ctx, form: Form, draft: OpenDraft) -> bool:
+    """An answer to the question that opens the urgent path: it is never throttled."""
+    if form.on_emergency is None or draft.state.meta.get("offer") or draft.state.cursor != "danger":
+        return False
+    return ctx.event.kind == "text" or is_current_button(ctx, form, draft)
+
+
+async def _discard(ctx: Ctx) -> None:
+    await discard_draft(ctx.session, ctx.person.id, keyring=ctx.services.keyring)
+
+
+async def start_first(ctx: Ctx, form: Form, *, intro: str | None = None) -> None:
+    """Start `form` now, whatever else is open: another form is set aside (paused) and offered
+    again afterwards; the same form already open goes on where it was. The urgent path."""
+    found = await current_draft(ctx)
+    if found is not None and found[0].name == form.name:
+        other, draft = found
+        draft.state.meta.pop("offer", None)
+        if intro:
+            ctx.say(intro)
+        ctx.say(ctx.t("You are already filling in this form. Here is where you are:"))
+        await reask(ctx, other, draft)
+        _save(ctx, other, draft)
+        return
+    if found is not None:
+        other, draft = found
+        older = await load_draft(ctx.session, ctx.services.keyring, ctx.person.id, PAUSED)
+        if older is not None and older.state.form in FORMS:
+            ctx.say(ctx.t("The older paused draft ({form}) has been discarded.", form=ctx.t(FORMS[older.state.form].title)))
+        draft.state.meta.pop("offer", None)
+        _save(ctx, other, draft)
+        await pause_draft(ctx.session, ctx.services.keyring, draft)
+        ctx.say(ctx.t("Your draft “{form}” is kept, paused. When you have finished, I will offer to continue it.",
+                      form=ctx.t(other.title)))
+    if intro:
+        ctx.say(intro)
+    await start(ctx, form)
+
+
+async def resume_paused(ctx: Ctx) -> bool:
+    """After a form ends: the draft set aside comes back, as a question. False when there is none."""
+    draft = await unpause_draft(ctx.session, ctx.services.keyring, ctx.person.id)
+    if draft is None:
+        return False
+    form = FORMS.get(draft.state.form)
+    if form is None:
+        await _discard(ctx)
+        return False
+    await offer_resume(ctx, form, draft, paused=True)
+    return True
+
+
+async def on_emergency(ctx: Ctx, found) -> None:
+    """An emergency word: inside a form that handles it (the case form), that form marks its case
+    urgent; anywhere else, the case form starts now at its danger question, other drafts kept."""
+    from handlers import urgent
+    from handlers.registry import COMMANDS, may_use
+
+    case_form = next((f for f in FORMS.values() if f.on_emergency is not None), None)
+    if found is not None and found[0].on_emergency is not None:
+        form, draft = found
+        draft.state.meta.pop("offer", None)
+        if await form.on_emergency(ctx, draft.state.answers):
+            await _after_emergency(ctx, form, draft)
+            return
+    cmd = COMMANDS.get(case_form.command) if case_form else None
+    if case_form is None or cmd is None or not may_use(ctx.person.roles, cmd):
+        urgent.numbers_only(ctx)
+        return
+    await start_first(ctx, case_form, intro=urgent.numbers_to_call(ctx))
+
+
+async def _after_emergency(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
+    """The case is urgent now: ask what the urgent path asks first (the phone), else go on."""
+    steps = path(form, draft.state.answers)
+    pending = next((p for p in steps if p.step.key == "phone" and not answered(draft.state.answers, p)), None)
+    if pending is not None:
+        draft.state.mode = "edit"  # after it, back to the first question not answered yet
+        await _ask(ctx, form, draft, pending)
+    else:
+        await reask(ctx, form, draft)
+    _save(ctx, form, draft)
 
 
 def _save(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
@@ -114,9 +222,12 @@ def _question_tag(draft: OpenDraft) -> str:
 
 
 def _question_text(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> str:
-    steps, i = _position(form, draft)
-    head = ctx.t("{form} · Step {i}/{n}", form=ctx.t(form.title), i=(i or 0) + 1, n=len(steps))
+    place = progress(path(form, draft.state.answers), pos.address)
+    number, total = (place.number, place.total) if place else (1, 1)
+    head = ctx.t("{form} · Step {i}/{n}", form=ctx.t(form.title), i=number, n=total)
     lines = [head]
+    if place is not None and place.section:
+        lines.append(ctx.t(place.section))
     if pos.group is not None:
         lines.append(_group_label(ctx, form, pos))
     if pos.step.warning:
@@ -128,6 +239,8 @@ def _question_text(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> str
     if pos.step.kind == Kind.PHOTO:
         have = len(draft.state.meta.get("pending", {}).get("items", []))
         lines.append(ctx.t("Photos so far: {n}/{max}", n=have, max=pos.step.max_items))
+    if pos.step.kind == Kind.MULTI and not ctx.caps.toggles:
+        lines.append(ctx.t("Type the numbers to choose or unchoose (e.g. 1 3), then type xong or 0."))
     return "\n".join(lines)
 
 
@@ -142,7 +255,7 @@ def _buttons(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> list[Choi
         picked = set(draft.state.meta.get("pending", {}).get("items", []))
         for i, o in enumerate(step.options_for(env)):
             out.append(Choice(_label(ctx, o.label), f"f{seq}:t{i}", selected=o.code in picked))
-        out.append(Choice(ctx.t("Done"), f"f{seq}:d", control=True, keyword=ctx.t("done")))
+        out.append(Choice(ctx.t("Done"), f"f{seq}:d", control=True, keyword=ctx.t("done"), shortcut="0"))
     elif step.kind == Kind.PHOTO:
         out.append(Choice(ctx.t("Done"), f"f{seq}:d", control=True, keyword=ctx.t("done")))
     out += [
@@ -353,6 +466,9 @@ async def _handle(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
     if ev.choice is not None:
         await _on_button(ctx, form, draft, ev.choice)
         return
+    if draft.state.meta.get("offer"):
+        await _on_offer_text(ctx, form, draft)
+        return
     steps, i = _position(form, draft)
     if draft.state.mode == "review" or i is None:
         await _on_review_text(ctx, form, draft)
@@ -380,6 +496,8 @@ async def _handle(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
         await _accept(ctx, form, draft, pos, SKIPPED, pressed=False)
     elif folded in DONE_WORDS and pos.step.kind in (Kind.MULTI, Kind.PHOTO):
         await _done(ctx, form, draft, pos)
+    elif pos.step.kind == Kind.MULTI:
+        await _typed_toggles(ctx, form, draft, pos, ev.text)
     else:
         outcome = parse.typed(ctx, pos.step, ev.text, folded)
         if isinstance(outcome, parse.Refusal):
@@ -390,16 +508,21 @@ async def _handle(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
 
 async def _on_button(ctx: Ctx, form: Form, draft: OpenDraft, data: str) -> None:
     head, _, action = data.partition(":")
+    offer = draft.state.meta.get("offer")
     if head != f"f{draft.row.seq}":
         ctx.say(ctx.t("That question has already been answered. Here is where you are now:"))
-        await reask(ctx, form, draft)
+        await (_offer_again(ctx, form, draft) if offer else reask(ctx, form, draft))
         return
     steps, i = _position(form, draft)
     if action == "c":
         await cancel(ctx, draft)
         return
     if action == "r":
+        draft.state.meta.pop("offer", None)
         await reask(ctx, form, draft)
+        return
+    if offer:
+        await _offer_again(ctx, form, draft)
         return
     if draft.state.mode == "review" or i is None:
         await _on_review_action(ctx, form, draft, action)
@@ -433,6 +556,40 @@ async def _on_button(ctx: Ctx, form: Form, draft: OpenDraft, data: str) -> None:
     else:
         ctx.say(ctx.t("That button is not valid here."))
         await _ask(ctx, form, draft, pos)
+
+
+_TRAILING_DONE = re.compile(r"(?:^|[\s,;.]+)(?:xong|done|het|0)[\s.!]*$", re.IGNORECASE)
+
+
+async def _typed_toggles(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, text: str) -> None:
+    """Typed choices at a several-choice step toggle, like the buttons do; "xong" (alone, or at the
+    end: "1 3 xong") ends the step. A number is never carried on to the next question."""
+    plain = parsing.nfc(text)
+    done = bool(_TRAILING_DONE.search(parsing.fold(plain)))
+    body = _strip_done(plain) if done else plain
+    if body.strip():
+        outcome = parse.typed(ctx, pos.step, body, parsing.fold(body))
+        if isinstance(outcome, parse.Refusal):
+            await _refuse(ctx, form, draft, pos, outcome.message)
+            return
+        pending = draft.state.meta["pending"]["items"]
+        for code in outcome.value:
+            if code in pending:
+                pending.remove(code)
+            else:
+                pending.append(code)
+    if done:
+        await _done(ctx, form, draft, pos)
+        return
+    await _ask(ctx, form, draft, pos)
+
+
+def _strip_done(text: str) -> str:
+    """"1 3 xong" -> "1 3"; works on the text as typed (tone marks and all)."""
+    words = text.split()
+    while words and parsing.fold(words[-1]) in ("xong", "done", "het", "0", ""):
+        words.pop()
+    return " ".join(words).rstrip(" ,;.")
 
 
 async def _done(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> None:
@@ -490,9 +647,7 @@ async def _help(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> None:
 
 
 async def cancel(ctx: Ctx, draft: OpenDraft) -> None:
-    from handlers.menu import main_menu
-
-    await discard_draft(ctx.session, ctx.person.id)
+    await _discard(ctx)
     draft.closed = True
     form = FORMS.get(draft.state.form)
     if form is not None and form.sensitive:
@@ -500,7 +655,15 @@ async def cancel(ctx: Ctx, draft: OpenDraft) -> None:
         hygiene.cleanup(ctx, draft.state.meta)
     message = await form.on_cancel(ctx, draft.state.answers) if form is not None and form.on_cancel else None
     ctx.say(message or ctx.t("The draft has been cancelled. Nothing was saved."))
-    main_menu(ctx)
+    await _after_close(ctx)
+
+
+async def _after_close(ctx: Ctx) -> None:
+    """A form has ended: a draft set aside comes back as a question, else the menu."""
+    from handlers.menu import main_menu
+
+    if not await resume_paused(ctx):
+        main_menu(ctx)
 
 
 # ---- review -----------------------------------------------------------------------------
@@ -523,6 +686,8 @@ async def _on_review_text(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
         await _confirm(ctx, form, draft)
     elif folded in CANCEL_WORDS:
         await cancel(ctx, draft)
+    elif folded in RESUME_WORDS:
+        await _show_review(ctx, form, draft)
     else:
         n = parse.edit_number(folded)
         if n is not None:
@@ -543,8 +708,6 @@ async def _edit(ctx: Ctx, form: Form, draft: OpenDraft, n: int) -> None:
 
 
 async def _confirm(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
-    from handlers.menu import main_menu
-
     missing = [p for p in path(form, draft.state.answers) if not answered(draft.state.answers, p)]
     if missing:
         draft.state.mode = "edit"
@@ -562,25 +725,53 @@ async def _confirm(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
             await _ask(ctx, form, draft, pos)
             return
     text = await form.submit(ctx, on_path(form, draft.state.answers), draft.state.meta)
-    await discard_draft(ctx.session, ctx.person.id)
+    await _discard(ctx)
     draft.closed = True
     if form.sensitive:
         hygiene.cleanup(ctx, draft.state.meta)
     ctx.say(text)
-    main_menu(ctx)
+    await _after_close(ctx)
 
 
-async def offer_resume(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
-    steps, i = _position(form, draft)
+async def offer_resume(ctx: Ctx, form: Form, draft: OpenDraft, *, paused: bool = False) -> None:
+    """A real question: until it is answered (continue or discard), nothing goes to the form."""
+    draft.state.meta["offer"] = True
     draft.row.seq += 1
     seq = draft.row.seq
-    where = ctx.t("the review") if i is None else ctx.t("step {i}/{n}", i=i + 1, n=len(steps))
+    if paused:
+        text = ctx.t("Your draft “{form}” was kept while you reported. Continue it now?", form=ctx.t(form.title))
+    else:
+        text = ctx.t("You have an unfinished draft: {form}, at {where}.", form=ctx.t(form.title),
+                     where=_offer_where(ctx, form, draft))
     ctx.say(
-        ctx.t("You have an unfinished draft: {form}, at {where}.", form=ctx.t(form.title), where=where),
-        [
-            Choice(ctx.t("Continue"), f"f{seq}:r", control=True, keyword=ctx.t("continue")),
-            Choice(ctx.t("Discard draft"), f"f{seq}:c", control=True, keyword=ctx.t("discard draft")),
-        ],
+        text,
+        [Choice(ctx.t("Continue"), f"f{seq}:r"), Choice(ctx.t("Discard draft"), f"f{seq}:c")],
+        tag=_question_tag(draft),
     )
     _save(ctx, form, draft)
+
+
+def _offer_where(ctx: Ctx, form: Form, draft: OpenDraft) -> str:
+    steps, i = _position(form, draft)
+    if draft.state.mode == "review" or i is None:
+        return ctx.t("the review")
+    pos = steps[i]
+    place = progress(steps, pos.address)
+    return ctx.t("step {i}/{n}", i=place.number if place else 1, n=place.total if place else 1)
+
+
+async def _offer_again(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
+    ctx.say(ctx.t("First, please answer about your draft: 1 to continue it, 2 to discard it."))
+    await offer_resume(ctx, form, draft)
+
+
+async def _on_offer_text(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
+    folded = parsing.fold(ctx.event.text or "")
+    if folded in RESUME_WORDS or folded in ("1", "co", "yes", "ok"):
+        draft.state.meta.pop("offer", None)
+        await reask(ctx, form, draft)
+    elif folded in CANCEL_WORDS or folded in ("2", "khong", "no", "huy ban nhap", "bo"):
+        await cancel(ctx, draft)
+    else:
+        await _offer_again(ctx, form, draft)
 

@@ -75,6 +75,10 @@ class Step:
     confirm: str = ""
     help: str = ""
     warning: str = ""  # said before the question (e.g. "no names")
+    # A follow-up ("please describe the other") shares the number of the question before it, so
+    # answering "Khác" never makes the total grow.
+    follow_up: bool = False
+    section: str = ""  # message id: a new part of the form starts here, counted on its own
     on_answer: Callable[[Ctx, Answers, Any], Awaitable[None]] | None = None
 
     def options_for(self, env: FormEnv) -> tuple[Option, ...]:
@@ -108,6 +112,8 @@ class Form:
     on_progress: Callable[[Ctx, Answers], Awaitable[None]] | None = None
     # What to say when the form is cancelled, instead of "nothing was saved" (an urgent case stays).
     on_cancel: Callable[[Ctx, Answers], Awaitable[str | None]] | None = None
+    # An emergency word typed inside this form (the case form marks its case urgent); True if handled.
+    on_emergency: Callable[[Ctx, Answers], Awaitable[bool]] | None = None
 
 
 @dataclass(frozen=True)
@@ -202,3 +208,42 @@ def equals(key: str, value: Any) -> Callable[[Answers], bool]:
 
 def differs(key: str, value: Any) -> Callable[[Answers], bool]:
     return lambda answers: answers.get(key) != value
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a question stands in its part of the form: "Bước 3/8". A part is the run of questions
+    before a repeat group, each item of the group, what follows it, or a declared section; the
+    total counts a part's questions, not its follow-ups, so it never grows as people answer."""
+
+    number: int
+    total: int
+    section: str = ""  # message id of the part's name, if it has one
+
+
+def _part_key(pos: Position, current: tuple) -> tuple:
+    if pos.group is not None:
+        return ("group", pos.group, pos.index)
+    if pos.step.section:
+        return ("section", pos.step.key)
+    return current if current[0] != "group" else ("after", current[1])
+
+
+def progress(steps: list[Position], address: str) -> Progress | None:
+    parts: list[tuple[tuple, list[Position]]] = []
+    key: tuple = ("start",)
+    for pos in steps:
+        new = _part_key(pos, key)
+        if not parts or new != key:
+            parts.append((new, []))
+            key = new
+        parts[-1][1].append(pos)
+    for _, members in parts:
+        for i, pos in enumerate(members):
+            if pos.address != address:
+                continue
+            main = [p for p in members if not p.step.follow_up]
+            number = sum(1 for p in members[: i + 1] if not p.step.follow_up) or 1
+            section = next((p.step.section for p in members if p.step.section), "")
+            return Progress(number, max(len(main), 1), section)
+    return None

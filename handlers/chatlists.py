@@ -1,0 +1,74 @@
+"""What the numbers of the last list a chat was shown mean, kept in the database.
+
+On a channel without buttons every list is drawn numbered; the person answers "2" or the
+option's words. A reply that shows numbered choices registers them for its chat; a form's own
+question takes the floor back (the form parses its answers itself). A number that no longer
+matches the list gets "the list has changed" and the list again, never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.events import Choice
+from handlers import parsing
+from handlers.context import Ctx
+from storage.models import ChatList
+
+STALE = "stale"
+_NUMBER = re.compile(r"\d{1,3}")
+
+
+def _is_form_question(tag: str | None) -> bool:
+    return bool(tag) and tag.startswith("q")
+
+
+async def remember(ctx: Ctx) -> None:
+    """After a handler ran: the last numbered list among its replies is what numbers mean now."""
+    latest = None
+    for reply in ctx.replies:
+        options = [c for c in reply.choices if not c.control]
+        if _is_form_question(reply.tag):
+            latest = []
+        elif options and not reply.edit:
+            latest = [[c.data, c.label] for c in options]
+    if latest is None:
+        return
+    key = ctx.event.conv_key
+    row = await ctx.session.get(ChatList, key)
+    if row is None:
+        if not latest:
+            return
+        row = ChatList(chat_key=key, seq=0, items=[], shown_at=ctx.now)
+        ctx.session.add(row)
+    if row.items or latest:
+        row.seq += 1
+        row.items, row.shown_at = latest, ctx.now
+
+
+async def resolve(ctx: Ctx, text: str, *, form_waiting: bool) -> str | None:
+    """The button data the typed text names in the chat's list, STALE, or None (not about a list)."""
+    row = await ctx.session.get(ChatList, ctx.event.conv_key)
+    if row is None:
+        return None
+    folded = parsing.fold(text)
+    if not row.items:
+        if form_waiting:
+            return None  # the form's question took the floor: the form reads the answer
+        # The list was replaced by a form that has ended since: a bare number is a leftover.
+        return STALE if _NUMBER.fullmatch(folded) else None
+    labels = [label for _, label in row.items]
+    hit = parsing.parse_choices(text, labels, multi=False)
+    if hit is not None:
+        return row.items[hit[0]][0]
+    if _NUMBER.fullmatch(folded):
+        return STALE
+    return None
+
+
+async def show_again(ctx: Ctx) -> None:
+    """"The list has changed": the current list, numbered again."""
+    row = await ctx.session.get(ChatList, ctx.event.conv_key)
+    ctx.say(ctx.t("The list has changed, or it has no such number."))
+    if row is not None and row.items:
+        ctx.say(ctx.t("Here is the current list:"), [Choice(label, data) for data, label in row.items])
