@@ -62,7 +62,6 @@ async def _reporter_line(session: AsyncSession, services: Services, lang: str, c
     return translate(lang, "Reported by: {name}, no phone number yet", name=name)
 
 
-
 def ack_button(lang: str, case: Case) -> Choice:
     return Choice(translate(lang, "Acknowledge (Đã tiếp nhận)"), f"a:{case.id}", control=True,
                   keyword=f"NHAN {case.ref}")

@@ -18,7 +18,7 @@ async def reports(app):
 async def test_a_village_head_reports_a_meeting(app):
     head = await enrolled(app)
     first = await head.say("/baocao")
-    assert first[0].startswith(vi("{form} · Step {i}/{n}", form=vi("Outreach session report"), i=1, n=9))
+    assert first[0].startswith(vi("{form} · Step {i}/{n}", form=vi("Outreach session report"), i=1, n=8))
     assert head.last.labels[:2] == ["Thôn 3", vi("Whole commune / several villages")]
     steps = [
         await head.press("Thôn 3"),
@@ -32,7 +32,7 @@ async def test_a_village_head_reports_a_meeting(app):
         await head.press(vi("No")),
         await head.press(vi("Done")),
     ]
-    assert steps[1][-1].startswith(vi("{form} · Step {i}/{n}", form=vi("Outreach session report"), i=3, n=9))
+    assert steps[1][-1].startswith(vi("{form} · Step {i}/{n}", form=vi("Outreach session report"), i=3, n=8))
     review = head.last.text
     assert "Thôn 3" in review and "24/11/2026" in review and "1.245" in review
     assert vi("Village meeting / conference") in review

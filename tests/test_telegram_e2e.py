@@ -47,7 +47,10 @@ FORM = vi("Outreach session report")
 ALREADY = vi("That question has already been answered. Here is where you are now:")
 
 
-def step(i: int, n: int = 9) -> str:
+def step(i: int, n: int = 8) -> str:
+    """The outreach form's question i: eight in its first part, then the photos, a part of their own."""
+    if i == 9:
+        return vi("{form} · Step {i}/{n}", form=FORM, i=1, n=1)
     return vi("{form} · Step {i}/{n}", form=FORM, i=i, n=n)
 
 

@@ -10,7 +10,10 @@ from tests.zalo_harness import enrol_on_zalo, zalo_fixture  # noqa: F401
 FORM = vi("Outreach session report")
 
 
-def step(i: int, n: int = 9) -> str:
+def step(i: int, n: int = 8) -> str:
+    """The outreach form's question i: eight in its first part, then the photos, a part of their own."""
+    if i == 9:
+        return vi("{form} · Step {i}/{n}", form=FORM, i=1, n=1)
     return vi("{form} · Step {i}/{n}", form=FORM, i=i, n=n)
 
 
@@ -48,7 +51,7 @@ async def test_a_person_linked_on_both_zalo_channels_starts_a_report_on_one_and_
     # ...finished on the official account, where the same draft is offered.
     [offer] = await on_oa.say("/baocao")
     assert offer.text == vi("You have an unfinished draft: {form}, at {where}.", form=FORM,
-                            where=vi("step {i}/{n}", i=3, n=9))
+                            where=vi("step {i}/{n}", i=3, n=8))
     [format_q] = await on_oa.press(vi("Continue"))
     assert format_q.text.startswith(step(3))
     for answer in ("1", "1 2 xong", "120", "50", "70"):

@@ -222,7 +222,7 @@ def _question_tag(draft: OpenDraft) -> str:
 
 
 def _question_text(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> str:
-    place = progress(path(form, draft.state.answers), pos.address)
+    place = progress(form, path(form, draft.state.answers), pos.address)
     number, total = (place.number, place.total) if place else (1, 1)
     head = ctx.t("{form} · Step {i}/{n}", form=ctx.t(form.title), i=number, n=total)
     lines = [head]
@@ -756,7 +756,7 @@ def _offer_where(ctx: Ctx, form: Form, draft: OpenDraft) -> str:
     if draft.state.mode == "review" or i is None:
         return ctx.t("the review")
     pos = steps[i]
-    place = progress(steps, pos.address)
+    place = progress(form, steps, pos.address)
     return ctx.t("step {i}/{n}", i=place.number if place else 1, n=place.total if place else 1)
 
 

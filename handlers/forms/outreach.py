@@ -150,7 +150,7 @@ ITEMS = (
     Step("note", Kind.TEXT, N_("Any note for the office?"), label=N_("Note"), when=equals("more", "yes"),
          optional=True, max_length=1000),
     Step("photos", Kind.PHOTO, N_("Send up to 3 photos of the session (Ảnh minh chứng), then press Done. Or skip."),
-         label=N_("Photos"), optional=True, max_items=3),
+         label=N_("Photos"), optional=True, max_items=3, section=N_("Photos")),
 )
 
 

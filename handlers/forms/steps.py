@@ -221,19 +221,28 @@ class Progress:
     section: str = ""  # message id of the part's name, if it has one
 
 
-def _part_key(pos: Position, current: tuple) -> tuple:
-    if pos.group is not None:
-        return ("group", pos.group, pos.index)
-    if pos.step.section:
-        return ("section", pos.step.key)
-    return current if current[0] != "group" else ("after", current[1])
+def _parts_of(form: Form) -> dict[str, tuple]:
+    """Which part each top-level step and group belongs to, from the form's shape alone (not from
+    the answers: a group not yet counted still divides the form)."""
+    out: dict[str, tuple] = {}
+    part: tuple = ("start",)
+    for item in form.items:
+        if isinstance(item, Group):
+            out[item.key] = ("group", item.key)
+            part = ("after", item.key)
+        else:
+            if item.section:
+                part = ("section", item.key)
+            out[item.key] = part
+    return out
 
 
-def progress(steps: list[Position], address: str) -> Progress | None:
+def progress(form: Form, steps: list[Position], address: str) -> Progress | None:
+    shape = _parts_of(form)
     parts: list[tuple[tuple, list[Position]]] = []
-    key: tuple = ("start",)
+    key: tuple = ("none",)
     for pos in steps:
-        new = _part_key(pos, key)
+        new = shape[pos.group] + (pos.index,) if pos.group is not None else shape[pos.step.key]
         if not parts or new != key:
             parts.append((new, []))
             key = new

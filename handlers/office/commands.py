@@ -13,6 +13,7 @@ from storage import stats
 from storage.cases import audit
 from storage.models import DigestSubscription, Report
 
+
 def province_view(ctx: Ctx) -> bool:
     return ctx.person.commune_id is None or not ctx.person.has("office", "leader")
 
