@@ -478,7 +478,10 @@ async def _handle(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
         await _on_photo(ctx, form, draft, pos)
         return
     if ev.kind == "contact" and pos.step.kind == Kind.PHONE:
-        await _accept(ctx, form, draft, pos, ev.contact_phone, pressed=False)
+        # A shared contact comes as the platform writes it ("84912345678"): the same E.164 as typed.
+        phone = parsing.parse_phone(ev.contact_phone or "")
+        await _accept(ctx, form, draft, pos, ev.contact_phone if isinstance(phone, parsing.ParseError) else phone,
+                      pressed=False)
         return
     if ev.text is None:
         await _refuse(ctx, form, draft, pos, ctx.t("I can only read text here. Please type your answer."))
