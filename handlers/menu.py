@@ -74,8 +74,8 @@ def ask_language(ctx: Ctx) -> None:
     ctx.say(
         ctx.t("Choose your language:"),
         [
-            Choice("Tiếng Việt", "l:vi", control=True, keyword="/ngonngu vi"),
-            Choice("English", "l:en", control=True, keyword="/ngonngu en"),
+            Choice("Tiếng Việt", "l:vi", keyword="/ngonngu vi"),  # numbered where there are no buttons
+            Choice("English", "l:en", keyword="/ngonngu en"),
         ],
     )
 

@@ -101,7 +101,7 @@ async def test_commands_are_understood_as_people_type_them_outside_forms(app):
     assert vi("The language has been changed.") in (await head.say("ngon ngu vi"))[0]
     office = await enrolled_plain(app, "o1", roles=("office",), villages=(), org=None, name="Phạm Văn Hóa")
     village = await office.say("thon thon 3")
-    assert village[0].startswith("Thôn 3 (")
+    assert village[0].startswith("Thôn 3")  # the village's figures, not "I did not understand"
     assert vi("Outreach session report") in (await head.say("bao cao"))[-1]
 
 
@@ -189,3 +189,12 @@ async def test_the_step_total_never_grows_and_a_repeated_group_is_announced(app)
     assert totals[-1] == (1, 3)
     assert vi("Person subjected to violence no. {n}", n=1) in head.last.text
     assert head.last.text.startswith(vi("{form} · Step {i}/{n}", form=vi("Case report"), i=1, n=3))
+
+
+async def test_the_language_list_is_answered_by_number_or_name(app):
+    head = await enrolled_plain(app)
+    listing = (await head.say("ngon ngu"))[-1]
+    assert "\n1. Tiếng Việt" in listing and "\n2. English" in listing
+    assert (await head.say("2"))[0] == translate("en", "The language has been changed.")
+    await head.say("/ngonngu")
+    assert (await head.say("tieng viet"))[0] == vi("The language has been changed.")
