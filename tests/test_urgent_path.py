@@ -203,3 +203,22 @@ async def test_a_stranger_an_admin_or_a_province_officer_gets_the_numbers_at_onc
         replies = await person.say("nguy hiem")
         assert vi("• 113 (police)") in replies[0] and vi("• 111 (if a child is involved)") in replies[0]
         assert await rows(app, Case) == []
+
+
+async def test_expiry_runs_on_the_active_and_the_paused_draft_alike(app, clock):
+    head = await enrolled_plain(app)
+    await half_an_outreach_report(head)
+    await head.say("/baotin")  # the outreach draft is paused; the case draft lives 24 hours
+    clock.advance(hours=25)
+    await app.scheduler.run_due()
+    await app.outbox.drain()
+    assert [(d.form, d.slot) for d in await rows(app, Draft)] == [("outreach", "paused")]
+    notice = vi("Your unfinished draft ({form}) was discarded because it was not touched for a long time. "
+                "You can start again from the menu.", form=vi("Case report"))
+    assert notice in [m.text for m in head.messages]
+    clock.advance(days=3)
+    await app.scheduler.run_due()
+    await app.outbox.drain()
+    assert await rows(app, Draft) == []
+    assert vi("Your unfinished draft ({form}) was discarded because it was not touched for a long time. "
+              "You can start again from the menu.", form=vi("Outreach session report")) in [m.text for m in head.messages]
