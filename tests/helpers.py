@@ -46,3 +46,20 @@ async def enrolled_plain(app, user_id="p1", **kw) -> PlainUser:
     await user.say(f"/start {code}")
     await user.say("bỏ qua")
     return user
+
+
+async def file_case(user: User) -> list[str]:
+    """A reporter on the button channel files a non-urgent domestic-violence case, answering everything."""
+    await user.say("/baotin")
+    for label in ("No", "Thôn 3", "Yesterday", "A relative or neighbour told me", "Domestic violence", "Physical", "Done"):
+        await user.press(vi(label))
+    await user.say("1")
+    await user.press(vi("Female"))
+    await user.say("30")
+    for label in ("Neither", "Done", "Male"):
+        await user.press(vi(label))
+    await user.say("40")
+    for label in ("Wife / husband", "First time", "Unknown", "None yet", "Done", "No support yet", "Done", "No",
+                  "Nobody yet", "Done", "Agrees", "Skip"):
+        await user.press(vi(label))
+    return await user.press(vi("Confirm"))

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from bot.i18n import translate
 from storage.models import Case, CaseText, Report, ReportTopic
-from tests.helpers import enrolled, enrolled_plain, vi
+from tests.helpers import enrolled, enrolled_plain, file_case, vi
 
 TOPICS_Q = "What topics were covered? Choose all that apply, then press Done."
 
@@ -113,25 +113,7 @@ async def test_the_plain_menu_is_numbered_and_a_number_opens_its_command(app):
 
 
 async def make_case(app):
-    reporter = await enrolled(app, "r1")
-    await reporter.say("/baotin")
-    await reporter.press(vi("No"))
-    await reporter.press("Thôn 3")
-    await reporter.press(vi("Yesterday"))
-    await reporter.press(vi("A relative or neighbour told me"))
-    await reporter.press(vi("Domestic violence"))
-    await reporter.press(vi("Physical"))
-    await reporter.press(vi("Done"))
-    await reporter.say("1")
-    await reporter.press(vi("Female"))
-    await reporter.say("30")
-    await reporter.press(vi("Neither"))
-    await reporter.press(vi("Done"))
-    await reporter.press(vi("Male"))
-    await reporter.say("40")
-    for label in ("Wife / husband", "First time", "Unknown", "None yet", "Done", "No support yet", "Done", "No",
-                  "Nobody yet", "Done", "Agrees", "Skip", "Confirm"):
-        await reporter.press(vi(label))
+    await file_case(await enrolled(app, "r1"))
 
 
 async def test_the_office_lists_and_changes_a_case_by_numbers_without_buttons(app):

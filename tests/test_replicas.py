@@ -58,7 +58,7 @@ async def test_two_replicas_take_one_persons_updates_in_order_and_once(config, c
         rows = (await s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "reply")
                                 .order_by(OutboxMessage.id))).all()
         texts = [json.loads(keyring.decrypt(r.payload))["text"] for r in rows]
-        steps = [m.group(0) for t in texts if (m := re.search(r"(\d+)/(\d+)\n", t))]
+        steps = [m.group(1) for t in texts if (m := re.search(r"· Bước (\d+/\d+\n)", t))]
         assert steps == [f"{i}/8\n" for i in range(1, 9)] + ["1/1\n"], texts
         [report] = (await s.scalars(select(Report))).all()
         assert (report.attendees_total, report.attendees_male, report.attendees_female) == (120, 50, 70)

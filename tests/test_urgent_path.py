@@ -4,7 +4,7 @@ an open draft, a pending resume offer, a stale list or the flood guard."""
 from sqlalchemy import select
 
 from storage.models import Alert, Case, Draft
-from tests.helpers import enrolled, enrolled_plain, vi
+from tests.helpers import enrolled, enrolled_plain, file_case, vi
 
 DANGER = "Is anyone's life or health in immediate danger right now?"
 KEPT = "Your draft “{form}” is kept, paused. When you have finished, I will offer to continue it."
@@ -102,34 +102,7 @@ async def test_the_urgent_path_is_never_throttled(app, clock):
 async def test_a_legitimate_reporter_filling_two_case_forms_fast_is_never_throttled(app, clock):
     head = await enrolled(app)
     for _ in range(2):
-        await head.say("/baotin")
-        await head.press(vi("No"))
-        await head.press("Thôn 3")
-        await head.press(vi("Yesterday"))
-        await head.press(vi("A relative or neighbour told me"))
-        await head.press(vi("Domestic violence"))
-        await head.press(vi("Physical"))
-        await head.press(vi("Done"))
-        await head.say("1")
-        await head.press(vi("Female"))
-        await head.say("30")
-        await head.press(vi("Neither"))
-        await head.press(vi("Done"))
-        await head.press(vi("Male"))
-        await head.say("40")
-        await head.press(vi("Wife / husband"))
-        await head.press(vi("First time"))
-        await head.press(vi("Unknown"))
-        await head.press(vi("None yet"))
-        await head.press(vi("Done"))
-        await head.press(vi("No support yet"))
-        await head.press(vi("Done"))
-        await head.press(vi("No"))
-        await head.press(vi("Nobody yet"))
-        await head.press(vi("Done"))
-        await head.press(vi("Agrees"))
-        await head.press(vi("Skip"))
-        await head.press(vi("Confirm"))
+        await file_case(head)
     slow = vi("You are sending messages very fast. Please wait a minute, then continue.")
     assert slow not in [m.text for m in head.messages]
     assert len(await rows(app, Case)) == 2
