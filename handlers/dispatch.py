@@ -91,9 +91,10 @@ async def _handle(ctx: Ctx) -> None:
         await enrolment.handle_stranger(ctx)
         return
     if emergency:
+        await enrolment.set_chat_state(ctx, None)  # a phone question left open gives way
         await engine.on_emergency(ctx, found)
         return
-    state = await enrolment.chat_state(ctx)
+    state = await enrolment.chat_state(ctx) if found is None else None
     if state is not None and state.awaiting == enrolment.AWAIT_PHONE and command is None and listed is None:
         await enrolment.handle_phone(ctx)
         return

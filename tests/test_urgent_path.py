@@ -195,3 +195,15 @@ async def test_expiry_runs_on_the_active_and_the_paused_draft_alike(app, clock):
     assert await rows(app, Draft) == []
     assert vi("Your unfinished draft ({form}) was discarded because it was not touched for a long time. "
               "You can start again from the menu.", form=vi("Outreach session report")) in [m.text for m in head.messages]
+
+
+async def test_an_emergency_word_right_after_enrolment_leaves_the_phone_question_for_the_case(app):
+    from tests.fakechannel import PlainUser
+    from tests.helpers import make_invite
+
+    head = PlainUser(app, "new")
+    await head.say(f"/start {await make_invite(app)}")  # asked for a phone number, not answered
+    assert vi(DANGER) in (await head.say("cuu"))[-1]
+    await head.say("có")
+    [case] = await rows(app, Case)
+    assert case.urgent
