@@ -104,9 +104,14 @@ def fold(text: str) -> str:
     return _strip_edges(_fold_core(text))
 
 
+_LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
+
+
 def _key(text: str) -> str:
-    """Fold and drop inner punctuation: "Họp thôn / hội nghị" -> "hop thon hoi nghi"."""
-    return " ".join("".join(ch if ch.isalnum() else " " for ch in fold(text)).split())
+    """Fold and drop inner punctuation: "Họp thôn / hội nghị" -> "hop thon hoi nghi"; a number glued to
+    a word is a word of its own ("thon3" -> "thon 3")."""
+    plain = "".join(ch if ch.isalnum() else " " for ch in fold(text))
+    return " ".join(_LETTER_DIGIT.sub(" ", plain).split())
 
 
 # ------------------------------------------------------------------ choices

@@ -46,7 +46,7 @@ async def test_a_trailing_xong_and_option_text_work_and_a_wrong_number_is_refuse
     head = await enrolled_plain(app)
     await to_topics(head)
     refused = await head.say("12")
-    assert vi("“{text}” is not one of the options. Please press a button or type its number.", text="12") in refused
+    assert vi("“{text}” is not one of the options. Please type the number of an option.", text="12") in refused
     await head.say("phong chong mua ban nguoi")  # an option's words, without tone marks
     done = await head.say("8 xong")
     assert vi("How many attendances in total (lượt người)?") in done[-1]
@@ -62,6 +62,8 @@ async def test_editing_topics_from_the_review_starts_from_the_selection_and_togg
         await head.say(answer)
     review = head.last.text
     assert vi("Nothing is saved until you confirm. To change an answer, choose its number.") in review
+    # "; " between several answers: the labels have commas of their own
+    assert vi("Topics") + ": " + vi("Law on Gender Equality") + "; " + vi("Domestic violence prevention") in review
     edit = await head.say("4")  # the fourth answer: the topics
     assert "\n1. [x] " in edit[-1] and "\n2. [x] " in edit[-1] and "\n3. [ ] " in edit[-1]
     await head.say("2")  # off
@@ -180,3 +182,37 @@ async def test_the_language_list_is_answered_by_number_or_name(app):
     assert (await head.say("2"))[0] == translate("en", "The language has been changed.")
     await head.say("/ngonngu")
     assert (await head.say("tieng viet"))[0] == vi("The language has been changed.")
+
+
+async def test_question_mark_help_glued_village_numbers_and_plain_refusals(app):
+    head = await enrolled_plain(app)
+    await head.say("bao cao")
+    help_ = await head.say("?")
+    assert vi("Press a button, or type the number or the name of an option.") in help_[0]
+    refused = await head.say("thon 9")
+    assert refused[0] == vi("{village} is not one of your villages. Please choose one of the buttons.", village="Thôn 9") \
+        or "Thôn 9" in refused[0]
+    nonsense = await head.say("xyz")
+    assert nonsense[0] == vi("“{text}” is not one of the options. Please type the number of an option.", text="xyz")
+    assert vi("On what date was it held? (dd/mm/yyyy, or 'hôm nay', 'hôm qua')") in (await head.say("thon3"))[-1]
+
+
+async def test_none_of_these_and_the_other_options_exclude_each_other(app):
+    head = await enrolled_plain(app)
+    await head.say("/baotin")
+    for answer in ("2", "1", "hôm qua", "3", "1", "1 xong", "1", "1", "30"):  # no danger … one person, female, 30
+        await head.say(answer)
+    flags = await head.say("1 3")  # a disability, then "neither": only "neither" stays
+    assert "\n1. [ ] " + vi("Has a disability") in flags[-1] and "\n3. [x] " + vi("Neither") in flags[-1]
+    await head.say("1 xong")  # a disability: "neither" goes
+    for answer in ("2", "40", "1", "1", "2"):  # male, 40, spouse, first time, not fined before
+        await head.say(answer)
+    await head.say("1")  # ordered to stop
+    measures = await head.say("chua ap dung")  # "none yet" takes the other off
+    assert "[x] " + vi("None yet") in measures[-1] and "[ ] " + vi("Ordered to stop the violence") in measures[-1]
+    await head.say("xong")
+    review_labels = []
+    for answer in ("6 xong", "3", "7 xong", "1", "bỏ qua"):
+        review_labels = await head.say(answer)
+    assert vi("Circumstances") + ": " + vi("Has a disability") + "\n" in review_labels[-1]
+    assert vi("Measures applied") + ": " + vi("None yet") + "\n" in review_labels[-1]

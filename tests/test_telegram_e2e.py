@@ -117,7 +117,7 @@ async def test_a_village_head_enrols_on_telegram_and_reports_a_meeting(telegram_
     assert len(ba.messages) == count
     closed, total_q = await ba.press(vi("Done"))
     assert closed.message_id == topics_q.message_id and closed.buttons == []
-    assert closed.text.endswith("→ " + vi("Domestic violence prevention") + ", " + vi("Law on Gender Equality"))
+    assert closed.text.endswith("→ " + vi("Domestic violence prevention") + "; " + vi("Law on Gender Equality"))
     assert total_q.text.startswith(step(5))
 
     assert texts(await ba.say("120"))[-1].startswith(step(6))

@@ -58,6 +58,9 @@ DATE_ERRORS = {
 
 
 def _options_refusal(ctx: Ctx, step: Step, text: str) -> Refusal:
+    if not ctx.caps.buttons:  # nothing to press here: say what to type
+        return Refusal(ctx.t("“{text}” is not one of the options. Please type the number of an option.",
+                             text=parsing.quotable(text)))
     return Refusal(ctx.t("“{text}” is not one of the options. Please press a button or type its number.", text=parsing.quotable(text)))
 
 

@@ -58,7 +58,7 @@ FLAGS = (
 )
 RELATIONSHIPS = (
     Option("spouse", N_("Wife / husband")), Option("parent", N_("Father / mother")), Option("child", N_("Child")),
-    Option("grandparent", N_("Grandparent")), Option("sibling", N_("Sibling")),
+    Option("grandparent", N_("Grandparent")), Option("grandchild", N_("Grandchild")), Option("sibling", N_("Sibling")),
     Option("divorced", N_("Former spouse")), Option("cohabiting", N_("Living together as spouses")),
     Option("other", N_("Other")),
 )

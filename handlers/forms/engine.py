@@ -17,7 +17,9 @@ from handlers import hygiene, parsing
 from handlers.context import Ctx
 from handlers.forms import answers as parse
 from handlers.forms.steps import (
+    NONE_CODES,
     SKIPPED,
+    Answers,
     Form,
     FormEnv,
     Group,
@@ -212,9 +214,10 @@ def _label(ctx: Ctx, msgid: str) -> str:
     return ctx.t(msgid)
 
 
-def _group_label(ctx: Ctx, form: Form, pos: Position) -> str:
+def _group_label(ctx: Ctx, form: Form, pos: Position, answers: Answers | None = None) -> str:
     group = next(g for g in form.items if isinstance(g, Group) and g.key == pos.group)
-    return ctx.t(group.item_label, n=(pos.index or 0) + 1)
+    label = (group.label_for(answers) if group.label_for and answers is not None else None) or group.item_label
+    return ctx.t(label, n=(pos.index or 0) + 1)
 
 
 def _question_tag(draft: OpenDraft) -> str:
@@ -229,7 +232,7 @@ def _question_text(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> str
     if place is not None and place.section:
         lines.append(ctx.t(place.section))
     if pos.group is not None:
-        lines.append(_group_label(ctx, form, pos))
+        lines.append(_group_label(ctx, form, pos, draft.state.answers))
     if pos.step.warning:
         lines.append(ctx.t(pos.step.warning))
     lines.append(ctx.t(pos.step.prompt))
@@ -323,7 +326,8 @@ def display(ctx: Ctx, form: Form, pos: Position, value: Any) -> str:
     if step.kind in (Kind.CHOICE, Kind.YESNO, Kind.MULTI):
         labels = {o.code: ctx.t(o.label) for o in step.options_for(FormEnv(ctx))}
         codes = value if isinstance(value, list) else [value]
-        return ", ".join(labels.get(c, c) for c in codes)
+        # "; " because labels have commas of their own ("Phòng, chống bạo lực gia đình").
+        return "; ".join(labels.get(c, c) for c in codes)
     if step.kind == Kind.AGE:  # the stored group code, named as its group
         return next((ctx.t(o.label) for o in step.options_for(FormEnv(ctx)) if o.code == value), str(value))
     if step.kind == Kind.INTEGER:
@@ -346,7 +350,7 @@ async def _show_review(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
     for n, pos in enumerate(steps, 1):
         label = ctx.t(pos.step.review_label)
         if pos.group is not None:
-            label = f"{_group_label(ctx, form, pos)} · {label}"
+            label = f"{_group_label(ctx, form, pos, draft.state.answers)} · {label}"
         value = display(ctx, form, pos, get_answer(draft.state.answers, pos, SKIPPED))
         lines.append(f"{n}. {html.escape(label)}: {html.escape(value)}")
     lines.append("")
@@ -493,7 +497,7 @@ async def _handle(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
         await _ask(ctx, form, draft, pos)
     elif folded in BACK_WORDS:
         await _back(ctx, form, draft, pos)
-    elif folded in HELP_WORDS:
+    elif folded in HELP_WORDS or ev.text.strip() == "?":  # fold() drops a lone "?"
         await _help(ctx, form, draft, pos)
     elif folded in SKIP_WORDS and pos.step.optional:
         await _accept(ctx, form, draft, pos, SKIPPED, pressed=False)
@@ -543,12 +547,7 @@ async def _on_button(ctx: Ctx, form: Form, draft: OpenDraft, data: str) -> None:
     elif kind == "x" and index is not None and index < len(pos.step.extra):
         await _accept(ctx, form, draft, pos, parse.extra_value(ctx, pos.step, pos.step.extra[index].code), pressed=True)
     elif kind == "t" and index is not None and index < len(options) and pos.step.kind == Kind.MULTI:
-        pending = draft.state.meta["pending"]["items"]
-        code = options[index].code
-        if code in pending:
-            pending.remove(code)
-        else:
-            pending.append(code)
+        _toggle(draft.state.meta["pending"]["items"], options[index].code)
         ctx.say(_question_text(ctx, form, draft, pos), _buttons(ctx, form, draft, pos), tag=_question_tag(draft), edit=True)
     elif action == "d":
         await _done(ctx, form, draft, pos)
@@ -559,6 +558,19 @@ async def _on_button(ctx: Ctx, form: Form, draft: OpenDraft, data: str) -> None:
     else:
         ctx.say(ctx.t("That button is not valid here."))
         await _ask(ctx, form, draft, pos)
+
+
+def _toggle(pending: list, code: str) -> None:
+    """Choose or unchoose; "none of these" (Không có, Chưa áp dụng, Chưa ai) and the others exclude
+    each other, so a contradiction cannot be stored."""
+    if code in pending:
+        pending.remove(code)
+        return
+    if code in NONE_CODES:
+        pending.clear()
+    else:
+        pending[:] = [c for c in pending if c not in NONE_CODES]
+    pending.append(code)
 
 
 _TRAILING_DONE = re.compile(r"(?:^|[\s,;.]+)(?:xong|done|het|0)[\s.!]*$", re.IGNORECASE)
@@ -577,10 +589,7 @@ async def _typed_toggles(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, 
             return
         pending = draft.state.meta["pending"]["items"]
         for code in outcome.value:
-            if code in pending:
-                pending.remove(code)
-            else:
-                pending.append(code)
+            _toggle(pending, code)
     if done:
         await _done(ctx, form, draft, pos)
         return
@@ -598,7 +607,8 @@ def _strip_done(text: str) -> str:
 async def _done(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> None:
     items = list(draft.state.meta.get("pending", {}).get("items", []))
     if pos.step.kind == Kind.MULTI and not items:
-        await _refuse(ctx, form, draft, pos, ctx.t("Choose at least one option, then press Done."))
+        await _refuse(ctx, form, draft, pos, ctx.t("Choose at least one option, then press Done.") if ctx.caps.toggles
+                      else ctx.t("Choose at least one option (type its number), then type xong."))
         return
     if pos.step.kind == Kind.PHOTO and not items:
         await _accept(ctx, form, draft, pos, SKIPPED, pressed=False)

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from handlers.context import Ctx
 
 SKIPPED = None  # an optional step passed over is stored as an explicit None
+# Option codes that mean "none of these" at a several-choice step: choosing one clears the others.
+NONE_CODES = frozenset({"none", "nobody"})
 UNKNOWN_AGE = "unknown"  # what an age step stores for "không rõ"
 
 
@@ -98,6 +100,8 @@ class Group:
     count_key: str
     item_label: str  # message id with {n}
     steps: tuple[Step, ...]
+    # Another message id with {n} chosen by the answers (the case form names people by the kind chosen).
+    label_for: Callable[[Answers], str | None] | None = None
 
 
 @dataclass(frozen=True)
