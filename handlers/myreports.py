@@ -83,4 +83,5 @@ async def correct(ctx: Ctx, ref: str) -> None:
                       ref=ref, days=ctx.config.forms.correction_days))
         return
     answers = await answers_of(ctx, report, await photo_ids_of(ctx.session, report.id))
+    answers["_corrects"] = report.ref  # a hidden answer: what cancelling leaves as it was
     await engine.start(ctx, OUTREACH, answers=answers, meta={"corrects": report.id})

@@ -115,3 +115,17 @@ async def test_a_report_is_corrected_within_seven_days_and_the_old_version_kept(
     assert late[0] == vi("Report {ref} is older than {days} days and can no longer be corrected here. Please tell the office.",
                          ref="BC-2026-0001", days=7)
 
+
+
+async def test_cancelling_a_correction_says_the_saved_report_stays(app):
+    from tests.helpers import walk_to_review
+
+    head = await enrolled(app)
+    await walk_to_review(head)
+    await head.press(vi("Confirm"))
+    await head.say("/cuatoi BC-2026-0001")
+    cancelled = await head.say("hủy")
+    assert cancelled[0] == vi("The correction has been cancelled; report {ref} stays as it was.", ref="BC-2026-0001")
+    async with app.sessions() as s:
+        [report] = (await s.scalars(select(Report))).all()
+    assert report.attendees_total == 120 and report.superseded_at is None

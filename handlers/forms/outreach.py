@@ -217,5 +217,13 @@ async def answers_of(ctx: Ctx, report: Report, photo_ids: list[int]) -> Answers:
     return answers
 
 
-OUTREACH = register(Form(name="outreach", title=N_("Outreach session report"), items=ITEMS, submit=submit, command="baocao"))
+async def cancelled(ctx: Ctx, answers: Answers) -> str | None:
+    """Cancelling a correction must not sound like losing the report: the saved version stays."""
+    if answers.get("_corrects"):
+        return ctx.t("The correction has been cancelled; report {ref} stays as it was.", ref=answers["_corrects"])
+    return None
+
+
+OUTREACH = register(Form(name="outreach", title=N_("Outreach session report"), items=ITEMS, submit=submit, command="baocao",
+                         on_cancel=cancelled))
 
