@@ -1,4 +1,4 @@
-"""Command line: python -m bot run | invite | migrate."""
+"""Command line: python -m bot run | invite | migrate | digest | export | figures | ..."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import os
 import sys
 
-from bot import ops_cli
+from bot import ops_cli, report_cli
 from bot.config import ConfigError, load_config
 
 
@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     dig.add_argument("--week", help="2026-W48, or last (default: the current week so far)")
     dig.add_argument("--print", action="store_true", help="write the text to stdout and send nothing")
     ops_cli.add_parsers(sub)
+    report_cli.add_parsers(sub)
     purge = sub.add_parser("purge", help="erase the free text of cases closed longer ago than [retention]")
     purge.add_argument("--dry-run", action="store_true", help="only show what would be erased")
     sub.add_parser("rotate-key", help="put a new encryption key first, re-encrypt everything, retire the old key")
@@ -52,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(cli.rotate_key(config))
     if args.command in ops_cli.COMMANDS:
         return ops_cli.main(config, args)
+    if args.command in report_cli.COMMANDS:
+        return report_cli.main(config, args)
     if args.command == "migrate":
         return asyncio.run(cli.migrate_only(config))
     if args.command == "digest":

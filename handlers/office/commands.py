@@ -23,9 +23,13 @@ async def show_figures(ctx: Ctx, period: stats.Period) -> None:
         rows = await stats.province_rows(ctx.session, ctx.config.communes, period, now=ctx.now)
         ctx.say(render.province_text(ctx.lang, period, rows, {c.id: c.name for c in ctx.config.communes}))
         return
-    commune = ctx.commune
-    figures = await stats.figures(ctx.session, commune, period, now=ctx.now)
-    ctx.say(render.digest_text(ctx.lang, figures, commune.name, today=ctx.today))
+    ctx.say(await commune_text(ctx.session, ctx.config, ctx.commune, period, now=ctx.now, lang=ctx.lang))
+
+
+async def commune_text(session, config, commune, period: stats.Period, *, now, lang: str) -> str:
+    """What /tuan and /thang print for one commune, and `python -m bot figures` (bot/report_cli.py)."""
+    figures = await stats.figures(session, commune, period, now=now)
+    return render.digest_text(lang, figures, commune.name, today=now.astimezone(commune.tz).date())
 
 
 @command("tuan", N_("Figures of a week: /tuan, /tuan 2026-W47"), order=40)
@@ -138,9 +142,11 @@ async def export(ctx: Ctx, arg: str) -> None:
         if ctx.person.has("office"):
             since, until = period.utc_bounds(ctx.commune.tz)
             case_rows = await stats.consented_case_rows(ctx.session, ctx.commune.id, since, until)
+    others = await files.other_answers(ctx.session, ids, period.start, period.end)
     book = files.workbook(ctx.lang, rows, names, figures=figures, case_rows=case_rows,
-                          commune_names={c.id: c.name for c in communes}, extra_summary=summary)
-    table = files.report_csv(ctx.lang, rows, names)
+                          commune_names={c.id: c.name for c in communes}, extra_summary=summary,
+                          commune=None if province else ctx.commune, others=others, now=ctx.now)
+    table = files.report_csv(ctx.lang, rows, names, others=others)
     audit(ctx.session, actor_id=ctx.person.id, channel=ctx.event.channel, action="export", now=ctx.now,
           detail=f"{period.start.isoformat()}..{period.end.isoformat()} reports={len(rows)} "
                  f"case_rows={len(case_rows or [])}")

@@ -82,6 +82,7 @@ class Attachments:
     def __init__(self, session, services, commune, figures: stats.Figures, *, now: datetime) -> None:
         self.session, self.services, self.commune, self.figures, self.now = session, services, commune, figures, now
         self._rows: list | None = None
+        self._others: dict = {}
         self._made: dict[str, tuple[bytes, bytes]] = {}
         self._links: dict[str, str] = {}
 
@@ -94,9 +95,11 @@ class Attachments:
             period = self.figures.period
             if self._rows is None:
                 self._rows = await stats.report_rows(self.session, [self.commune.id], period.start, period.end)
+                self._others = await files.other_answers(self.session, [self.commune.id], period.start, period.end)
             names = {(self.commune.id, v.id): v.name for v in self.commune.villages}
-            self._made[lang] = (files.workbook(lang, self._rows, names, figures=self.figures),
-                                files.chart(lang, self.figures))
+            self._made[lang] = (files.workbook(lang, self._rows, names, figures=self.figures, commune=self.commune,
+                                               others=self._others, now=self.now),
+                                files.chart(lang, self.figures, self.commune.name))
         return self._made[lang]
 
     async def replies(self, lang: str, channel: str, text: str) -> list[Reply]:
