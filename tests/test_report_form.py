@@ -172,8 +172,8 @@ async def test_two_periods_line_up_row_for_row(app, config):
     assert [a.cell(r, 2).value for r in range(10, a.max_row - 6)] == [b.cell(r, 2).value for r in range(10, b.max_row - 6)]
 
 
-def test_a_breakdown_by_kind_fills_its_own_part_and_its_subtotals():
-    """The form from per-kind figures (storage/stats.py), hand-written: DV and trafficking never mix."""
+def per_kind_figures():
+    """Per-kind figures as storage/stats.py gives them, written by hand."""
     def flow(**kw):
         return SimpleNamespace(**{"received": 0, "confirmed": 0, "not_of_kind": 0, "verifying": 0, "handled": 0, **kw})
 
@@ -192,16 +192,26 @@ def test_a_breakdown_by_kind_fills_its_own_part_and_its_subtotals():
     f = SimpleNamespace(outreach=stats.Outreach(), ytd=stats.Outreach(), village_period={}, village_ytd={},
                         villages=[("t01", "Thôn 1")], kinds=kinds, target_2a=SimpleNamespace(part=2, whole=4),
                         period=NOVEMBER, computed_at=NOW.astimezone(TZ))
+    return f
+
+
+def form_of(f, **kw):
+    out = io.BytesIO()
+    book = files.Book("vi", out)
+    files.form_sheet(book, SimpleNamespace(name="UBND xã Xuân Dương", tz=TZ), f, now=NOW, **kw)
+    book.close()
+    return load_workbook(io.BytesIO(out.getvalue())).worksheets[0], \
+        load_workbook(io.BytesIO(out.getvalue()), data_only=True).worksheets[0]
+
+
+def test_a_breakdown_by_kind_fills_its_own_part_and_its_subtotals():
+    """The form from per-kind figures: DV and trafficking never mix."""
+    f = per_kind_figures()
     now, ytd = report_form.values(f)
     assert (now["dv.received"], now["dv.confirmed"], now["dv.committed.sex.female"]) == (4, 3, 1)
     assert now["dv.subjected.female.16_59"] == 2 and now["tr.subjected.female.u16"] == 1
     assert "target_2a.part" not in now and (ytd["target_2a.part"], ytd["target_2a.whole"]) == (2, 4)
-    out = io.BytesIO()
-    book = files.Book("vi", out)
-    commune = SimpleNamespace(name="UBND xã Xuân Dương", tz=TZ)
-    files.form_sheet(book, commune, f, now=NOW)
-    book.close()
-    ws = load_workbook(io.BytesIO(out.getvalue()), data_only=True).worksheets[0]
+    _, ws = form_of(f)
 
     def v(section, stt):
         return ws.cell(row_of(ws, section, stt), 4).value
@@ -216,6 +226,18 @@ def test_a_breakdown_by_kind_fills_its_own_part_and_its_subtotals():
     assert (v("II", "12.1"), v("II", "13.1")) == (1, 2)
     assert (v("IV", "1"), v("IV", "6"), v("IV", "6.2.1"), v("III", "7")) == (1, 1, 1, 0)
     assert ws.cell(row_of(ws, "V", "1.2"), 5).value == 0.5
+
+
+def test_outside_the_commune_case_counts_of_one_or_two_read_less_than_three():
+    formulas, ws = form_of(per_kind_figures(), small=True)
+
+    def v(section, stt):
+        return ws.cell(row_of(ws, section, stt), 4).value
+
+    assert (v("II", "1"), v("II", "2"), v("II", "6"), v("II", "8.2"), v("II", "8.3")) == (4, 3, "<3", "<3", 0)
+    assert v("II", "8") == 3 and formulas.cell(row_of(ws, "II", "8"), 4).value == 3  # a number, not a formula
+    assert v("IV", "1") == "<3" and ws.cell(row_of(ws, "V", "1.2"), 5).value in ("", None)  # 2 of 4: not shown
+    assert v("I", "1") == 0 and formulas.cell(row_of(ws, "I", "2"), 4).value.startswith("=")  # outreach as it is
 
 
 async def test_the_data_sheets_can_be_analysed(app, config):

@@ -160,8 +160,13 @@ def _resolve(rows, values: dict[str, int], ytd_only_blank: bool) -> tuple[dict[i
     return cache, {i: children[i] for i in range(len(rows))}
 
 
-def form_sheet(book: Book, commune, f: Figures, *, now: datetime, form: report_form.Form = FORM) -> None:
-    """The official form: heading, numbered rows with units, totals as formulas with their values, A4."""
+def form_sheet(book: Book, commune, f: Figures, *, now: datetime, form: report_form.Form = FORM,
+               small: bool = False) -> None:
+    """The official form: heading, numbered rows with units, totals as formulas with their values, A4.
+
+    `small` (a reader outside the commune): in the parts that count cases, 1 and 2 are written "<3",
+    totals there as plain numbers (a formula over "<3" is an error), and a share of a small count not at
+    all. The subtraction of a shown total and its shown parts is not prevented."""
     t, lang = book.t, book.w.lang
     ws = book.wb.add_worksheet(t(N_("Form {code}"), code=form.code.replace("/", "-"))[:31])
     for col, width in enumerate((7, 58, 11, 14, 14)):
@@ -211,8 +216,16 @@ def form_sheet(book: Book, commune, f: Figures, *, now: datetime, form: report_f
             for col, (values, children) in zip((3, 4), columns, strict=True):
                 letter = "DE"[col - 3]
                 v = values[i]
+                hide = small and section is not None and section.cases
+                if hide and r.share and v is not None:
+                    parts = [values[k] for k, x in enumerate(rows) if x.stt in r.share]
+                    v = "" if any(isinstance(n, int) and 0 < n < 3 for n in parts) else v
                 if v is None:
                     ws.write_blank(row, col, None, book.number)
+                elif hide and not r.share and 0 < v < 3:
+                    ws.write_string(row, col, "<3", book.center)
+                elif hide and r.total:
+                    ws.write_number(row, col, v, book.bold_number)
                 elif r.total:
                     terms = "+".join(f"{letter}{first + j + 1}" for j in children[i]) or "0"
                     ws.write_formula(row, col, f"={terms}", book.bold_number, v)
@@ -343,14 +356,16 @@ def _case_sheet(book: Book, case_rows: list[CaseRow], village_names: dict) -> No
 def workbook(lang: str, rows: list[ReportRow], village_names: dict, *, figures: Figures | None = None,
              case_rows: list[CaseRow] | None = None, commune_names: dict | None = None,
              extra_summary: list[tuple[str, Outreach, int, int]] | None = None, commune=None,
-             others: dict[tuple[str, str], Other] | None = None, now: datetime | None = None) -> bytes:
+             others: dict[tuple[str, str], Other] | None = None, now: datetime | None = None,
+             small: bool = False) -> bytes:
     """The form (when the figures of one commune are given), then the outreach rows, the villages,
-    the consented case rows and, for the province, one line per commune."""
+    the consented case rows and, for the province, one line per commune. `small`: for a reader
+    outside the commune (form_sheet)."""
     out = io.BytesIO()
     book = Book(lang, out)
     t = book.t
     if figures is not None and commune is not None:
-        form_sheet(book, commune, figures, now=now or figures.as_of)
+        form_sheet(book, commune, figures, now=now or figures.as_of, small=small)
     several = commune_names is not None and len({r.commune_id for r in rows}) > 1
     ws = book.data_sheet(t(N_("Outreach")), _outreach_headers(book, several))
     others = others or {}

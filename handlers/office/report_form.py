@@ -40,10 +40,12 @@ class Row:
 
 @dataclass(frozen=True)
 class Section:
-    """A heading line (I, II, …); its rows number from 1 again."""
+    """A heading line (I, II, …); its rows number from 1 again. `cases`: its figures count cases or
+    people in cases, so a reader outside the commune sees 1 and 2 as "<3"."""
 
     stt: str
     label: str
+    cases: bool = False
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ FORM = Form(
         Row("6", N_("Villages that held 2 sessions or more (QĐ 1790: 2 sessions per village a year)"), VILLAGES,
             key="villages.two"),
 
-        Section("II", N_("DOMESTIC VIOLENCE")),
+        Section("II", N_("DOMESTIC VIOLENCE"), cases=True),
         *_kind_flow("dv", N_("Suspected domestic violence cases received"),
                     N_("Total cases of domestic violence (confirmed)"), N_("Found not to be domestic violence")),
         Row("6", N_("Households with domestic violence (a case and those marked as the same household count once)"),
@@ -111,7 +111,7 @@ FORM = Form(
         Row("13", N_("People subjected to domestic violence who received support, by type"), PEOPLE),
         *coded_rows("13", "dv.support", SUPPORT, PEOPLE),
 
-        Section("III", N_("GENDER-BASED VIOLENCE OUTSIDE THE FAMILY, SEXUAL ABUSE")),
+        Section("III", N_("GENDER-BASED VIOLENCE OUTSIDE THE FAMILY, SEXUAL ABUSE"), cases=True),
         *_kind_flow("gbv", N_("Cases received"), N_("Confirmed as gender-based violence or sexual abuse"),
                     N_("Found not to be gender-based violence or sexual abuse")),
         Row("6", N_("People who committed it, by sex"), PEOPLE, total=True),
@@ -120,14 +120,14 @@ FORM = Form(
         Row("8", N_("People subjected who received support, by type"), PEOPLE),
         *coded_rows("8", "gbv.support", SUPPORT, PEOPLE),
 
-        Section("IV", N_("SUSPECTED HUMAN TRAFFICKING")),
+        Section("IV", N_("SUSPECTED HUMAN TRAFFICKING"), cases=True),
         *_kind_flow("tr", N_("Cases received"), N_("Identified as human trafficking"),
                     N_("Found not to be human trafficking")),
         *people_by_sex_and_age("6", N_("Victims and people being identified as victims"), "tr"),
         Row("7", N_("Victims and people being identified as victims who received support, by type"), PEOPLE),
         *coded_rows("7", "tr.support", SUPPORT, PEOPLE),
 
-        Section("V", N_("NATIONAL TARGETS (RESOLUTION 28/NQ-CP), YEAR TO DATE")),
+        Section("V", N_("NATIONAL TARGETS (RESOLUTION 28/NQ-CP), YEAR TO DATE"), cases=True),
         Row("1", N_("2a. People subjected to domestic or gender-based violence whose support was recorded"), PEOPLE,
             key="target_2a.whole", ytd_only=True),
         Row("1.1", N_("of whom received at least one basic support service"), PEOPLE, key="target_2a.part",
