@@ -67,6 +67,15 @@ class Commune:
     def village(self, village_id: str) -> Village | None:
         return next((v for v in self.villages if v.id == village_id), None)
 
+    @property
+    def place(self) -> str:
+        """The commune as a place ("xã Xuân Dương"), not its People's Committee ("UBND xã Xuân Dương")."""
+        name = self.name
+        for prefix in ("UBND ", "Ủy ban nhân dân ", "Uỷ ban nhân dân "):
+            if name.startswith(prefix):
+                return name[len(prefix):]
+        return name
+
 
 @dataclass(frozen=True)
 class TelegramConfig:
@@ -213,6 +222,45 @@ class DigestConfig:
     link_days: int = 7  # how long a signed file link works
 
 
+# Resolution 28/NQ-CP (strategy 2021–2030): (year, percent) to reach by each year, per indicator.
+DEFAULT_TARGETS = {
+    "support": ((2025, 80), (2030, 90)),  # 2a: people subjected to DV or GBV with at least one basic support service
+    "counselling": ((2025, 50), (2030, 70)),  # 2b: people who committed DV or GBV, not prosecuted, counselled
+    "trafficking_support": ((2025, 100), (2030, 100)),  # 3: trafficking victims who needed support and got it
+}
+
+
+@dataclass(frozen=True)
+class TargetsConfig:
+    support: tuple[tuple[int, int], ...] = DEFAULT_TARGETS["support"]
+    counselling: tuple[tuple[int, int], ...] = DEFAULT_TARGETS["counselling"]
+    trafficking_support: tuple[tuple[int, int], ...] = DEFAULT_TARGETS["trafficking_support"]
+
+    def for_year(self, indicator: str, year: int) -> tuple[int, int]:
+        """(year, percent): the target in force, the first whose year is not yet past."""
+        steps = getattr(self, indicator)
+        return next((t for t in steps if year <= t[0]), steps[-1])
+
+
+def _targets(raw: dict) -> TargetsConfig:
+    t = _section(raw, "targets")
+    out = {}
+    for key, default in DEFAULT_TARGETS.items():
+        value = t.get(key)
+        if value is None:
+            out[key] = default
+            continue
+        if not isinstance(value, dict) or not value:
+            raise ConfigError(f"targets.{key}: expected a table of year = percent, e.g. {{ 2025 = 80, 2030 = 90 }}")
+        steps = []
+        for year, pct in value.items():
+            if not str(year).isdigit() or not isinstance(pct, int) or isinstance(pct, bool) or not 0 <= pct <= 100:
+                raise ConfigError(f"targets.{key}.{year}: expected a year = a whole percent from 0 to 100")
+            steps.append((int(year), pct))
+        out[key] = tuple(sorted(steps))
+    return TargetsConfig(**out)
+
+
 @dataclass(frozen=True)
 class Config:
     communes: tuple[Commune, ...]
@@ -228,6 +276,7 @@ class Config:
     reminders: WeeklyAt = WeeklyAt(4, 16, 0)
     zalo_bot: ZaloBotConfig = ZaloBotConfig()
     zalo_oa: ZaloOAConfig = ZaloOAConfig()
+    targets: TargetsConfig = TargetsConfig()
 
     def commune(self, commune_id: str | None) -> Commune | None:
         return next((c for c in self.communes if c.id == commune_id), None)
@@ -370,6 +419,7 @@ def parse_config(raw: dict, path: Path | None = None, env: dict | None = None) -
         reminders=reminders,
         zalo_bot=zalo_bot,
         zalo_oa=zalo_oa,
+        targets=_targets(raw),
     )
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
 from bot.events import Choice, Reply
-from bot.i18n import day, translate
+from bot.i18n import N_, day, translate
 from handlers.context import Ctx, Services
 from handlers.registry import job
 from storage import cases as store
@@ -160,16 +160,25 @@ def coded_summary(lang: str, case: Case, codes: dict, people: list, commune) -> 
     village = commune.village(case.village_id) if commune and case.village_id else None
     head = t("🔴 URGENT — case {ref}", ref=case.ref) if case.urgent else t("Case {ref}", ref=case.ref)
     lines = [
-        head + " · " + t("coded details"),
+        # Not "thông tin mã hóa" (that means encrypted): the answers chosen from lists, never a description.
+        head + " · " + t("details from the lists, no description"),
         t("Village: {village} · Date: {date}", village=village.name if village else "—",
           date=day(case.occurred_on) if case.occurred_on else "—"),
         t("Kind: {kind}", kind=one(form.KINDS, case.kind)),
         t("Forms of violence: {forms}", forms=_labels(lang, form.FORMS_OF_VIOLENCE, codes.get("forms", []))),
     ]
+    # Each kind in its own legal words (trafficking: "nạn nhân", Law 53/2024).
+    person_line, committed_line = {
+        "sexual_abuse": (N_("Person subjected to violence or abuse {n}: {sex}, {age}"),
+                         N_("Person who committed the violence or abuse: {sex}, {age}, {relationship}")),
+        "trafficking": (N_("Victim or person being identified as a victim {n}: {sex}, {age}"),
+                        N_("Person suspected of trafficking: {sex}, {age}, {relationship}")),
+    }.get(case.kind or "", (N_("Person subjected {n}: {sex}, {age}"),
+                            N_("Person who committed it: {sex}, {age}, {relationship}")))
     for p in people:
-        lines.append(t("Person subjected {n}: {sex}, {age}", n=p.position, sex=one(form.SEXES, p.sex),
+        lines.append(t(person_line, n=p.position, sex=one(form.SEXES, p.sex),
                        age=one(form.SUBJECTED_AGES + (form.AGE_NOT_KNOWN_LABEL,), p.age_group)))
-    lines.append(t("Person who committed it: {sex}, {age}, {relationship}", sex=one(form.SEXES, case.perpetrator_sex),
+    lines.append(t(committed_line, sex=one(form.SEXES, case.perpetrator_sex),
                    age=one(form.PERPETRATOR_AGES + (form.AGE_NOT_KNOWN_LABEL,), case.perpetrator_age),
                    relationship=one(form.RELATIONSHIPS, case.relationship)))
     lines.append(t("Measures applied: {measures}", measures=_labels(lang, form.MEASURES, codes.get("measures", []))))

@@ -9,14 +9,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import Keyring
-from storage.models import AuditEntry, Case, CaseCode, CasePerson, CaseText, Person, PersonRole
+from storage.models import AuditEntry, Case, CaseCode, CasePerson, CaseStatusChange, CaseText, Person, PersonRole
 from storage.people import Profile
 from storage.reports import next_ref
 
 DETAILS_AFTER = timedelta(minutes=15)
 SCALAR_FIELDS = (
     "village_id", "source", "kind", "people_count", "perpetrator_sex", "perpetrator_age", "relationship",
-    "repeat", "fined_before", "perpetrator_counselled", "consent",
+    "repeat", "fined_before", "perpetrator_counselled", "consent", "needs_support",
 )
 CODE_FIELDS = ("forms", "measures", "support", "told")
 TEXT_FIELDS = ("description", "source_other", "relationship_other")
@@ -33,6 +33,7 @@ async def open_urgent_case(session: AsyncSession, *, commune_id: str, reporter_i
     )
     session.add(case)
     await session.flush()
+    session.add(CaseStatusChange(case_id=case.id, status="new", at=now, by_id=reporter_id))
     return case
 
 
@@ -43,7 +44,14 @@ async def open_case(session: AsyncSession, *, commune_id: str, reporter_id: int,
     )
     session.add(case)
     await session.flush()
+    session.add(CaseStatusChange(case_id=case.id, status="new", at=now, by_id=reporter_id))
     return case
+
+
+def set_status(session: AsyncSession, case: Case, status: str, *, now: datetime, by_id: int | None) -> None:
+    """The one place a case's status changes: the history row says when (the figures count from it)."""
+    case.status, case.updated_at = status, now
+    session.add(CaseStatusChange(case_id=case.id, status=status, at=now, by_id=by_id))
 
 
 def routed_to_police(case: Case, forms: list[str]) -> bool:

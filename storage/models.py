@@ -324,6 +324,10 @@ class Case(Base):
     fined_before: Mapped[str | None] = mapped_column(String(8))
     perpetrator_counselled: Mapped[str | None] = mapped_column(String(8))
     consent: Mapped[str | None] = mapped_column(String(12))
+    # Trafficking: does the victim (or person being identified as one) need support? (NQ 28 indicator 3)
+    needs_support: Mapped[str | None] = mapped_column(String(8))
+    # "cùng hộ với HS-…": the case of the same household this one was linked to in /capnhat.
+    household_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     # Safety: who took the case, the escalation of an unacknowledged alert, retention.
     ack_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     ack_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -333,6 +337,20 @@ class Case(Base):
     withdrawal_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     text_purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class CaseStatusChange(Base):
+    """When a case entered a status (issue 12): the figures count cases received, confirmed,
+    found not to be of their kind, still verifying and handled in a period from these rows."""
+
+    __tablename__ = "case_status_history"
+    __table_args__ = (Index("ix_case_status_history_case_at", "case_id", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    backfilled: Mapped[bool] = mapped_column(Boolean, default=False)  # reconstructed by migration 0009
 
 
 class CaseCode(Base):

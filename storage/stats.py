@@ -16,7 +16,7 @@ from sqlalchemy import and_, distinct, func, select
 from sqlalchemy import case as when
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Alert, Case, CaseCode, CasePerson, Report, ReportTopic
+from storage.models import Alert, Case, CaseCode, CasePerson, CaseStatusChange, Report, ReportTopic
 
 STALE_DAYS = 7
 LARGE_SESSION = 1000  # attendances at one session above which the form asks "is this right?"
@@ -126,11 +126,60 @@ class CaseFigures:
     urgent: int = 0
     urgent_acknowledged: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
-    by_form: dict[str, int] = field(default_factory=dict)
+    by_form: dict[str, int] = field(default_factory=dict)  # cases with that form (a case may have several)
     people: dict[tuple[str, str], int] = field(default_factory=dict)  # (sex, age group) -> people subjected
     perpetrators: dict[str, int] = field(default_factory=dict)  # sex -> people who committed it
-    measures: dict[str, int] = field(default_factory=dict)
+    measures: dict[str, int] = field(default_factory=dict)  # cases with that measure
     repeat_adults: int = 0  # 2+ times in 12 months and 18 or older
+    perpetrator_ages: dict[str, int] = field(default_factory=dict)  # age group -> people who committed it
+    support: dict[str, int] = field(default_factory=dict)  # support type -> people subjected in cases given it
+    flags: dict[str, int] = field(default_factory=dict)  # "disabled" | "pregnant" -> people subjected
+    households: int = 0  # distinct households: a case and those marked "cùng hộ với" it are one
+    linked: int = 0  # cases marked as of the same household as another
+
+
+CASE_KINDS = ("domestic", "sexual_abuse", "trafficking")
+# The stage a status puts a case in; "closed" keeps the stage the case had before it.
+STAGES = {"new": "received", "verifying": "verifying", "confirmed_dv": "confirmed", "handling": "confirmed",
+          "not_dv": "not_of_kind", "handled": "handled", "monitoring": "handled"}
+
+
+@dataclass
+class CaseFlow:
+    """Cases received, confirmed (as of their kind), found not of it, still verifying, handled.
+
+    In a period: received = created in it; confirmed, not_of_kind and handled = that status was set in
+    it; verifying = not yet confirmed nor ruled out at the period's end. Year to date: every case
+    received counted once, by its latest status (received = verifying + confirmed + not_of_kind + handled)."""
+
+    received: int = 0
+    confirmed: int = 0
+    not_of_kind: int = 0
+    verifying: int = 0
+    handled: int = 0
+
+
+@dataclass
+class Ratio:
+    """A national target's indicator: numerator over denominator, and who is left out of the base."""
+
+    part: int = 0
+    whole: int = 0
+    left_out: int = 0  # people not in the base (answer missing or "không rõ", referred to investigation)
+
+    def __iter__(self):
+        return iter((self.part, self.whole))
+
+
+@dataclass
+class KindFigures:
+    """Everything about one kind of case: never added to another kind."""
+
+    kind: str
+    period: CaseFigures
+    ytd: CaseFigures
+    flow: CaseFlow
+    flow_ytd: CaseFlow
 
 
 @dataclass
@@ -163,6 +212,12 @@ class Figures:
     supported: tuple[int, int]  # people subjected with at least one support service, of those answered
     counselled: tuple[int, int]  # people who committed it who were counselled, of those answered
     quality: Quality
+    # Issue 12: per kind, NQ 28's three indicators as defined, the moment the figures were computed.
+    kinds: dict[str, KindFigures] = field(default_factory=dict)
+    target_2a: Ratio = field(default_factory=Ratio)
+    target_2b: Ratio = field(default_factory=Ratio)
+    target_3: Ratio = field(default_factory=Ratio)
+    computed_at: datetime | None = None  # local time of the commune: "số liệu tính đến"
 
     @property
     def reported(self) -> list[str]:
@@ -230,9 +285,13 @@ async def topics(session: AsyncSession, commune_id: str, start: date, end: date)
     return {topic: int(n) for topic, n in await session.execute(stmt)}
 
 
-async def case_figures(session: AsyncSession, commune_id: str, since: datetime, until: datetime) -> CaseFigures:
-    """Cases received (created) between two moments, counted by their coded answers."""
+async def case_figures(session: AsyncSession, commune_id: str, since: datetime, until: datetime,
+                       kind: str | None = None) -> CaseFigures:
+    """Cases received (created) between two moments, counted by their coded answers. With a kind:
+    only that kind, and not the cases found not to be of it."""
     in_range = (Case.commune_id == commune_id, Case.created_at >= since, Case.created_at < until)
+    if kind is not None:
+        in_range += (Case.kind == kind, Case.status != "not_dv")
     out = CaseFigures()
     row = (await session.execute(
         select(
@@ -267,6 +326,76 @@ async def case_figures(session: AsyncSession, commune_id: str, since: datetime, 
         .group_by(CasePerson.sex, CasePerson.age_group)
     )
     out.people = {(sex or "unknown", age or "unknown"): int(n) for sex, age, n in await session.execute(stmt)}
+    if kind is None:
+        return out
+    stmt = select(Case.perpetrator_age, func.count()).where(*in_range, Case.perpetrator_sex.is_not(None)
+                                                           ).group_by(Case.perpetrator_age)
+    out.perpetrator_ages = {age or "unknown": int(n) for age, n in await session.execute(stmt)}
+    stmt = (
+        select(CaseCode.code, func.count(CasePerson.id))
+        .join(Case, Case.id == CaseCode.case_id).join(CasePerson, CasePerson.case_id == Case.id)
+        .where(*in_range, CaseCode.field == "support").group_by(CaseCode.code)
+    )
+    out.support = {code: int(n) for code, n in await session.execute(stmt)}
+    row = (await session.execute(
+        select(func.coalesce(func.sum(when((CasePerson.disabled.is_(True), 1), else_=0)), 0),
+               func.coalesce(func.sum(when((CasePerson.pregnant_or_nursing.is_(True), 1), else_=0)), 0))
+        .join(Case, Case.id == CasePerson.case_id).where(*in_range)
+    )).one()
+    out.flags = {"disabled": int(row[0]), "pregnant": int(row[1])}
+    row = (await session.execute(
+        select(func.count(distinct(func.coalesce(Case.household_case_id, Case.id))),
+               func.coalesce(func.sum(when((Case.household_case_id.is_not(None), 1), else_=0)), 0))
+        .where(*in_range)
+    )).one()
+    out.households, out.linked = int(row[0]), int(row[1])
+    return out
+
+
+def _stage(history: list[str]) -> str:
+    stage = "received"
+    for status in history:
+        stage = STAGES.get(status, stage)
+    return stage
+
+
+async def case_flows(session: AsyncSession, commune_id: str, since: datetime, until: datetime,
+                     ytd_since: datetime) -> dict[str, tuple[CaseFlow, CaseFlow]]:
+    """Per kind: (the period's flow, the year to date's), from the status history (CaseFlow)."""
+    rows = (await session.execute(
+        select(Case.id, Case.kind, Case.created_at, CaseStatusChange.status, CaseStatusChange.at)
+        .join(CaseStatusChange, CaseStatusChange.case_id == Case.id)
+        .where(Case.commune_id == commune_id, Case.created_at < until, CaseStatusChange.at < until)
+        .order_by(Case.id, CaseStatusChange.at, CaseStatusChange.id)
+    )).all()
+    out = {k: (CaseFlow(), CaseFlow()) for k in CASE_KINDS}
+    history: dict[int, list[str]] = defaultdict(list)
+    info: dict[int, tuple[str | None, datetime]] = {}
+    set_in_period: dict[int, set[str]] = defaultdict(set)
+    for case_id, kind, created, status, at in rows:
+        history[case_id].append(status)
+        info[case_id] = (kind, created)
+        if at >= since:
+            set_in_period[case_id].add(status)
+    for case_id, statuses in history.items():
+        kind, created = info[case_id]
+        if kind not in out:
+            continue
+        now, ytd = out[kind]
+        stage = _stage(statuses)
+        if created >= since:
+            now.received += 1
+        marks = set_in_period[case_id]
+        now.confirmed += "confirmed_dv" in marks
+        now.not_of_kind += "not_dv" in marks
+        now.handled += "handled" in marks
+        now.verifying += stage in ("received", "verifying")
+        if created >= ytd_since:
+            ytd.received += 1
+            if stage in ("received", "verifying"):
+                ytd.verifying += 1
+            else:
+                setattr(ytd, stage, getattr(ytd, stage) + 1)
     return out
 
 
@@ -284,25 +413,46 @@ async def open_and_stale(session: AsyncSession, communes: Sequence[str], as_of: 
     return {cid: (int(n), int(stale)) for cid, n, stale in await session.execute(stmt)}
 
 
-async def targets(session: AsyncSession, commune_id: str, since: datetime, until: datetime
-                  ) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Resolution 28/NQ-CP: people subjected who received at least one support service, and people
-    who committed it who were counselled. Only answered cases count; "not domestic violence" is left out."""
-    in_range = (Case.commune_id == commune_id, Case.created_at >= since, Case.created_at < until,
-                Case.status != "not_dv")
+async def national_targets(session: AsyncSession, commune_id: str, since: datetime, until: datetime
+                           ) -> tuple[Ratio, Ratio, Ratio]:
+    """Resolution 28/NQ-CP as DOMAIN.md defines it, over the cases received between two moments and
+    not found to be of another kind:
+    2a: people subjected to DV or GBV (trafficking excluded) who received at least one basic support
+        service, over those whose support was answered;
+    2b: people who committed DV or GBV and were not referred to the investigating agency, who were
+        counselled, over those answered "có" or "không" ("không rõ" is left out of the base);
+    3: trafficking victims who needed support (the "cần hỗ trợ" answer) and received some."""
+    base = (Case.commune_id == commune_id, Case.created_at >= since, Case.created_at < until,
+            Case.status != "not_dv")
+    violence = Case.kind.in_(("domestic", "sexual_abuse"))
     answered = select(CaseCode.case_id).where(CaseCode.field == "support").distinct()
     helped = select(CaseCode.case_id).where(CaseCode.field == "support", CaseCode.code != "none").distinct()
-    people = (
-        select(func.count(CasePerson.id), func.coalesce(func.sum(when((Case.id.in_(helped), 1), else_=0)), 0))
-        .join(Case, Case.id == CasePerson.case_id)
-        .where(*in_range, Case.id.in_(answered))
-    )
-    total, supported = (await session.execute(people)).one()
+    referred = select(CaseCode.case_id).where(CaseCode.field == "measures", CaseCode.code == "investigation")
+
+    async def people(*where) -> tuple[int, int, int]:
+        row = (await session.execute(
+            select(func.count(CasePerson.id),
+                   func.coalesce(func.sum(when((Case.id.in_(answered), 1), else_=0)), 0),
+                   func.coalesce(func.sum(when((Case.id.in_(helped), 1), else_=0)), 0))
+            .join(Case, Case.id == CasePerson.case_id).where(*base, *where)
+        )).one()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    everyone, asked, got = await people(violence)
+    t2a = Ratio(got, asked, everyone - asked)
     row = (await session.execute(
-        select(func.count(Case.id), func.coalesce(func.sum(when((Case.perpetrator_counselled == "yes", 1), else_=0)), 0))
-        .where(*in_range, Case.perpetrator_counselled.is_not(None))
+        select(func.count(Case.id),
+               func.coalesce(func.sum(when((Case.perpetrator_counselled.in_(("yes", "no")), 1), else_=0)), 0),
+               func.coalesce(func.sum(when((Case.perpetrator_counselled == "yes", 1), else_=0)), 0))
+        .where(*base, violence, Case.perpetrator_sex.is_not(None), Case.id.not_in(referred))
     )).one()
-    return (int(supported), int(total)), (int(row[1]), int(row[0]))
+    referred_n = int(await session.scalar(
+        select(func.count(Case.id)).where(*base, violence, Case.perpetrator_sex.is_not(None), Case.id.in_(referred))
+    ) or 0)
+    t2b = Ratio(int(row[2]), int(row[1]), int(row[0]) - int(row[1]) + referred_n)
+    everyone, _, got = await people(Case.kind == "trafficking", Case.needs_support == "yes")
+    t3 = Ratio(got, everyone, 0)
+    return t2a, t2b, t3
 
 
 async def quality(session: AsyncSession, commune_id: str, period: Period, since: datetime, until: datetime) -> Quality:
@@ -356,7 +506,13 @@ async def figures(session: AsyncSession, commune, period: Period, *, now: dateti
         tagged = (await outreach_by(session, [cid], start, upto, campaign=code)).get((cid,), Outreach())
         campaign = (code, start, end, so_far, tagged.sessions)
     open_cases, stale = (await open_and_stale(session, [cid], as_of)).get(cid, (0, 0))
-    supported, counselled = await targets(session, cid, ytd_since, until)
+    flows = await case_flows(session, cid, since, until, ytd_since)
+    kinds = {}
+    for kind in CASE_KINDS:
+        kinds[kind] = KindFigures(kind, await case_figures(session, cid, since, until, kind),
+                                  await case_figures(session, cid, ytd_since, until, kind), *flows[kind])
+    t2a, t2b, t3 = await national_targets(session, cid, ytd_since, until)
+    supported, counselled = (t2a.part, t2a.whole), (t2b.part, t2b.whole)
     return Figures(
         commune_id=cid, period=period, as_of=as_of,
         villages=[(v.id, v.name) for v in commune.villages],
@@ -371,6 +527,7 @@ async def figures(session: AsyncSession, commune, period: Period, *, now: dateti
         open_cases=open_cases, stale_cases=stale,
         supported=supported, counselled=counselled,
         quality=await quality(session, cid, period, since, until),
+        kinds=kinds, target_2a=t2a, target_2b=t2b, target_3=t3, computed_at=now.astimezone(tz),
     )
 
 

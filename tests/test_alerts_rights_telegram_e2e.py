@@ -73,7 +73,7 @@ async def test_a_leader_reads_a_case_but_a_forged_status_button_is_refused(teleg
     [listing] = await leader.say("/vuviec")
     assert REF in listing.text and listing.button_texts == [REF]
     [shown] = await leader.press(REF)
-    assert shown.text.startswith(URGENT + " · " + vi("coded details"))
+    assert shown.text.startswith(URGENT + " · " + vi("details from the lists, no description"))
     assert shown.button_texts == []  # no "Cập nhật trạng thái" for a leader
     async with bot.app.sessions() as s:
         case = await s.scalar(select(Case))
@@ -102,4 +102,5 @@ async def test_a_leader_reads_a_case_but_a_forged_status_button_is_refused(teleg
     [full] = await office.press(REF)
     assert vi("Change the status") in full.button_texts
     [offer] = await office.press(vi("Change the status"))
-    assert offer.button_texts == [vi("Being verified")]
+    assert offer.button_texts == [vi("Being verified"), vi("Update support and counselling"),
+                                  vi("Same household as another case")]

@@ -90,12 +90,18 @@ async def answer_case(u: TgUser, *, kind="Domestic violence", forms=("Physical",
     await u.say("40")
     await u.press(vi("Wife / husband"))
     await u.press(vi("First time"))
-    await u.press(vi("Unknown"))
-    await u.press(TICK + vi("Ordered to stop the violence"))
-    await u.press(vi("Done"))
+    # The form asks in the words of the kind chosen, and only what applies to it (issue 12).
+    if kind == "Domestic violence":
+        await u.press(vi("Unknown"))  # fined before for domestic violence
+    if kind != "Suspected human trafficking":
+        await u.press(TICK + vi("Ordered to stop the violence"))
+        await u.press(vi("Done"))
+    else:
+        await u.press(vi("Yes"))  # the victim needs support
     await u.press(TICK + vi("Medical care"))
     await u.press(vi("Done"))
-    await u.press(vi("No"))
+    if kind != "Suspected human trafficking":
+        await u.press(vi("No"))  # counselled
     await u.press(TICK + vi("Commune police"))
     await u.press(vi("Done"))
     await u.press(vi(consent))
@@ -191,7 +197,7 @@ async def test_police_get_the_urgent_alert_before_the_reporter_is_asked_for_a_ph
     replies = await ba.press(vi("Confirm"))
     assert any(t.startswith(THANKS) for t in texts(replies))
     for role, [details] in new_since(bot, team, mark).items():
-        assert details.text.startswith(URGENT + " · " + vi("coded details")), (role, details.text)
+        assert details.text.startswith(URGENT + " · " + vi("details from the lists, no description")), (role, details.text)
         assert vi("Forms of violence: {forms}", forms=vi("Physical")) in details.text
         assert vi("Village: {village} · Date: {date}", village="Thôn 3", date="24/11/2026") in details.text
         assert vi("Reported by: {name}, phone number {phone}", name="Hoàng Văn Ba", phone="0987 654 321") in details.text
@@ -239,7 +245,7 @@ async def test_an_abandoned_urgent_report_sends_what_was_answered_after_fifteen_
     clock.advance(minutes=2)
     await run_jobs(bot)
     for role, [details] in new_since(bot, team, mark).items():
-        assert details.text.startswith(URGENT + " · " + vi("coded details")), (role, details.text)
+        assert details.text.startswith(URGENT + " · " + vi("details from the lists, no description")), (role, details.text)
         assert vi("Village: {village} · Date: {date}", village="Thôn 5", date="—") in details.text
         assert vi("Kind: {kind}", kind="—") in details.text
         assert vi("Reported by: {name}, phone number {phone}", name="Hoàng Văn Ba", phone="0987 654 321") in details.text
@@ -275,7 +281,7 @@ async def test_a_domestic_violence_case_reaches_the_office_and_leader_on_confirm
     assert arrived["police"] == []
     for role in ("leader", "office"):
         [details] = arrived[role]
-        assert details.text.startswith(vi("Case {ref}", ref=REF) + " · " + vi("coded details")), details.text
+        assert details.text.startswith(vi("Case {ref}", ref=REF) + " · " + vi("details from the lists, no description")), details.text
         assert not details.text.startswith("🔴")
         assert vi("Consent to share: {consent}", consent=vi("Agrees")) in details.text
         assert details.button_texts == [ACK]
@@ -296,7 +302,7 @@ async def test_a_trafficking_case_reaches_the_police_though_consent_is_refused(t
     assert new_since(bot, team, mark) == {"police": [], "leader": [], "office": []}
     await ba.press(vi("Confirm"))
     for role, [details] in new_since(bot, team, mark).items():
-        assert details.text.startswith(vi("Case {ref}", ref=REF) + " · " + vi("coded details")), (role, details.text)
+        assert details.text.startswith(vi("Case {ref}", ref=REF) + " · " + vi("details from the lists, no description")), (role, details.text)
         assert vi("Kind: {kind}", kind=vi("Suspected human trafficking")) in details.text
         assert vi("Consent to share: {consent}", consent=vi("Does not agree")) in details.text
     assert_no_case_text(bot, team)
@@ -375,7 +381,7 @@ async def test_an_unacknowledged_alert_is_escalated_by_the_restarted_bot_until_s
     assert arrived["admin"] == []
     for role in ("police", "leader", "office"):
         [details] = arrived[role]
-        assert details.text.startswith(URGENT + " · " + vi("coded details")) and details.buttons == [], details.text
+        assert details.text.startswith(URGENT + " · " + vi("details from the lists, no description")) and details.buttons == [], details.text
     mark = bot.emu.mark()
     clock.advance(minutes=10)
     await run_jobs(bot)

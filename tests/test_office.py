@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from handlers.office import delivery, reminders
 from handlers.registry import COMMANDS
-from storage.models import AuditEntry, Case, CaseText, Draft, Report
+from storage.models import AuditEntry, Case, CaseCode, CaseStatusChange, CaseText, Draft, Report
 from tests.fakechannel import User
 from tests.helpers import vi
 from tests.test_digest import local, person, seed
@@ -55,7 +55,8 @@ async def test_the_office_follows_a_case_up_and_the_reporter_is_told_without_nam
     full = await office.press("HS-2026-0001")
     assert vi("Status: {status} · last update {days} days ago", status=vi("Being verified"), days="5") in full[0]
     await office.say("/capnhat HS-2026-0001")
-    assert office.last.labels == [vi("Confirmed as domestic violence"), vi("Not domestic violence")]
+    assert office.last.labels == [vi("Confirmed as domestic violence"), vi("Not domestic violence"),
+                                  vi("Update support and counselling"), vi("Same household as another case")]
     await office.press(vi("Confirmed as domestic violence"))
     await office.say("Đã xác minh tại nhà, hai bên có mặt")
     done = await office.press(vi("Confirm"))
@@ -71,6 +72,30 @@ async def test_the_office_follows_a_case_up_and_the_reporter_is_told_without_nam
         assert "xác minh".encode() not in note.ciphertext
         actions = (await s.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
     assert actions[-2:] == ["read_full", "status"] or "status" in actions
+    async with app.sessions() as s:  # the status history says when (issue 12)
+        history = (await s.execute(select(CaseStatusChange.status, CaseStatusChange.at)
+                                   .where(CaseStatusChange.case_id == case.id))).all()
+    assert history == [("confirmed_dv", clock.now())]
+
+    # The household and the support, after the report: both feed the figures.
+    (linked,) = await office.say("/capnhat HS-2026-0001 cung ho voi HS-2026-0003")
+    assert linked == vi("Case {ref} is marked as of the same household as {other}; the figures count them as one "
+                        "household.", ref="HS-2026-0001", other="HS-2026-0003")
+    await office.say("/capnhat HS-2026-0001")
+    await office.press(vi("Update support and counselling"))
+    await office.press(vi("Legal aid"))
+    await office.press(vi("Done"))
+    await office.press(vi("Yes"))
+    updated = await office.press(vi("Confirm"))
+    assert updated[0] == vi("Case {ref}: support and counselling are updated; the figures count them from now on.",
+                         ref="HS-2026-0001")
+    async with app.sessions() as s:
+        case = await s.scalar(select(Case).where(Case.ref == "HS-2026-0001"))
+        other = await s.scalar(select(Case).where(Case.ref == "HS-2026-0003"))
+        support = (await s.scalars(select(CaseCode.code).where(CaseCode.case_id == case.id,
+                                                               CaseCode.field == "support"))).all()
+        assert (case.household_case_id, case.perpetrator_counselled) == (other.id, "yes")
+        assert support == ["legal"]  # what has been received so far, chosen afresh
 
 
 async def test_a_revoked_person_is_a_stranger_and_loses_their_draft(app):
@@ -132,7 +157,9 @@ async def test_province_sees_communes_side_by_side_and_villages_typed_without_ma
     (side,) = await User(app, "province").say("/tuan 2026-W53")
     assert vi("all communes") in side and "UBND xã Xuân Dương: 3/22" in side and "HS-" not in side
     (village,) = await User(app, "leader").say("/thon thon 5")
-    assert village.startswith("Thôn 5 (UBND xã Xuân Dương)") and "2027" in village
+    # The village of the commune as a place, not of its People's Committee; no case figure per village.
+    assert village.startswith("Thôn 5, xã Xuân Dương") and "2027" in village and "UBND" not in village
+    assert vi("Figures as of {time} on {date}", time="08:00", date="04/01/2027") in village
     await User(app, "province").say("/bantin")
     async with app.sessions() as s:
         people = await delivery.digest_recipients(s, "xuanduong")

@@ -153,7 +153,8 @@ async def test_the_buttons_of_the_office_still_work_for_the_office(app):
     shown = await office.press_data(f"o:c:{ids['case']}")
     assert DESCRIPTION in shown[0] and vi("Change the status") in office.last.labels
     await office.press(vi("Change the status"))
-    assert office.last.labels == [vi("Confirmed as domestic violence"), vi("Not domestic violence")]
+    assert office.last.labels == [vi("Confirmed as domestic violence"), vi("Not domestic violence"),
+                                  vi("Update support and counselling"), vi("Same household as another case")]
     await office.press_data(f"o:s:{ids['case']}:confirmed_dv")
     await office.say("Đã xác minh")
     await office.press(vi("Confirm"))
@@ -184,7 +185,7 @@ async def test_a_leader_reads_cases_as_the_reading_table_says_and_never_changes_
     (full,) = await leader.press("HS-2026-0001")  # consent agreed: the full record
     assert DESCRIPTION in full and leader.last.labels == []  # no "Change the status" for a leader
     (coded,) = await leader.press_data(f"o:c:{refused_id}")  # not agreed: the coded details only
-    assert vi("Case {ref}", ref="HS-2026-0002") + " · " + vi("coded details") in coded
+    assert vi("Case {ref}", ref="HS-2026-0002") + " · " + vi("details from the lists, no description") in coded
     assert vi("Consent to share: {consent}", consent=vi("Does not agree")) in coded
     assert "chợ" not in coded and vi("Description") not in coded and leader.last.labels == []
     (typed,) = await leader.say("/vuviec HS-2026-0002")

@@ -7,6 +7,8 @@ carry whatever was answered); free text is only ever stored encrypted.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.i18n import N_
 from handlers import alerts, parsing
 from handlers.context import Ctx
@@ -70,6 +72,7 @@ MEASURES = (
     Option("community_criticism", N_("Community comment and criticism")),
     Option("no_contact", N_("No-contact order")),
     Option("behaviour_change", N_("Education, support to change behaviour")),
+    Option("community_service", N_("Community service")),
     Option("fined", N_("Administrative fine")),
     Option("investigation", N_("Referred to the investigating agency")),
     Option("none", N_("None yet")),
@@ -156,6 +159,34 @@ async def progress(ctx: Ctx, answers: Answers) -> None:
         await store.apply_coded(ctx.session, case, answers, now=ctx.now)
 
 
+def _kind_is(*kinds: str):
+    return lambda answers: answers.get("kind") in kinds
+
+
+def worded(step: Step, **variants: tuple[str, str]) -> tuple[Step, ...]:
+    """One question asked in the words of the kind chosen: the step as declared for domestic violence
+    (and any kind not named), and a copy per named kind with its own (prompt, label). The copies share
+    the key, and exactly one is on the path, so the answer is the same whichever words asked it."""
+    def unless(cond):
+        return lambda answers: answers.get("kind") not in variants and (cond is None or cond(answers))
+
+    def only(kind, cond):
+        return lambda answers: answers.get("kind") == kind and (cond is None or cond(answers))
+
+    out = [replace(step, when=unless(step.when))]
+    for kind, (prompt, label) in variants.items():
+        out.append(replace(step, prompt=prompt, label=label or step.label, when=only(kind, step.when)))
+    return tuple(out)
+
+
+GBV, TRAFFICKING = "sexual_abuse", "trafficking"
+
+
+def _person_label(answers: Answers) -> str | None:
+    return {GBV: N_("Person subjected to violence or abuse no. {n}"),
+            TRAFFICKING: N_("Victim or person being identified as a victim no. {n}")}.get(answers.get("kind"))
+
+
 PERSON_STEPS = (
     Step("sex", Kind.CHOICE, N_("Sex of this person?"), label=N_("Sex"), options=SEXES),
     Step("age_group", Kind.AGE, N_("How old is this person? An approximate age is fine; if you do not know, "
@@ -178,36 +209,70 @@ ITEMS = (
     Step("source_other", Kind.TEXT, N_("Please say briefly how."), label=N_("Source (other)"),
          when=equals("source", "other"), max_length=200, follow_up=True),
     Step("kind", Kind.CHOICE, N_("What kind of case is it?"), label=N_("Kind"), options=KINDS),
-    Step("forms", Kind.MULTI, N_("Which forms of violence? Choose all that apply, then press Done."),
-         label=N_("Forms of violence"), options=FORMS_OF_VIOLENCE),
-    Step("people_count", Kind.INTEGER, N_("How many people were subjected to violence? (1–10)"),
-         label=N_("People subjected"), minimum=1, maximum=10),
-    Group("people", "people_count", N_("Person subjected to violence no. {n}"), PERSON_STEPS),
-    Step("perpetrator_sex", Kind.CHOICE, N_("Sex of the person who committed the violence?"),
-         label=N_("Person who committed it: sex"), options=SEXES),
-    Step("perpetrator_age", Kind.AGE, N_("How old is the person who committed the violence? An approximate age "
-                                         "is fine; if you do not know, type 'không rõ'."),
-         label=N_("Person who committed it: age group"), options=PERPETRATOR_AGES,
-         age_groups=PERPETRATOR_AGE_GROUPS, extra=AGE_NOT_KNOWN),
-    Step("relationship", Kind.CHOICE, N_("Their relationship to the person subjected?"), label=N_("Relationship"),
-         options=RELATIONSHIPS),
+    *worded(Step("forms", Kind.MULTI, N_("Which forms of violence? Choose all that apply, then press Done."),
+                 label=N_("Forms of violence"), options=FORMS_OF_VIOLENCE),
+            sexual_abuse=(N_("Which forms of violence or abuse? Choose all that apply, then press Done."), ""),
+            trafficking=(N_("Which forms of violence did the victim suffer? Choose all that apply, then press Done."),
+                         "")),
+    *worded(Step("people_count", Kind.INTEGER, N_("How many people were subjected to violence? (1–10)"),
+                 label=N_("People subjected"), minimum=1, maximum=10),
+            sexual_abuse=(N_("How many people were subjected to violence or abuse? (1–10)"),
+                          N_("People subjected to violence or abuse")),
+            trafficking=(N_("How many victims or people being identified as victims? (1–10)"),
+                         N_("Victims or people being identified as victims"))),
+    Group("people", "people_count", N_("Person subjected to violence no. {n}"), PERSON_STEPS,
+          label_for=_person_label),
+    *worded(Step("perpetrator_sex", Kind.CHOICE, N_("Sex of the person who committed the violence?"),
+                 label=N_("Person who committed it: sex"), options=SEXES),
+            sexual_abuse=(N_("Sex of the person who committed the violence or abuse?"),
+                          N_("Person who committed the violence or abuse: sex")),
+            trafficking=(N_("Sex of the person suspected of trafficking?"), N_("Person suspected of trafficking: sex"))),
+    *worded(Step("perpetrator_age", Kind.AGE, N_("How old is the person who committed the violence? An approximate "
+                                                 "age is fine; if you do not know, type 'không rõ'."),
+                 label=N_("Person who committed it: age group"), options=PERPETRATOR_AGES,
+                 age_groups=PERPETRATOR_AGE_GROUPS, extra=AGE_NOT_KNOWN),
+            sexual_abuse=(N_("How old is the person who committed the violence or abuse? An approximate age is fine; "
+                             "if you do not know, type 'không rõ'."),
+                          N_("Person who committed the violence or abuse: age group")),
+            trafficking=(N_("How old is the person suspected of trafficking? An approximate age is fine; if you do "
+                            "not know, type 'không rõ'."), N_("Person suspected of trafficking: age group"))),
+    *worded(Step("relationship", Kind.CHOICE, N_("Their relationship to the person subjected?"),
+                 label=N_("Relationship"), options=RELATIONSHIPS),
+            sexual_abuse=(N_("Their relationship to the person subjected to violence or abuse?"), ""),
+            trafficking=(N_("Their relationship to the victim?"), "")),
     Step("relationship_other", Kind.TEXT, N_("Please name the relationship briefly."),
          label=N_("Relationship (other)"), when=equals("relationship", "other"), max_length=200, follow_up=True),
     Step("repeat", Kind.CHOICE, N_("Is this the first time, or has it happened 2 or more times in 12 months?"),
          label=N_("Times in 12 months"), options=REPEAT),
+    # Asked about domestic violence only: the fine it asks about is one for domestic violence.
     Step("fined_before", Kind.CHOICE, N_("Has this person been fined for domestic violence before?"),
-         label=N_("Fined before"), options=YES_NO_UNKNOWN),
-    Step("measures", Kind.MULTI, N_("Measures already applied? Choose all that apply, then press Done."),
-         label=N_("Measures applied"), options=MEASURES),
-    Step("support", Kind.MULTI, N_("Support the person subjected has received? Choose, then press Done."),
-         label=N_("Support received"), options=SUPPORT),
-    Step("perpetrator_counselled", Kind.CHOICE,
-         N_("Has the person who committed the violence been counselled (đã được tư vấn, tham vấn)?"),
-         label=N_("Person who committed it counselled"), options=YES_NO_UNKNOWN),
+         label=N_("Fined before"), options=YES_NO_UNKNOWN, when=_kind_is("domestic")),
+    # The measures of the Law on domestic violence prevention; trafficking is the police's (Law 53/2024).
+    *worded(Step("measures", Kind.MULTI, N_("Measures already applied? Choose all that apply, then press Done."),
+                 label=N_("Measures applied"), options=MEASURES, when=_kind_is("domestic", GBV)),
+            sexual_abuse=(N_("Measures already applied to the person who committed the violence or abuse? Choose "
+                             "all that apply, then press Done."), "")),
+    # NQ 28 indicator 3 counts the victims of trafficking who needed support and received it.
+    Step("needs_support", Kind.CHOICE, N_("Does the victim need support (cần hỗ trợ)?"),
+         label=N_("Victim needs support"), options=YES_NO_UNKNOWN, when=_kind_is(TRAFFICKING)),
+    *worded(Step("support", Kind.MULTI, N_("Support the person subjected has received? Choose, then press Done."),
+                 label=N_("Support received"), options=SUPPORT),
+            sexual_abuse=(N_("Support the person subjected to violence or abuse has received? Choose, then press "
+                             "Done."), ""),
+            trafficking=(N_("Support the victim has received? Choose, then press Done."), "")),
+    *worded(Step("perpetrator_counselled", Kind.CHOICE,
+                 N_("Has the person who committed the violence been counselled (đã được tư vấn, tham vấn)?"),
+                 label=N_("Person who committed it counselled"), options=YES_NO_UNKNOWN,
+                 when=_kind_is("domestic", GBV)),
+            sexual_abuse=(N_("Has the person who committed the violence or abuse been counselled (đã được tư vấn, "
+                             "tham vấn)?"), N_("Person who committed the violence or abuse counselled"))),
     Step("told", Kind.MULTI, N_("Who has been told so far? Choose, then press Done."), label=N_("Already told"),
          options=TOLD),
-    Step("consent", Kind.CHOICE, N_("Does the person subjected agree to their information being shared?"),
-         label=N_("Consent to share"), options=CONSENT),
+    *worded(Step("consent", Kind.CHOICE, N_("Does the person subjected agree to their information being shared?"),
+                 label=N_("Consent to share"), options=CONSENT),
+            sexual_abuse=(N_("Does the person subjected to violence or abuse agree to their information being "
+                             "shared?"), ""),
+            trafficking=(N_("Does the victim agree to their information being shared?"), "")),
     Step("description", Kind.TEXT, N_("Briefly, what happened? (optional)"), label=N_("Description"),
          warning=N_("Do not write names, ID numbers, phone numbers or addresses of the people involved."),
          optional=True, max_length=1500),

@@ -21,7 +21,8 @@ def province_view(ctx: Ctx) -> bool:
 async def show_figures(ctx: Ctx, period: stats.Period) -> None:
     if province_view(ctx):
         rows = await stats.province_rows(ctx.session, ctx.config.communes, period, now=ctx.now)
-        ctx.say(render.province_text(ctx.lang, period, rows, {c.id: c.name for c in ctx.config.communes}))
+        ctx.say(render.province_text(ctx.lang, period, rows, {c.id: c.name for c in ctx.config.communes},
+                                     computed_at=ctx.now.astimezone(ctx.config.communes[0].tz)))
         return
     ctx.say(await commune_text(ctx.session, ctx.config, ctx.commune, period, now=ctx.now, lang=ctx.lang))
 
@@ -29,7 +30,8 @@ async def show_figures(ctx: Ctx, period: stats.Period) -> None:
 async def commune_text(session, config, commune, period: stats.Period, *, now, lang: str) -> str:
     """What /tuan and /thang print for one commune, and `python -m bot figures` (bot/report_cli.py)."""
     figures = await stats.figures(session, commune, period, now=now)
-    return render.digest_text(lang, figures, commune.name, today=now.astimezone(commune.tz).date())
+    return render.digest_text(lang, figures, commune.name, today=now.astimezone(commune.tz).date(),
+                              targets=config.targets)
 
 
 @command("tuan", N_("Figures of a week: /tuan, /tuan 2026-W47"), order=40)
@@ -58,12 +60,12 @@ def _village_candidates(ctx: Ctx) -> list[tuple]:
 
 
 async def _village_answer(ctx: Ctx, commune, village) -> str:
-    o, open_cases = await stats.village_year(ctx.session, commune, village.id, ctx.today)
-    return ctx.t("{village} ({commune}), year {year}: {sessions} sessions, {total} attendances (women {female}, "
-                 "{share}); open cases: {open}", village=village.name, commune=commune.name, year=ctx.today.year,
+    """Outreach only: case figures never appear per village (a village's count can name a family)."""
+    o, _ = await stats.village_year(ctx.session, commune, village.id, ctx.today)
+    return ctx.t("{village}, {commune}, year {year}: {sessions} sessions, {total} attendances, of which {women}",
+                 village=village.name, commune=commune.place, year=ctx.today.year,
                  sessions=number(ctx.lang, o.sessions), total=number(ctx.lang, o.total),
-                 female=number(ctx.lang, o.female), share=render.Words(ctx.lang).pct(o.female_share),
-                 open=number(ctx.lang, open_cases))
+                 women=render.Words(ctx.lang).women(o))
 
 
 @command("thon", N_("One village this year: /thon NAME"), order=42)
@@ -74,7 +76,8 @@ async def village_figures(ctx: Ctx, arg: str) -> None:
         hit = parsing.parse_choices(arg, [v.name for _, v in candidates], multi=False)
         exact = [candidates[hit[0]]] if hit else []
     if exact:
-        ctx.say("\n".join([await _village_answer(ctx, c, v) for c, v in exact]))
+        moment = ctx.now.astimezone(exact[0][0].tz)
+        ctx.say("\n".join([await _village_answer(ctx, c, v) for c, v in exact] + [render.as_of(ctx.lang, moment)]))
         return
     if arg:
         ctx.say(ctx.t("No village is called “{text}”.", text=parsing.quotable(arg)))
@@ -90,7 +93,8 @@ async def not_reported(ctx: Ctx, arg: str) -> None:
     communes = ctx.config.communes if province_view(ctx) else (ctx.commune,)
     done = await stats.outreach_by(ctx.session, [c.id for c in communes], week.start, week.end,
                                    Report.village_id)
-    lines = [ctx.t("Week {week} ({span}):", week=render.week_label(week.week_key), span=render.span(week))]
+    lines = [ctx.t("Week {week} ({span}):", week=render.week_label(week.week_key), span=render.span(week)),
+             render.as_of(ctx.lang, ctx.now.astimezone(communes[0].tz))]
     for commune in communes:
         missing = [v.name for v in commune.villages if (commune.id, v.id) not in done]
         reported = len(commune.villages) - len(missing)
@@ -177,7 +181,7 @@ async def _village_pressed(ctx: Ctx, parts: list[str]) -> None:
     if village is None:
         ctx.say(ctx.t("That button is not valid here."))
         return
-    ctx.say(await _village_answer(ctx, commune, village))
+    ctx.say(await _village_answer(ctx, commune, village) + "\n" + render.as_of(ctx.lang, ctx.now.astimezone(commune.tz)))
 
 
 # Every sub-action of "o:…" and the command whose rights a press needs (handlers/permissions.py);

@@ -130,7 +130,9 @@ async def queue_digest(session, services, commune, period: stats.Period, *, now:
         channel = await preferred_channel(session, person) if person else None
         if channel is None:
             continue
-        text = render.digest_text(person.lang, figures, commune.name, today=today, missed=list(missed))
+        # Outside the commune (province officers), case counts of 1 or 2 print as "<3".
+        text = render.digest_text(person.lang, figures, commune.name, today=today, missed=list(missed),
+                                  small=person.commune_id != commune.id, targets=services.config.targets)
         for reply in await attachments.replies(person.lang, channel, text):
             await queue_to_person(session, services.keyring, person_id, reply, now=now, kind="digest")
         reached += 1

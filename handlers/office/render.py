@@ -5,13 +5,15 @@ Case figures are aggregates only; numbers and dates go through Babel and Decree 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
-from bot.i18n import N_, number, official_day, translate
+from bot.config import TargetsConfig
+from bot.i18n import N_, day, number, official_day, translate
 from handlers.forms import case as case_form
 from handlers.forms import outreach as outreach_form
 from storage import stats
-from storage.stats import CaseFigures, CommuneRow, Figures, Outreach, Period, next_campaign
+from storage.stats import CommuneRow, Figures, Outreach, Period, next_campaign
 
 FORMAT_LABELS = {o.code: o.label for o in outreach_form.FORMATS}
 TOPIC_LABELS = {o.code: o.label for o in outreach_form.TOPICS}
@@ -21,6 +23,80 @@ FORM_LABELS = {o.code: o.label for o in case_form.FORMS_OF_VIOLENCE}
 SEX_LABELS = {o.code: o.label for o in case_form.SEXES}
 AGE_LABELS = {o.code: o.label for o in case_form.SUBJECTED_AGES + (case_form.AGE_NOT_KNOWN_LABEL,)}
 MEASURE_LABELS = {o.code: o.label for o in case_form.MEASURES}
+SUPPORT_LABELS = {o.code: o.label for o in case_form.SUPPORT}
+# The official breakdowns (Biểu 01/BC-X, Thông tư 07/2017): Nam before Nữ, age groups in age order,
+# labels with "tuổi"; every row printed, zeros too, so two periods line up.
+OFFICIAL_SEXES = {"male": N_("Male"), "female": N_("Female")}
+OFFICIAL_SUBJECTED_AGES = {
+    "u16": N_("under 16 years old"), "16_59": N_("from 16 to under 60 years old"),
+    "60p": N_("60 years old and over"),
+}
+OFFICIAL_PERPETRATOR_AGES = {
+    "u16": N_("under 16 years old"), "16_17": N_("from 16 to under 18 years old"),
+    "18_59": N_("from 18 to under 60 years old"), "60p": N_("60 years old and over"),
+}
+OFFICIAL_FORMS = {"psychological": N_("Psychological"), "physical": N_("Physical"), "sexual": N_("Sexual"),
+                  "economic": N_("Economic"), "unclear": N_("Not yet clear")}
+FLAG_LABELS = {"disabled": N_("with a disability"), "pregnant": N_("pregnant or nursing a child under 36 months")}
+UNKNOWN = "unknown"
+# Each kind in its own legal words (Law 13/2022/QH15; Law 53/2024/QH15 on trafficking: "nạn nhân",
+# "người đang trong quá trình xác định là nạn nhân"). Kinds are never added together.
+@dataclass(frozen=True)
+class KindWords:
+    title: str
+    subjected: str
+    committed: str
+    confirmed: str
+    not_of_kind: str
+    households: str
+    received: str
+    confirmed_n: str
+
+
+KIND_WORDS = {
+    "domestic": KindWords(
+        title=N_("Domestic violence cases"),
+        subjected=N_("People subjected to domestic violence"),
+        committed=N_("People who committed domestic violence"),
+        confirmed=N_("Confirmed as domestic violence"),
+        not_of_kind=N_("Not domestic violence"),
+        households=N_("Households with domestic violence"),
+        received=N_("{n} suspected cases of domestic violence"),
+        confirmed_n=N_("{n} confirmed as domestic violence"),
+    ),
+    "sexual_abuse": KindWords(
+        title=N_("Cases of gender-based violence outside the family or sexual abuse"),
+        subjected=N_("People subjected to gender-based violence or sexual abuse"),
+        committed=N_("People who committed gender-based violence or sexual abuse"),
+        confirmed=N_("Confirmed as gender-based violence outside the family or sexual abuse"),
+        not_of_kind=N_("Not gender-based violence or sexual abuse"),
+        households="",
+        received=N_("{n} suspected cases of gender-based violence outside the family or sexual abuse"),
+        confirmed_n=N_("{n} confirmed as gender-based violence or sexual abuse"),
+    ),
+    "trafficking": KindWords(
+        title=N_("Cases of suspected human trafficking"),
+        subjected=N_("Victims and people being identified as victims"),
+        committed=N_("People suspected of trafficking"),
+        confirmed=N_("Identified as a case of human trafficking"),
+        not_of_kind=N_("Not human trafficking"),
+        households="",
+        received=N_("{n} suspected cases of human trafficking"),
+        confirmed_n=N_("{n} identified as human trafficking"),
+    ),
+}
+
+
+def status_name(code: str, kind: str | None) -> str:
+    """A case status's message id; the confirming states are worded by the case's kind."""
+    from handlers.myreports import STATUS_NAMES
+
+    words = KIND_WORDS.get(kind or "")
+    if words and code == "confirmed_dv":
+        return words.confirmed
+    if words and code == "not_dv":
+        return words.not_of_kind
+    return STATUS_NAMES.get(code, code)
 # The campaign names as "Coming up" says them (without the dates the form's labels carry).
 CAMPAIGN_NAMES = {
     "gender_month": N_("The Action Month for Gender Equality"),
@@ -29,15 +105,25 @@ CAMPAIGN_NAMES = {
     "vn_women_day": N_("Vietnamese Women's Day"),
     "trafficking_day": N_("The Day against Human Trafficking"),
 }
-# Resolution 28/NQ-CP: (year, support %, counselling %); the target in force is the first not yet past.
-TARGETS = ((2025, 80, 50), (2030, 90, 70))
 
 
 class Words:
-    """Formatting helpers bound to one language."""
+    """Formatting helpers bound to one language. `small`: case counts of 1 or 2 print as "<3" (the
+    province view, digests to subscribers outside the commune)."""
 
-    def __init__(self, lang: str) -> None:
+    def __init__(self, lang: str, *, small: bool = False) -> None:
         self.lang = lang
+        self.small = small
+
+    def c(self, value: int) -> str:
+        """A count of cases or people in cases."""
+        return "<3" if self.small and 0 < value < 3 else self.n(value)
+
+    def case_ratio(self, part: int, whole: int) -> str:
+        """part/whole (pct) of case counts; no percentage beside a masked count, so none can be undone."""
+        if self.small and (0 < part < 3 or 0 < whole < 3):
+            return f"{self.c(part)}/{self.c(whole)}"
+        return self.ratio(part, whole)
 
     def t(self, msgid: str, **params) -> str:
         return translate(self.lang, msgid, **params)
@@ -50,6 +136,18 @@ class Words:
 
     def ratio(self, part: int, whole: int) -> str:
         return f"{self.n(part)}/{self.n(whole)}" + (f" ({self.pct(100 * part / whole)})" if whole else "")
+
+    def women(self, o: Outreach) -> str:
+        """The women's share in the one pattern every view uses: the part over its base (the
+        attendances counted by sex), the percentage, and the attendances not counted beside it."""
+        if o.counted:
+            text = self.t("women {part}/{base} attendances counted by sex ({pct})", part=self.n(o.female),
+                          base=self.n(o.counted), pct=self.pct(100 * o.female / o.counted))
+        else:
+            text = self.t("no attendances counted by sex")
+        if o.total > o.counted:
+            text += ", " + self.t("{n} attendances not counted by sex", n=self.n(o.total - o.counted))
+        return text
 
     def counts(self, labels: dict, values: dict) -> str:
         order = list(labels) + [k for k in values if k not in labels]
@@ -77,37 +175,103 @@ def heading(lang: str, period: Period, commune_name: str) -> str:
     return f"{title} ({span(period)}) — {commune_name}"
 
 
+def as_of(lang: str, moment) -> str:
+    """"Số liệu tính đến HH:MM ngày dd/mm/yyyy": late reports and corrections change past figures."""
+    return translate(lang, "Figures as of {time} on {date}", time=f"{moment.hour:02d}:{moment.minute:02d}",
+                     date=day(moment.date()))
+
+
 def week_label(key: str) -> str:
     year, week = key.split("-W")
     return f"{week}/{year}"
 
 
 def _outreach_line(w: Words, o: Outreach) -> str:
-    return w.t("{sessions} sessions, {total} attendances (men {male}, women {female}; women {share})",
-               sessions=w.n(o.sessions), total=w.n(o.total), male=w.n(o.male), female=w.n(o.female),
-               share=w.pct(o.female_share))
+    return w.t("{sessions} sessions, {total} attendances: men {male}, {women}",
+               sessions=w.n(o.sessions), total=w.n(o.total), male=w.n(o.male), women=w.women(o))
 
 
-def _cases_lines(w: Words, c: CaseFigures) -> list[str]:
-    people = {f"{w.t(SEX_LABELS.get(s, s))}, {w.t(AGE_LABELS.get(a, a))}": n for (s, a), n in sorted(c.people.items())}
-    return [
-        w.t("New this period: {n} (urgent {urgent}, of them acknowledged {ack})",
-            n=w.n(c.new), urgent=w.n(c.urgent), ack=w.n(c.urgent_acknowledged)),
-        w.t("By kind: {list}", list=w.counts(KIND_LABELS, c.by_kind)),
-        w.t("By form of violence: {list}", list=w.counts(FORM_LABELS, c.by_form)),
-        w.t("People subjected (sex, age group): {list}", list=w.counts({}, people)),
-        w.t("People who committed it, by sex: {list}", list=w.counts(SEX_LABELS, c.perpetrators)),
-        w.t("Measures applied: {list}", list=w.counts(MEASURE_LABELS, c.measures)),
+def _table(w: Words, labels: dict, values: dict, *, unknown: str = "") -> tuple[str, int]:
+    """Every row of `labels` in its order, zeros too, then the unknown ones if any; and the total."""
+    rows = [(w.t(label), values.get(code, 0)) for code, label in labels.items()]
+    rest = sum(n for code, n in values.items() if code not in labels)
+    if rest:
+        rows.append((w.t(unknown or N_("not known")), rest))
+    return "; ".join(f"{label} {w.c(n)}" for label, n in rows), sum(n for _, n in rows)
+
+
+def _people_table(w: Words, people: dict[tuple[str, str], int], ages: dict) -> str:
+    """People by sex × age group with a subtotal per sex and the total, in the form's order."""
+    parts, total = [], 0
+    sexes = dict(OFFICIAL_SEXES)
+    if any(sex not in sexes for sex, _ in people):
+        sexes[UNKNOWN] = N_("Sex not known")
+    for sex, label in sexes.items():
+        row, sub = _table(w, ages, {a: n for (s, a), n in people.items() if s == sex}, unknown=N_("age not known"))
+        parts.append(w.t("{sex}: {row} — subtotal {n}", sex=w.t(label), row=row, n=w.c(sub)))
+        total += sub
+    return " | ".join(parts) + " | " + w.t("total {n}", n=w.c(total))
+
+
+def _flow_line(w: Words, words: KindWords, flow: stats.CaseFlow) -> str:
+    return w.t("received {received}; {confirmed_label} {confirmed}; {not_label} {not_of_kind}; still being "
+               "verified {verifying}; handled {handled}", received=w.c(flow.received),
+               confirmed_label=w.t(words.confirmed).lower(), confirmed=w.c(flow.confirmed),
+               not_label=w.t(words.not_of_kind).lower(), not_of_kind=w.c(flow.not_of_kind),
+               verifying=w.c(flow.verifying), handled=w.c(flow.handled))
+
+
+def _kind_lines(w: Words, k: stats.KindFigures, number_: str) -> list[str]:
+    """One kind's section: received, confirmed, handled, and the official breakdowns of the period."""
+    words, c, y = KIND_WORDS[k.kind], k.period, k.flow_ytd
+    lines = [f"{number_} {w.t(words.title)}"]
+    if not (k.flow.received or y.received or k.flow.verifying or c.new):
+        lines.append(w.t("No cases."))
+        return lines
+    lines += [
+        w.t("This period: {line}", line=_flow_line(w, words, k.flow)),
+        w.t("Year to date, each case once by its latest status: received {received} = still being verified "
+            "{verifying} + {confirmed_label}, being handled {confirmed} + handled {handled} + {not_label} "
+            "{not_of_kind}", received=w.c(y.received), verifying=w.c(y.verifying),
+            confirmed_label=w.t(words.confirmed).lower(), confirmed=w.c(y.confirmed), handled=w.c(y.handled),
+            not_label=w.t(words.not_of_kind).lower(), not_of_kind=w.c(y.not_of_kind)),
+        w.t("Breakdowns of the cases received this period ({n}), without those found not to be of this kind:",
+            n=w.c(c.new)),
     ]
+    if words.households:
+        lines.append(w.t("{label}: {n} (cases marked “same household as HS-…” in /capnhat count as one "
+                         "household; {linked} cases are so marked)", label=w.t(words.households), n=w.c(c.households),
+                         linked=w.c(c.linked)))
+    forms, _ = _table(w, OFFICIAL_FORMS, c.by_form)
+    lines.append(w.t("Forms of violence (cases; a case may have several): {row}", row=forms))
+    lines.append(w.t("{label}, by sex and age group: {table}", label=w.t(words.subjected),
+                     table=_people_table(w, c.people, OFFICIAL_SUBJECTED_AGES)))
+    flags, _ = _table(w, FLAG_LABELS, c.flags)
+    lines.append(w.t("of whom: {row}", row=flags))
+    by_sex, total = _table(w, OFFICIAL_SEXES, c.perpetrators, unknown=N_("Sex not known"))
+    by_age, total_age = _table(w, OFFICIAL_PERPETRATOR_AGES, c.perpetrator_ages, unknown=N_("age not known"))
+    lines.append(w.t("{label}: by sex {by_sex} — total {total}; by age group {by_age} — total {total_age}",
+                     label=w.t(words.committed), by_sex=by_sex, total=w.c(total), by_age=by_age,
+                     total_age=w.c(total_age)))
+    if k.kind != "trafficking":
+        # The measures of the Law on domestic violence prevention (the form does not ask them of
+        # trafficking, which is the police's), and the condition for "góp ý, phê bình" in the community.
+        lines.append(w.t("of whom 2 or more times in 12 months and aged 18 or over: {n}", n=w.c(c.repeat_adults)))
+        measures, _ = _table(w, MEASURE_LABELS, c.measures)
+        lines.append(w.t("Measures applied (cases): {row}", row=measures))
+    support, _ = _table(w, SUPPORT_LABELS, c.support)
+    lines.append(w.t("Support received, by type (people): {row}", row=support))
+    return lines
 
 
-def target_for(year: int) -> tuple[int, int, int]:
-    return next((t for t in TARGETS if year <= t[0]), TARGETS[-1])
+def target_for(year: int, targets: TargetsConfig | None = None, indicator: str = "support") -> tuple[int, int]:
+    """(year, percent) of the NQ 28 target in force in `year`, from config.toml's [targets]."""
+    return (targets or TargetsConfig()).for_year(indicator, year)
 
 
-def paragraph(lang: str, f: Figures) -> str:
+def paragraph(lang: str, f: Figures, *, small: bool = False) -> str:
     """The ready-to-paste paragraph in official style."""
-    w = Words(lang)
+    w = Words(lang, small=small)
     when = {
         "week": w.t("During the week"),
         "month": w.t("During the month"),
@@ -115,21 +279,30 @@ def paragraph(lang: str, f: Figures) -> str:
                                  end=official_day(f.period.end))
     text = w.t(
         "{when}, the commune held {sessions} outreach sessions on gender equality and the prevention of domestic "
-        "violence in {reported}/{villages} villages with {total} attendances (women {female}, {share})",
+        "violence in {reported}/{villages} villages with {total} attendances, of which {women}",
         when=when, sessions=w.n(f.outreach.sessions), reported=w.n(len(f.reported)), villages=w.n(len(f.villages)),
-        total=w.n(f.outreach.total), female=w.n(f.outreach.female), share=w.pct(f.outreach.female_share),
+        total=w.n(f.outreach.total), women=w.women(f.outreach),
     )
     text += w.t("; since the start of the year {sessions} sessions with {total} attendances",
                 sessions=w.n(f.ytd.sessions), total=w.n(f.ytd.total))
-    if f.cases.new:
-        text += w.t("; {n} suspected cases of domestic violence were received and are being handled under the law",
-                    n=w.n(f.cases.new))
+    received = [w.t(KIND_WORDS[k.kind].received, n=w.c(k.flow.received)) for k in f.kinds.values()
+                if k.flow.received]
+    if received:
+        text += w.t("; {list} were received and are being handled under the law", list=", ".join(received))
+    confirmed = [w.t(KIND_WORDS[k.kind].confirmed_n, n=w.c(k.flow.confirmed)) for k in f.kinds.values()
+                 if k.flow.confirmed]
+    if confirmed:
+        text += w.t("; in the period, {list}", list=", ".join(confirmed))
     return text + "."
 
 
-def digest_text(lang: str, f: Figures, commune_name: str, *, today: date, missed: list[str] = ()) -> str:
-    w = Words(lang)
+def digest_text(lang: str, f: Figures, commune_name: str, *, today: date, missed: list[str] = (),
+                small: bool = False, targets: TargetsConfig | None = None) -> str:
+    """`small`: for a reader outside the commune, case counts of 1 or 2 print as "<3"."""
+    w = Words(lang, small=small)
     lines = [heading(lang, f.period, commune_name)]
+    if f.computed_at is not None:
+        lines.append(as_of(lang, f.computed_at))
     if missed:
         lines.append(w.t("(The digests of weeks {weeks} could not be sent while the system was down; this is the "
                          "latest.)", weeks=", ".join(week_label(k) for k in missed)))
@@ -159,22 +332,40 @@ def digest_text(lang: str, f: Figures, commune_name: str, *, today: date, missed
         lines.append(w.t("{campaign} ({start} – {end}) so far: {line}; marked as part of it: {tagged}",
                          campaign=w.t(CAMPAIGN_NAMES[code]), start=official_day(start), end=official_day(end),
                          line=_outreach_line(w, so_far), tagged=w.n(tagged)))
-    lines += ["", w.t("3. Cases (figures only)")] + _cases_lines(w, f.cases)
-    lines += [
-        w.t("Open cases: {n}; with no update for 7 days or more: {stale}", n=w.n(f.open_cases),
-            stale=w.n(f.stale_cases)),
-        w.t("People who committed it 2 or more times in 12 months, aged 18 or over: {n} (this period), {ytd} "
-            "(year to date)", n=w.n(f.cases.repeat_adults), ytd=w.n(f.cases_ytd.repeat_adults)),
-    ]
-    year, support_target, counsel_target = target_for(f.period.end.year)
-    lines += ["", w.t("4. National targets, year to date"),
-              w.t("People subjected who received at least one support service: {ratio} — target {target}% by {year}",
-                  ratio=w.ratio(*f.supported), target=support_target, year=year),
-              w.t("People who committed it who were counselled: {ratio} — target {target}% by {year}",
-                  ratio=w.ratio(*f.counselled), target=counsel_target, year=year)]
+    c = f.cases
+    lines += ["", w.t("3. Cases (figures only; each kind apart)"),
+              w.t("New this period, all kinds: {n} (urgent {urgent}, of them acknowledged {ack})",
+                  n=w.c(c.new), urgent=w.c(c.urgent), ack=w.c(c.urgent_acknowledged))]
+    unknown_kind = c.new - sum(c.by_kind.get(k, 0) for k in f.kinds)
+    if unknown_kind:
+        lines.append(w.t("of them not yet given a kind (urgent cases whose form is not finished): {n}",
+                         n=w.c(unknown_kind)))
+    lines.append(w.t("Open cases: {n}; with no update for 7 days or more: {stale}", n=w.c(f.open_cases),
+                     stale=w.c(f.stale_cases)))
+    for i, k in enumerate(f.kinds.values(), 1):
+        lines += _kind_lines(w, k, f"3.{i}")
+    lines += ["", w.t("4. National targets (Resolution 28/NQ-CP), year to date")]
+    for label, ratio, indicator, left_out in (
+        (N_("2a. People subjected to domestic or gender-based violence who received at least one basic support "
+            "service"), f.target_2a, "support",
+         N_("not in the base: {n} people whose support is not recorded")),
+        (N_("2b. People who committed domestic or gender-based violence, not referred to the investigating "
+            "agency, who were counselled"), f.target_2b, "counselling",
+         N_("not in the base: {n} (answered “không rõ” or not answered, or referred to the investigating agency)")),
+        (N_("3. Victims of trafficking who needed support and received it"), f.target_3, "trafficking_support", ""),
+    ):
+        year, pct = target_for(f.period.end.year, targets, indicator)
+        line = w.t("{label}: {ratio} — target {target}% by {year}", label=w.t(label),
+                   ratio=w.case_ratio(ratio.part, ratio.whole), target=pct, year=year)
+        if left_out and ratio.left_out:
+            line += "; " + w.t(left_out, n=w.c(ratio.left_out))
+        lines.append(line)
     code, start = next_campaign(today)
+    one_day = stats.campaign_window(code, start.year)[1] == start
+    # A one-day observance is "on" its date, a month "starts": the name never repeats the date.
     lines += ["", w.t("5. Coming up"),
-              w.t("{campaign} starts on {date} — {days} days left.", campaign=w.t(CAMPAIGN_NAMES[code]),
+              w.t(N_("{campaign} is on {date} — {days} days left.") if one_day
+                  else N_("{campaign} starts on {date} — {days} days left."), campaign=w.t(CAMPAIGN_NAMES[code]),
                   date=official_day(start), days=w.n((start - today).days))]
     q = f.quality
     lines += ["", w.t("6. Data quality")]
@@ -193,20 +384,24 @@ def digest_text(lang: str, f: Figures, commune_name: str, *, today: date, missed
         problems.append(w.t("more than {n} attendances at one session, to check: {refs}",
                             n=w.n(stats.LARGE_SESSION), refs=", ".join(q.large)))
     lines.append("; ".join(problems) if problems else w.t("No problems found."))
-    lines += ["", w.t("7. Paragraph for the report"), paragraph(lang, f)]
+    lines += ["", w.t("7. Paragraph for the report"), paragraph(lang, f, small=small)]
     return "\n".join(lines)
 
 
-def province_text(lang: str, period: Period, rows: list[CommuneRow], names: dict[str, str]) -> str:
-    """Every commune side by side: aggregates, never a case."""
-    w = Words(lang)
-    lines = [heading(lang, period, w.t("all communes")), ""]
+def province_text(lang: str, period: Period, rows: list[CommuneRow], names: dict[str, str], *,
+                  computed_at=None) -> str:
+    """Every commune side by side: aggregates, never a case; case counts of 1 or 2 print as "<3"."""
+    w = Words(lang, small=True)
+    lines = [heading(lang, period, w.t("all communes"))]
+    if computed_at is not None:
+        lines.append(as_of(lang, computed_at))
+    lines.append("")
     total = Outreach()
     for r in rows:
         total.add(r.outreach)
         lines.append(w.t("• {commune}: {reported}/{villages} villages reported; {line}; new cases {new}, open {open}",
                          commune=names.get(r.commune_id, r.commune_id), reported=w.n(r.reported),
-                         villages=w.n(r.villages), line=_outreach_line(w, r.outreach), new=w.n(r.new_cases),
-                         open=w.n(r.open_cases)))
+                         villages=w.n(r.villages), line=_outreach_line(w, r.outreach), new=w.c(r.new_cases),
+                         open=w.c(r.open_cases)))
     lines += ["", w.t("Total: {line}", line=_outreach_line(w, total))]
     return "\n".join(lines)
