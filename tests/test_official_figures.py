@@ -250,3 +250,17 @@ async def test_the_case_form_asks_a_trafficking_case_in_its_words(app):
     await head.press(vi("Neither"))
     await head.press(vi("Done"))
     assert "người bị nghi có hành vi mua bán người" in head.last.text.lower()
+
+
+async def test_the_confirming_states_are_worded_by_the_kind_of_case(app, clock):
+    await seed(app)
+    await person(app, "office", ["office"])
+    clock.set(NOW)
+    office = User(app, "office")
+    await office.say("/capnhat HS-2026-0009")  # suspected trafficking, being verified
+    assert office.last.labels[:2] == [vi("Identified as a case of human trafficking"), vi("Not human trafficking")]
+    assert office.last.labels[:2] == ["Xác định là mua bán người", "Không phải mua bán người"]
+    await office.press("Xác định là mua bán người")
+    await office.say("Công an xã đã xác minh")
+    done = await office.press(vi("Confirm"))
+    assert done[0] == vi("Case {ref} is now: {status}.", ref="HS-2026-0009", status="Xác định là mua bán người")

@@ -231,7 +231,8 @@ async def _pressed_status(ctx: Ctx, parts: list[str]) -> None:
         _no_case(ctx, "")
         return
     if parts[1] not in NEXT.get(case.status, ()):
-        ctx.say(ctx.t("That status cannot follow the current one ({status}).", status=_status(ctx, case.status)))
+        ctx.say(ctx.t("That status cannot follow the current one ({status}).",
+                      status=_status(ctx, case.status, case.kind)))
         return
     found = await engine.current_draft(ctx)
     if found is not None:
@@ -246,7 +247,7 @@ async def submit(ctx: Ctx, answers: Answers, meta: dict) -> str:
         return ctx.t("That case could not be found.")
     if case.status != meta["from"]:
         return ctx.t("Case {ref} changed meanwhile (now: {status}); nothing was saved.", ref=case.ref,
-                     status=_status(ctx, case.status))
+                     status=_status(ctx, case.status, case.kind))
     store.set_status(ctx.session, case, meta["to"], now=ctx.now, by_id=ctx.person.id)
     store.add_text(ctx.session, ctx.services.keyring, case, "status_note", answers["note"], author_id=ctx.person.id,
                    now=ctx.now)
@@ -256,8 +257,8 @@ async def submit(ctx: Ctx, answers: Answers, meta: dict) -> str:
     if reporter is not None and reporter.active and reporter.id != ctx.person.id:
         ctx.push(reporter.id, Reply(text=translate(reporter.lang, "The status of case {ref} that you reported is "
                                                    "now: {status}.", ref=case.ref,
-                                                   status=_status(reporter.lang, case.status))))
-    return ctx.t("Case {ref} is now: {status}.", ref=case.ref, status=_status(ctx, case.status))
+                                                   status=_status(reporter.lang, case.status, case.kind))))
+    return ctx.t("Case {ref} is now: {status}.", ref=case.ref, status=_status(ctx, case.status, case.kind))
 
 
 CASE_STATUS = engine.register(Form(
