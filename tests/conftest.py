@@ -43,8 +43,29 @@ def config():
     return load_config(os.path.join(os.path.dirname(__file__), "..", "config.toml"))
 
 
+_TEMPLATE: list = []  # one SQLite database migrated to head, copied for each test that wants an app
+
+
+async def _migrated(db_url: str, keyring, tmp_path_factory) -> None:
+    """Start the test's database as a copy of a migrated one: migrating anew for every test was most
+    of a conversation test's time. The migrations themselves are tested on their own."""
+    import shutil
+    from pathlib import Path
+
+    from storage.db import make_engine, migrate
+
+    if not _TEMPLATE:
+        template = tmp_path_factory.mktemp("template") / "bot.db"
+        engine = make_engine(f"sqlite+aiosqlite:///{template}")
+        await migrate(engine, keyring)
+        await engine.dispose()  # the last connection closing checkpoints the WAL into the file
+        _TEMPLATE.append(template)
+    shutil.copyfile(_TEMPLATE[0], Path(db_url.split(":///", 1)[1]))
+
+
 @pytest.fixture
-async def app(config, clock, keyring, db_url):
+async def app(config, clock, keyring, db_url, tmp_path_factory):
+    await _migrated(db_url, keyring, tmp_path_factory)
     application = App(config, clock=clock, keyring=keyring, storage_url=db_url)
     channel = FakeChannel()
     application.add_channel(channel)
