@@ -8,12 +8,28 @@ from here never claims the scheduled run, so Monday's still goes out.
 from __future__ import annotations
 
 import sys
+from contextlib import asynccontextmanager
 
 from bot.clock import Clock
 from bot.config import Config
 from storage.crypto import KeyringError, keyring_for
 from storage.db import make_engine, migrate, session_factory
 from storage.people import sync_communes
+
+
+@asynccontextmanager
+async def database(config: Config):
+    """The bot's database as a command needs it: the deployment key, the schema up to date, the
+    communes of config.toml, one transaction. Raises KeyringError when the key cannot be had."""
+    keyring = keyring_for(config.storage_url)
+    engine = make_engine(config.storage_url)
+    try:
+        await migrate(engine, keyring)
+        async with session_factory(engine)() as session, session.begin():
+            await sync_communes(session, config.communes)
+            yield session, keyring
+    finally:
+        await engine.dispose()
 
 
 async def digest(config: Config, args, *, clock: Clock | None = None, out=None) -> int:
@@ -36,24 +52,16 @@ async def digest(config: Config, args, *, clock: Clock | None = None, out=None) 
         print(f"error: --week {args.week!r}: expected 2026-W48 or last", file=sys.stderr)
         return 2
     try:
-        keyring = keyring_for(config.storage_url)
-    except KeyringError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    engine = make_engine(config.storage_url)
-    try:
-        await migrate(engine, keyring)
-        sessions = session_factory(engine)
-        async with sessions() as session, session.begin():
-            await sync_communes(session, config.communes)
+        async with database(config) as (session, keyring):
             if args.print:
                 figures = await stats.figures(session, commune, period, now=now)
                 print(render.digest_text("vi", figures, commune.name, today=today), file=out)
                 return 0
             services = Services(config=config, clock=clock, keyring=keyring)
             reached = await delivery.queue_digest(session, services, commune, period, now=now)
-    finally:
-        await engine.dispose()
+    except KeyringError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"digest {period.week_key} of {commune.id} queued for {reached} recipient(s); "
           "the running bot delivers it", file=out)
     return 0

@@ -56,11 +56,10 @@ def _commune(config: Config, commune_id: str | None):
 
 
 async def _run(config: Config, args, clock: Clock, out) -> int:
+    from bot.digest_cli import database
     from handlers import features  # noqa: F401 - the forms and commands, so every label is known
     from handlers.office import periods
-    from storage.crypto import KeyringError, keyring_for
-    from storage.db import make_engine, migrate, session_factory
-    from storage.people import sync_communes
+    from storage.crypto import KeyringError
 
     try:
         commune = _commune(config, args.commune)
@@ -74,23 +73,16 @@ async def _run(config: Config, args, clock: Clock, out) -> int:
         print(f"error: --period {args.period!r}: expected {PERIOD_HELP}", file=sys.stderr)
         return 2
     try:
-        keyring = keyring_for(config.storage_url)
-    except KeyringError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    engine = make_engine(config.storage_url)
-    try:
-        await migrate(engine, keyring)
-        async with session_factory(engine)() as session, session.begin():
-            await sync_communes(session, config.communes)
+        async with database(config) as (session, _keyring):
             if args.command == "figures":
                 from handlers.office.commands import commune_text
 
                 print(await commune_text(session, config, commune, period, now=now, lang=args.lang), file=out)
                 return 0
             return await _export(session, commune, period, args, now=now, out=out)
-    finally:
-        await engine.dispose()
+    except KeyringError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 async def _export(session, commune, period, args, *, now, out) -> int:
