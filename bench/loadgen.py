@@ -6,7 +6,9 @@ two cores they should not take the bot's (or the echo bot's) CPU time either. Th
 
     {"cmd": "start", "limits": false}        -> {"api_url": ..., "file_url": ...}
     {"cmd": "run", "users": [[uid, village]], "script": "report" | "echo", "reports": 1,
-     "timeout": 300}                           -> {"latencies": [...], "seconds": ..., "steps": ..., "errors": [...]}
+     "held_on": "2026-11-24" (report: the date "hôm qua" means to the bot),
+     "steps": 14 (echo: messages per "report"), "timeout": 300}
+                                               -> {"latencies": [...], "seconds": ..., "steps": ..., "errors": [...]}
     {"cmd": "stop"}                           -> {"internal_errors": [...]}
     {"cmd": "exit"}
 
@@ -21,20 +23,31 @@ import asyncio
 import json
 import sys
 import time
+from datetime import date, datetime, timedelta
 
-from bench.rig import TOKEN, BenchEmulator, newest_with
+from bench.rig import TOKEN, TZ, BenchEmulator, newest_with
 from bot.i18n import translate
+from storage.stats import campaign_on
 
 NEW, EDIT, ANY = "new", "edit", "any"
 
 
-def report_script(village: str) -> list[tuple[str, str, str]]:
-    """One outreach report, as a village head files it: 13 steps."""
+def yesterday(now: datetime) -> date:
+    """The date "hôm qua" means to a bot whose clock reads `now` (the bench's communes are in Vietnam)."""
+    return now.astimezone(TZ).date() - timedelta(days=1)
+
+
+def report_script(village: str, held_on: date) -> list[tuple[str, str, str]]:
+    """One outreach report, as a village head files it, held "hôm qua" (`held_on` to the bot): 13 steps,
+    and 14 when that date falls in a campaign of the plan (the bot then asks whether the session was part of
+    it, right after the date: No)."""
     t = lambda msgid: translate("vi", msgid)  # noqa: E731
+    campaign = [("press", t("No"), NEW)] if campaign_on(held_on) is not None else []
     return [
         ("say", "/baocao", NEW),
         ("press", village, NEW),
         ("say", "hôm qua", NEW),
+        *campaign,
         ("press", t("Village meeting / conference"), NEW),
         ("press", "▫️ " + t("Law on Gender Equality"), EDIT),
         ("press", "▫️ " + t("Domestic violence prevention"), EDIT),
@@ -48,11 +61,13 @@ def report_script(village: str) -> list[tuple[str, str, str]]:
     ]
 
 
-STEPS_PER_REPORT = len(report_script("Thôn 1"))
+def steps_per_report(held_on: date) -> int:
+    """The steps of one report held on that date: the echo bot gets as many messages per "report"."""
+    return len(report_script("Thôn 1", held_on))
 
 
-def echo_script() -> list[tuple[str, str, str]]:
-    return [("say", f"tin nhắn {i + 1}", ANY) for i in range(STEPS_PER_REPORT)]
+def echo_script(steps: int) -> list[tuple[str, str, str]]:
+    return [("say", f"tin nhắn {i + 1}", ANY) for i in range(steps)]
 
 
 async def person(emu: BenchEmulator, uid: int, script, reports: int, timeout: float, out: list[float],
@@ -92,14 +107,19 @@ async def person(emu: BenchEmulator, uid: int, script, reports: int, timeout: fl
             marks.append(wait.at)
 
 
-async def run(emu: BenchEmulator, users: list, script: str, reports: int, timeout: float) -> dict:
+async def run(emu: BenchEmulator, users: list, script: str, reports: int, timeout: float, *,
+              held_on: date | None = None, steps: int | None = None) -> dict:
+    """The report script needs `held_on` (what "hôm qua" is to the bot), the echo one `steps`."""
     latencies: list[float] = []
     errors: list[str] = []
     marks: list[float] = []
     for uid, _village in users:
         emu.user(uid, f"Người {uid}")
-    jobs = [person(emu, uid, report_script(village) if script == "report" else echo_script(), reports, timeout,
-                   latencies, errors, marks) for uid, village in users]
+    if script == "report":
+        scripts = {village: report_script(village, held_on) for _uid, village in users}
+    else:
+        scripts = {village: echo_script(steps) for _uid, village in users}
+    jobs = [person(emu, uid, scripts[village], reports, timeout, latencies, errors, marks) for uid, village in users]
     started = time.perf_counter()
     await asyncio.gather(*jobs)
     seconds = (max(marks) - min(marks)) if marks else time.perf_counter() - started
@@ -129,8 +149,10 @@ async def serve() -> None:
             await emu.start()
             reply({"api_url": emu.api_url, "file_url": emu.file_url})
         elif cmd == "run":
+            held_on = date.fromisoformat(msg["held_on"]) if msg["script"] == "report" else None
+            steps = int(msg["steps"]) if msg["script"] == "echo" else None
             reply(await run(emu, msg["users"], msg["script"], int(msg.get("reports", 1)),
-                            float(msg.get("timeout", 300))))
+                            float(msg.get("timeout", 300)), held_on=held_on, steps=steps))
         elif cmd == "stop":
             errors = emu.internal_errors[:3] if emu else []
             if emu is not None:

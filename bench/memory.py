@@ -24,6 +24,7 @@ from sqlalchemy import insert
 from bench.parts import Options, part
 from bench.rig import (
     TOKEN,
+    TZ,
     BenchClock,
     BenchEmulator,
     add_people,
@@ -38,6 +39,7 @@ from storage.db import make_engine, migrate, session_factory
 from storage.drafts import DraftState, _encode
 from storage.models import Draft
 from storage.people import sync_communes
+from storage.stats import campaign_on
 
 RSS_LIMIT = 150.0  # MB
 MAX_COMMUNES = 92
@@ -61,9 +63,12 @@ async def _world(url: str, key: str, people: int, drafts: int, communes: int):
     members = await add_people(engine, config, people, now=now)
     keyring = keyring_of(key)
     rows = []
+    held_on = now.astimezone(TZ).date() - timedelta(days=1)
+    # Held yesterday; when that is in a campaign of the plan, its yes/no was answered too (No).
+    campaign = {"in_campaign": "no"} if campaign_on(held_on) is not None else {}
     for m in members[:drafts]:
         state = DraftState(form="outreach", cursor="attendees_total", answers={
-            "village": m.village_id, "held_on": (now.date() - timedelta(days=1)).isoformat(), "format": "meeting",
+            "village": m.village_id, "held_on": held_on.isoformat(), **campaign, "format": "meeting",
             "topics": ["gender_equality", "domestic_violence"]})
         rows.append(dict(person_id=m.person_id, form="outreach", state=_encode(keyring, state), sensitive=False,
                          seq=5, created_at=now, updated_at=now, expires_at=now + timedelta(days=3)))

@@ -1,9 +1,9 @@
 """Conversation steps through the real python-telegram-bot stack, beside a bare echo bot.
 
-N simulated village heads file outreach reports at once (13 steps each, no pause between a
-question and the answer), through the loopback Bot API emulator in another process; the same
-N people then type the same number of messages to a bare python-telegram-bot echo bot polling
-the same emulator. Both run with the emulator's rate limits off and the channel's own limiter
+N simulated village heads file outreach reports at once (13 steps each, 14 when "yesterday" on
+the bot's clock falls in a campaign of the plan; no pause between a question and the answer),
+through the loopback Bot API emulator in another process; the same N people then type the same
+number of messages to a bare python-telegram-bot echo bot polling the same emulator. Both run with the emulator's rate limits off and the channel's own limiter
 lifted: what is measured is the software, not Telegram's 30 messages a second.
 """
 
@@ -12,12 +12,24 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from datetime import date
 
 from sqlalchemy import func, select
 
-from bench.loadgen import STEPS_PER_REPORT, LoadGen
+from bench.loadgen import LoadGen, steps_per_report, yesterday
 from bench.parts import Options, part
-from bench.rig import EchoBot, add_people, bot_config, fresh_key, keyring_of, province, scratch_database, start_bot
+from bench.rig import (
+    BenchClock,
+    EchoBot,
+    add_people,
+    bot_config,
+    fresh_key,
+    keyring_of,
+    province,
+    quiet_moment,
+    scratch_database,
+    start_bot,
+)
 from bench.table import Figure, Table
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Report
@@ -30,28 +42,34 @@ TARGET_AT = 100  # the reporters at which the targets apply
 @part("steps", order=20)
 async def steps(opts: Options, table: Table) -> None:
     backends = ["sqlite"] + (["postgresql"] if opts.pg else [])
+    # Every bot of the part starts its clock at the same moment, so "hôm qua" is one known date and
+    # the report (with or without its campaign question) and the echo have the same number of steps.
+    start = quiet_moment()
+    held_on = yesterday(start)
+    per_report = steps_per_report(held_on)
     loadgen = await LoadGen.spawn()
     try:
         for n in opts.reporters:
-            reports = opts.reports or max(1, math.ceil(MIN_STEPS / (n * STEPS_PER_REPORT)))
-            echo = await _echo(loadgen, n, reports, opts)
+            reports = opts.reports or max(1, math.ceil(MIN_STEPS / (n * per_report)))
+            echo = await _echo(loadgen, n, reports, per_report, opts)
             for backend in backends:
-                bot, saved = await _bot(loadgen, backend, n, reports, opts)
-                rows = _figures(backend, n, reports, bot, echo, saved)
+                bot, saved = await _bot(loadgen, backend, n, reports, BenchClock(start), held_on, opts)
+                rows = _figures(backend, n, reports, per_report, bot, echo, saved)
                 table.add(*rows)
                 table.print(rows)
     finally:
         await loadgen.close()
 
 
-async def _echo(loadgen: LoadGen, n: int, reports: int, opts: Options) -> dict:
+async def _echo(loadgen: LoadGen, n: int, reports: int, per_report: int, opts: Options) -> dict:
     urls = await loadgen.call(cmd="start", limits=False)
     echo = EchoBot(urls["api_url"], urls["file_url"], poll_timeout=1)
     await echo.start()
     try:
         users = [[10_000_000 + i, ""] for i in range(n)]
         cpu = time.process_time()
-        result = await loadgen.call(cmd="run", users=users, script="echo", reports=reports, timeout=opts.step_timeout)
+        result = await loadgen.call(cmd="run", users=users, script="echo", reports=reports, steps=per_report,
+                                    timeout=opts.step_timeout)
         result["cpu"] = time.process_time() - cpu
         return result
     finally:
@@ -59,7 +77,9 @@ async def _echo(loadgen: LoadGen, n: int, reports: int, opts: Options) -> dict:
         await loadgen.call(cmd="stop")
 
 
-async def _bot(loadgen: LoadGen, backend: str, n: int, reports: int, opts: Options) -> tuple[dict, int]:
+async def _bot(loadgen: LoadGen, backend: str, n: int, reports: int, clock: BenchClock, held_on: date,
+               opts: Options) -> tuple[dict, int]:
+    """The bot on `clock`, to which "hôm qua" is `held_on`."""
     async with scratch_database(backend, opts.pg) as url:
         world = province(math.ceil(n / 22))
         urls = await loadgen.call(cmd="start", limits=False)
@@ -70,12 +90,13 @@ async def _bot(loadgen: LoadGen, backend: str, n: int, reports: int, opts: Optio
             await sync_communes(session, config.communes)
         members = await add_people(engine, config, n)
         await engine.dispose()
-        app, _channel = await start_bot(config, url, keyring_of(fresh_key()), unlimited=True)
+        app, _channel = await start_bot(config, url, keyring_of(fresh_key()), clock=clock, unlimited=True)
         try:
+            assert yesterday(app.clock.now()) == held_on, "the bot's clock is not the one the script was made for"
             users = [[m.uid, m.village_name] for m in members]
             cpu = time.process_time()
             result = await loadgen.call(cmd="run", users=users, script="report", reports=reports,
-                                        timeout=opts.step_timeout)
+                                        held_on=held_on.isoformat(), timeout=opts.step_timeout)
             result["cpu"] = time.process_time() - cpu
             async with app.sessions() as session:
                 saved = int(await session.scalar(select(func.count()).select_from(Report)) or 0)
@@ -101,7 +122,8 @@ def _cpu(result: dict) -> float | None:
     return result["cpu"] / result["steps"] if result.get("steps") else None
 
 
-def _figures(backend: str, n: int, reports: int, bot: dict, echo: dict, saved: int) -> list[Figure]:
+def _figures(backend: str, n: int, reports: int, per_report: int, bot: dict, echo: dict,
+             saved: int) -> list[Figure]:
     where = f"{backend}, {n:,} reporters"
     judged = n == TARGET_AT
     bot_rate, echo_rate = _rate(bot), _rate(echo)
@@ -128,7 +150,7 @@ def _figures(backend: str, n: int, reports: int, bot: dict, echo: dict, saved: i
         problems.append(err.splitlines()[0])
     if bot.get("internal_errors") or echo.get("internal_errors"):
         problems.append("emulator errors: " + (bot.get("internal_errors") or echo["internal_errors"])[0][-200:])
-    steps_note = (f"{bot['steps']:,} steps ({reports} report(s) × {STEPS_PER_REPORT} steps × {n:,} people) in "
+    steps_note = (f"{bot['steps']:,} steps ({reports} report(s) × {per_report} steps × {n:,} people) in "
                   f"{bot['seconds']:.1f} s; echo {echo['steps']:,} in {echo['seconds']:.1f} s; "
                   f"mean {statistics.fmean(bot['latencies']) * 1000:.0f} ms" if bot["latencies"] else "no steps")
     rows[0].note = "; ".join([steps_note, *problems])

@@ -9,6 +9,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -261,6 +262,21 @@ def _targets(raw: dict) -> TargetsConfig:
     return TargetsConfig(**out)
 
 
+def _reporting_start(raw: dict) -> tuple[int, int]:
+    """[reporting] year_starts = "15/12": (day, month) a province's reporting year starts on, for
+    "nam bao cao 2026" (15/12/2025 – 14/12/2026). "Từ đầu năm" always counts from 01/01."""
+    value = _get(_section(raw, "reporting"), "year_starts", str, "01/01", "reporting")
+    m = re.fullmatch(r"\s*(\d{1,2})\s*/\s*(\d{1,2})\s*", value)
+    try:
+        if m is None:
+            raise ValueError(value)
+        date(2001, int(m[2]), int(m[1]))  # not a leap year: 29/02 cannot start every year
+    except ValueError:
+        raise ConfigError(f"reporting.year_starts: expected a day and a month as dd/mm, e.g. \"15/12\"; "
+                          f"got {value!r}") from None
+    return int(m[1]), int(m[2])
+
+
 @dataclass(frozen=True)
 class Config:
     communes: tuple[Commune, ...]
@@ -277,6 +293,7 @@ class Config:
     zalo_bot: ZaloBotConfig = ZaloBotConfig()
     zalo_oa: ZaloOAConfig = ZaloOAConfig()
     targets: TargetsConfig = TargetsConfig()
+    reporting_start: tuple[int, int] = (1, 1)  # (day, month) of the province's reporting year
 
     def commune(self, commune_id: str | None) -> Commune | None:
         return next((c for c in self.communes if c.id == commune_id), None)
@@ -420,6 +437,7 @@ def parse_config(raw: dict, path: Path | None = None, env: dict | None = None) -
         zalo_bot=zalo_bot,
         zalo_oa=zalo_oa,
         targets=_targets(raw),
+        reporting_start=_reporting_start(raw),
     )
 
 

@@ -18,7 +18,9 @@ from bot.clock import Clock
 from bot.config import Config
 
 COMMANDS = ("export", "figures")
-PERIOD_HELP = "2026-W47, 11/2026 or 01/11/2026-15/11/2026 (default: this month so far)"
+PERIOD_HELP = ("a week (2026-W47), a month (11/2026), a quarter ('quy 2'), a half year ('6 thang', "
+               "'6 thang cuoi nam'), a year ('nam 2026'), the reporting year ('nam bao cao 2026') or a range "
+               "(01/11/2026-15/11/2026); default: this month so far")
 
 
 def add_parsers(sub) -> None:
@@ -68,9 +70,9 @@ async def _run(config: Config, args, clock: Clock, out) -> int:
         return 2
     now = clock.now()
     today = now.astimezone(commune.tz).date()
-    period = periods.parse_any(args.period, today)
-    if period is None:
-        print(f"error: --period {args.period!r}: expected {PERIOD_HELP}", file=sys.stderr)
+    period = periods.parse(args.period, today, reporting_start=config.reporting_start)
+    if period is None or periods.not_started(period, today):
+        print(f"error: --period {args.period!r}: expected {PERIOD_HELP}, not after today", file=sys.stderr)
         return 2
     try:
         async with database(config) as (session, _keyring):

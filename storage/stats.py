@@ -16,7 +16,17 @@ from sqlalchemy import and_, distinct, func, select
 from sqlalchemy import case as when
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Alert, Case, CaseCode, CasePerson, CaseStatusChange, Report, ReportTopic
+from storage.models import (
+    Alert,
+    Case,
+    CaseCode,
+    CasePerson,
+    CaseStatusChange,
+    Person,
+    PersonRole,
+    Report,
+    ReportTopic,
+)
 
 STALE_DAYS = 7
 LARGE_SESSION = 1000  # attendances at one session above which the form asks "is this right?"
@@ -33,17 +43,24 @@ CAMPAIGN_PERIODS = {
 
 @dataclass(frozen=True)
 class Period:
-    """Inclusive dates in the commune's calendar; `ytd_start` begins the year it counts towards."""
+    """Inclusive dates in the commune's calendar. `ytd_start` begins the year it counts towards:
+    01/01 of the year of the period's last day ("Từ đầu năm"), except a reporting year, which is
+    its own year. kind: week | month | quarter | half | year | reporting_year | range."""
 
     start: date
     end: date
-    kind: str  # week | month | range
+    kind: str
     ytd_start: date
 
     @property
     def week_key(self) -> str:
         year, week, _ = self.start.isocalendar()
         return f"{year}-W{week:02d}"
+
+    @property
+    def closed_year(self) -> int | None:
+        """A week that crosses 31/12 also gives the final totals of the year it closes."""
+        return self.start.year if self.kind == "week" and self.start.year != self.end.year else None
 
     def utc_bounds(self, tz: ZoneInfo, start: date | None = None) -> tuple[datetime, datetime]:
         return midnight(start or self.start, tz), midnight(self.end + timedelta(days=1), tz)
@@ -53,11 +70,16 @@ def midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tz).astimezone(UTC)
 
 
+def _calendar(start: date, end: date, kind: str) -> Period:
+    return Period(start, end, kind, date(end.year, 1, 1))
+
+
 def week_period(year: int, week: int) -> Period:
-    """An ISO week (Monday first). Its year to date is the ISO year's: from the Monday of week 1,
-    so the week that spans the year end counts towards the year its number belongs to."""
+    """An ISO week (Monday first): the week keeps its ISO number in titles, but its year to date is
+    the calendar year of its last day, so week 53 of 2026 (28/12/2026 – 03/01/2027) counts from
+    01/01/2027 and also closes 2026 (closed_year)."""
     start = date.fromisocalendar(year, week, 1)
-    return Period(start, start + timedelta(days=6), "week", date.fromisocalendar(year, 1, 1))
+    return _calendar(start, start + timedelta(days=6), "week")
 
 
 def week_of(day: date) -> Period:
@@ -68,11 +90,37 @@ def week_of(day: date) -> Period:
 def month_period(year: int, month: int) -> Period:
     start = date(year, month, 1)
     end = (date(year + (month == 12), month % 12 + 1, 1)) - timedelta(days=1)
-    return Period(start, end, "month", date(year, 1, 1))
+    return _calendar(start, end, "month")
+
+
+def quarter_period(year: int, quarter: int) -> Period:
+    start = date(year, 3 * quarter - 2, 1)
+    return _calendar(start, month_period(year, 3 * quarter).end, "quarter")
+
+
+def half_period(year: int, half: int) -> Period:
+    """The first half (6 tháng đầu năm, 01/01 – 30/06) or the second (6 tháng cuối năm)."""
+    return _calendar(date(year, 1, 1) if half == 1 else date(year, 7, 1),
+                     date(year, 6, 30) if half == 1 else date(year, 12, 31), "half")
+
+
+def year_period(year: int) -> Period:
+    return _calendar(date(year, 1, 1), date(year, 12, 31), "year")
+
+
+def reporting_year_period(year: int, starts: tuple[int, int]) -> Period:
+    """A province's reporting year that does not start on 01/01: `starts` = (day, month), e.g.
+    (15, 12): reporting year 2026 runs 15/12/2025 – 14/12/2026, and counts as its own year."""
+    day_, month = starts
+    if (day_, month) == (1, 1):
+        return year_period(year)
+    start = date(year - 1, month, day_)
+    end = date(year, month, day_) - timedelta(days=1)
+    return Period(start, end, "reporting_year", start)
 
 
 def range_period(start: date, end: date) -> Period:
-    return Period(start, end, "range", min(start, date(end.year, 1, 1)))
+    return _calendar(start, end, "range")
 
 
 def campaign_window(code: str, year: int) -> tuple[date, date]:
@@ -80,18 +128,24 @@ def campaign_window(code: str, year: int) -> tuple[date, date]:
     return date(year, m1, d1), date(year, m2, d2)
 
 
-def running_campaign(period: Period) -> tuple[str, date, date] | None:
-    """The campaign whose period overlaps the end of this one (the latest to start, if several)."""
+def campaigns_in(period: Period) -> list[tuple[str, date, date]]:
+    """Every campaign whose dates overlap the period, in the order they start."""
     hits = []
-    for year in {period.start.year, period.end.year}:
+    for year in range(period.start.year, period.end.year + 1):
         for code in CAMPAIGN_PERIODS:
             start, end = campaign_window(code, year)
             if start <= period.end and end >= period.start:
                 hits.append((start, code, end))
-    if not hits:
-        return None
-    start, code, end = max(hits)
-    return code, start, end
+    return [(code, start, end) for start, code, end in sorted(hits)]
+
+
+def campaign_on(day: date) -> tuple[str, date, date] | None:
+    """The campaign a session held on `day` may belong to (the plan's campaigns never overlap)."""
+    for code in CAMPAIGN_PERIODS:
+        start, end = campaign_window(code, day.year)
+        if start <= day <= end:
+            return code, start, end
+    return None
 
 
 def next_campaign(today: date) -> tuple[str, date]:
@@ -157,6 +211,9 @@ class CaseFlow:
     not_of_kind: int = 0
     verifying: int = 0
     handled: int = 0
+    # The official "tổng số vụ": in a period, the cases confirmed in it (= confirmed); year to date,
+    # every case confirmed as of its kind and not later ruled out, handled or not.
+    ever_confirmed: int = 0
 
 
 @dataclass
@@ -193,6 +250,41 @@ class Quality:
 
 
 @dataclass
+class CampaignFigures:
+    """One campaign of the plan that overlaps the period: every session held in its dates up to
+    `upto`, and of them those marked as part of it. `closed`: it is over ("kết quả", not "đến nay")."""
+
+    code: str
+    start: date
+    end: date
+    upto: date
+    closed: bool
+    held: Outreach
+    tagged: Outreach
+
+
+@dataclass
+class OrgFigures:
+    """One organisation's reporting: its enrolled reporters, how many of them reported in the period,
+    and the outreach its members reported (the organisation stamped on each report when it was made)."""
+
+    org: str
+    reporters: int = 0
+    reporting: int = 0
+    outreach: Outreach = field(default_factory=Outreach)
+
+
+@dataclass
+class YearFigures:
+    """The final totals of a calendar year, given beside a week that crosses 31/12: outreach held in
+    the year, and per kind each case received in it once, by its status at the year's end."""
+
+    year: int
+    outreach: Outreach
+    flows: dict[str, CaseFlow]
+
+
+@dataclass
 class Figures:
     commune_id: str
     period: Period
@@ -204,7 +296,7 @@ class Figures:
     by_topic: dict[str, int]
     village_period: dict[str, Outreach]
     village_ytd: dict[str, Outreach]
-    campaign: tuple[str, date, date, Outreach, int] | None  # code, start, end, figures so far, tagged sessions
+    campaigns: list[CampaignFigures]
     cases: CaseFigures
     cases_ytd: CaseFigures
     open_cases: int
@@ -218,6 +310,8 @@ class Figures:
     target_2b: Ratio = field(default_factory=Ratio)
     target_3: Ratio = field(default_factory=Ratio)
     computed_at: datetime | None = None  # local time of the commune: "số liệu tính đến"
+    by_org: dict[str, OrgFigures] = field(default_factory=dict)
+    closed_year: YearFigures | None = None
 
     @property
     def reported(self) -> list[str]:
@@ -387,11 +481,13 @@ async def case_flows(session: AsyncSession, commune_id: str, since: datetime, un
             now.received += 1
         marks = set_in_period[case_id]
         now.confirmed += "confirmed_dv" in marks
+        now.ever_confirmed += "confirmed_dv" in marks
         now.not_of_kind += "not_dv" in marks
         now.handled += "handled" in marks
         now.verifying += stage in ("received", "verifying")
         if created >= ytd_since:
             ytd.received += 1
+            ytd.ever_confirmed += "confirmed_dv" in statuses and stage != "not_of_kind"
             if stage in ("received", "verifying"):
                 ytd.verifying += 1
             else:
@@ -497,14 +593,9 @@ async def figures(session: AsyncSession, commune, period: Period, *, now: dateti
         outreach.add(v)
     for v in village_ytd.values():
         ytd.add(v)
-    campaign = None
-    running = running_campaign(period)
-    if running is not None:
-        code, start, end = running
-        upto = min(end, period.end)
-        so_far = (await _one_commune(session, cid, start, upto)).get(None, Outreach())
-        tagged = (await outreach_by(session, [cid], start, upto, campaign=code)).get((cid,), Outreach())
-        campaign = (code, start, end, so_far, tagged.sessions)
+    today = now.astimezone(tz).date()
+    campaigns = [await campaign_figures(session, cid, code, start, end, period, today)
+                 for code, start, end in campaigns_in(period) if start <= today]
     open_cases, stale = (await open_and_stale(session, [cid], as_of)).get(cid, (0, 0))
     flows = await case_flows(session, cid, since, until, ytd_since)
     kinds = {}
@@ -521,14 +612,56 @@ async def figures(session: AsyncSession, commune, period: Period, *, now: dateti
         by_topic=await topics(session, cid, period.start, period.end),
         village_period={k: v for k, v in village_period.items() if k is not None},
         village_ytd={k: v for k, v in village_ytd.items() if k is not None},
-        campaign=campaign,
+        campaigns=campaigns,
         cases=await case_figures(session, cid, since, until),
         cases_ytd=await case_figures(session, cid, ytd_since, until),
         open_cases=open_cases, stale_cases=stale,
         supported=supported, counselled=counselled,
         quality=await quality(session, cid, period, since, until),
         kinds=kinds, target_2a=t2a, target_2b=t2b, target_3=t3, computed_at=now.astimezone(tz),
+        by_org=await org_figures(session, cid, period.start, period.end),
+        closed_year=None if period.closed_year is None else await year_figures(session, commune, period.closed_year),
     )
+
+
+async def campaign_figures(session: AsyncSession, commune_id: str, code: str, start: date, end: date,
+                           period: Period, today: date) -> CampaignFigures:
+    """A campaign's own totals, from its first day (even before the period) to its last, the
+    period's end or today, whichever comes first."""
+    upto = min(end, period.end, today)
+    held = (await _one_commune(session, commune_id, start, upto)).get(None, Outreach())
+    tagged = (await outreach_by(session, [commune_id], start, upto, campaign=code)).get((commune_id,), Outreach())
+    return CampaignFigures(code, start, end, upto, end < today and end <= period.end, held, tagged)
+
+
+async def org_figures(session: AsyncSession, commune_id: str, start: date, end: date) -> dict[str, OrgFigures]:
+    """Per organisation: enrolled reporters, those who reported in the period, the outreach reported."""
+    out: dict[str, OrgFigures] = {}
+    enrolled = await session.execute(
+        select(Person.org, func.count(distinct(Person.id)))
+        .join(PersonRole, PersonRole.person_id == Person.id)
+        .where(Person.commune_id == commune_id, Person.active.is_(True), PersonRole.role == "reporter",
+               Person.org.is_not(None))
+        .group_by(Person.org))
+    for org, n in enrolled:
+        out.setdefault(org, OrgFigures(org)).reporters = int(n)
+    reporting = await session.execute(
+        select(Report.org, func.count(distinct(Report.person_id)))
+        .where(*_current([commune_id], start, end), Report.org.is_not(None)).group_by(Report.org))
+    for org, n in reporting:
+        out.setdefault(org, OrgFigures(org)).reporting = int(n)
+    for (_, org), o in (await outreach_by(session, [commune_id], start, end, Report.org)).items():
+        if org is not None:
+            out.setdefault(org, OrgFigures(org)).outreach = o
+    return out
+
+
+async def year_figures(session: AsyncSession, commune, year: int) -> YearFigures:
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    since, until = midnight(first, commune.tz), midnight(last + timedelta(days=1), commune.tz)
+    outreach = (await _one_commune(session, commune.id, first, last)).get(None, Outreach())
+    flows = await case_flows(session, commune.id, since, until, since)
+    return YearFigures(year, outreach, {kind: ytd for kind, (_, ytd) in flows.items()})
 
 
 @dataclass

@@ -361,6 +361,7 @@ async def report_until_review(user: TgUser, *, photo: bytes | None = None) -> li
     await user.say("/baocao")
     await user.press("Thôn 3")
     await user.say("hôm qua")
+    await user.press(vi("No"))  # 24/11 is in the Action Month for Gender Equality: not part of it
     await user.press(vi("Village meeting / conference"))
     await user.press("▫️ " + vi("Law on Gender Equality"))
     await user.press("▫️ " + vi("Domestic violence prevention"))

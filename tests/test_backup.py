@@ -38,7 +38,7 @@ def jpeg() -> bytes:
 
 async def report_with_photo(user: User, **figures) -> None:
     await walk_to_review(user, **figures)
-    await user.press("✏️ 9")
+    await user.press("✏️ 10")  # photos (line 10: the campaign answer is line 3)
     await user.photo(jpeg())
     await user.press(vi("Done"))
     await user.press(vi("Confirm"))

@@ -119,7 +119,10 @@ async def seed(app) -> dict:
 async def test_the_year_end_week_counts_every_section_by_hand(app, config):
     await seed(app)
     commune = config.communes[0]
-    assert (W53.start, W53.end, W53.ytd_start) == (date(2026, 12, 28), date(2027, 1, 3), date(2025, 12, 29))
+    # Calendar year everywhere: the week keeps its ISO number, its year to date starts on 01/01 of the
+    # year of its last day, and it also gives the final totals of the year it closes.
+    assert (W53.start, W53.end, W53.ytd_start, W53.closed_year) == (date(2026, 12, 28), date(2027, 1, 3),
+                                                                   date(2027, 1, 1), 2026)
     now = local(2027, 1, 4, 8)
     async with app.sessions() as s:
         f = await stats.figures(s, commune, W53, now=now)
@@ -129,10 +132,16 @@ async def test_the_year_end_week_counts_every_section_by_hand(app, config):
     assert {k: v.sessions for k, v in f.by_format.items()} == {"meeting": 1, "household": 2, "loudspeaker": 1,
                                                                "launch": 1}
     assert f.by_topic == {"gender_equality": 3, "domestic_violence": 3}
-    assert (f.ytd.sessions, f.ytd.total) == (8, 1560)
-    assert [n for n, _ in f.thin_villages if n in ("Thôn 2", "Thôn 5")] == []
-    assert ("Thôn 6", 0) in f.thin_villages and ("Thôn 1", 1) in f.thin_villages and len(f.thin_villages) == 20
-    assert f.campaign is None
+    # 2027 so far: reports 2 and 3 (03/01/2027), 50 + 50.
+    assert (f.ytd.sessions, f.ytd.total) == (2, 100)
+    assert [n for n, _ in f.thin_villages if n == "Thôn 2"] == []
+    assert ("Thôn 5", 0) in f.thin_villages and ("Thôn 1", 0) in f.thin_villages and len(f.thin_villages) == 21
+    assert f.campaigns == []  # the Action Month ended on 15/12
+    # 2026's final totals: reports 1, 4, 5, 7 and 8 (report 6 is superseded, 9 and 10 are of 2025):
+    # 100 + 80 + 1.200 + 40 + 30 = 1.450; men 40 + 30 + 10 + 10 = 90; women 60 + 45 + 30 + 20 = 155 of the
+    # 250 counted by sex (1.200 not counted).
+    y = f.closed_year.outreach
+    assert (f.closed_year.year, y.sessions, y.total, y.male, y.female, y.counted) == (2026, 5, 1450, 90, 155, 250)
     c = f.cases
     assert (c.new, c.urgent, c.urgent_acknowledged) == (3, 2, 1)
     assert c.by_kind == {"domestic": 2, "sexual_abuse": 1}
@@ -140,10 +149,10 @@ async def test_the_year_end_week_counts_every_section_by_hand(app, config):
     assert c.people == {("female", "16_59"): 1, ("female", "u16"): 2, ("male", "60p"): 1, ("female", "60p"): 1}
     assert c.perpetrators == {"male": 2, "female": 1}
     assert c.measures == {"stop_order": 1, "mediation": 1, "none": 1}
-    assert (c.repeat_adults, f.cases_ytd.repeat_adults) == (2, 3)
+    assert (c.repeat_adults, f.cases_ytd.repeat_adults) == (2, 0)  # 2027's one case was a first time
     assert (f.open_cases, f.stale_cases) == (5, 2)
-    # NQ 28 as defined (issue 12): 2b leaves the "không rõ" answer of HS-2026-0002 out of its base.
-    assert f.supported == (4, 7) and f.counselled == (2, 3)
+    # NQ 28 over 2027 so far: HS-2027-0001 alone (its one person got no support; not counselled).
+    assert f.supported == (0, 1) and f.counselled == (0, 1)
     q = f.quality
     assert (q.mismatched, q.uncounted, q.undated_cases, q.duplicates) == (
         ["BC-2026-0004"], 1, 1, [["BC-2027-0002", "BC-2027-0003"]])
@@ -151,7 +160,10 @@ async def test_the_year_end_week_counts_every_section_by_hand(app, config):
     text = render.digest_text("vi", f, commune.name, today=date(2027, 1, 4))
     assert text.startswith("BẢN TIN TỔNG HỢP TUẦN 53/2026 (28/12/2026 – 03/01/2027) — UBND xã Xuân Dương")
     assert vi("{reported}/{villages} villages have reported.", reported="3", villages="22") in text
-    assert "4/7 (57,1%) — chỉ tiêu 90% đến năm 2030" in text and "2/3 (66,7%) — chỉ tiêu 70% đến năm 2030" in text
+    assert "0/1 (0,0%) — chỉ tiêu 90% đến năm 2030" in text and "0/1 (0,0%) — chỉ tiêu 70% đến năm 2030" in text
+    assert "Từ đầu năm (01/01/2027 – 03/01/2027): 2 buổi, 100 lượt người tham dự" in text
+    assert ("Tổng kết năm 2026 (01/01/2026 – 31/12/2026)\nTuyên truyền: 5 buổi, 1.450 lượt người tham dự: nam 90, "
+            "nữ 155/250 lượt được đếm theo giới (62,0%), 1.200 lượt không đếm theo giới") in text
     # A one-day observance is "on" its date, and its name does not repeat the date.
     assert vi("{campaign} is on {date} — {days} days left.", campaign=vi("International Women's Day"),
               date="08/3/2027", days="63") in text and "8/3 bắt đầu" not in text
@@ -212,9 +224,12 @@ async def test_a_campaign_week_has_campaign_totals_and_the_heading_of_decree_30(
     week = stats.week_period(2026, 51)
     async with app.sessions() as s:
         f = await stats.figures(s, commune, week, now=local(2026, 12, 21, 8))
-    code, start, end, so_far, tagged = f.campaign
-    assert (code, start, end, so_far.sessions, so_far.total, tagged) == (
-        "gender_month", date(2026, 11, 15), date(2026, 12, 15), 1, 40, 1)
+    (c,) = f.campaigns
+    assert (c.code, c.start, c.end, c.upto, c.closed, c.held.sessions, c.held.total, c.tagged.sessions) == (
+        "gender_month", date(2026, 11, 15), date(2026, 12, 15), date(2026, 12, 15), True, 1, 40, 1)
+    text = render.digest_text("vi", f, commune.name, today=date(2026, 12, 21))
+    assert ("Tháng hành động vì bình đẳng giới (15/11/2026 – 15/12/2026), kết quả: buổi được đánh dấu thuộc đợt: "
+            "1 buổi, 40 lượt người tham dự") in text
     assert render.heading("vi", stats.week_period(2026, 48), commune.name) == \
         "BẢN TIN TỔNG HỢP TUẦN 48/2026 (23/11 – 29/11/2026) — UBND xã Xuân Dương"
     assert render.span(stats.week_period(2026, 6)) == "02/02 – 08/02/2026"

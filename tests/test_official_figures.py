@@ -4,9 +4,12 @@ recomputable from the numbers printed beside it; kinds of case are never mixed; 
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
 
 from handlers.office import render
 from storage import stats
@@ -119,12 +122,13 @@ async def test_the_hand_computed_week_in_figures(app, config):
     assert (f.ytd.sessions, f.ytd.total, f.ytd.female, f.ytd.counted) == (4, 250, 126, 182)
     dv, gbv, tr = f.kinds["domestic"], f.kinds["sexual_abuse"], f.kinds["trafficking"]
     # This week: received 0005, 0006, 0007; 0005 confirmed; 0006 not DV; 0001 handled; 0007 still new.
-    assert vars(dv.flow) == dict(received=3, confirmed=1, not_of_kind=1, verifying=1, handled=1)
-    # The year: each of the four DV cases once, by its latest status.
-    assert vars(dv.flow_ytd) == dict(received=4, confirmed=1, not_of_kind=1, verifying=1, handled=1)
-    assert vars(gbv.flow) == dict(received=1, confirmed=0, not_of_kind=0, verifying=1, handled=0)
-    assert vars(tr.flow) == dict(received=1, confirmed=0, not_of_kind=0, verifying=1, handled=0)
-    assert vars(tr.flow_ytd) == dict(received=2, confirmed=1, not_of_kind=0, verifying=1, handled=0)
+    assert vars(dv.flow) == dict(received=3, confirmed=1, not_of_kind=1, verifying=1, handled=1, ever_confirmed=1)
+    # The year: each of the four DV cases once, by its latest status; the official total of confirmed
+    # cases also counts 0001, confirmed in March and handled since.
+    assert vars(dv.flow_ytd) == dict(received=4, confirmed=1, not_of_kind=1, verifying=1, handled=1, ever_confirmed=2)
+    assert vars(gbv.flow) == dict(received=1, confirmed=0, not_of_kind=0, verifying=1, handled=0, ever_confirmed=0)
+    assert vars(tr.flow) == dict(received=1, confirmed=0, not_of_kind=0, verifying=1, handled=0, ever_confirmed=0)
+    assert vars(tr.flow_ytd) == dict(received=2, confirmed=1, not_of_kind=0, verifying=1, handled=0, ever_confirmed=1)
     # DV breakdowns: the week's cases 0005 and 0007 (0006 is not DV).
     c = dv.period
     assert c.new == 2 and (c.households, c.linked) == (2, 1)
@@ -264,3 +268,38 @@ async def test_the_confirming_states_are_worded_by_the_kind_of_case(app, clock):
     await office.say("Công an xã đã xác minh")
     done = await office.press(vi("Confirm"))
     assert done[0] == vi("Case {ref} is now: {status}.", ref="HS-2026-0009", status="Xác định là mua bán người")
+
+
+async def test_the_digest_workbook_for_a_reader_outside_the_commune_hides_small_counts(app, config, clock):
+    import io
+
+    from openpyxl import load_workbook
+
+    from handlers.office import delivery
+    from storage.models import OutboxMessage
+    from tests.test_report_form import row_of
+
+    await seed(app)
+    f = await week_figures(app, config)
+    async with app.sessions() as s:
+        made = delivery.Attachments(s, app.services, config.communes[0], f, now=NOW)
+        inside, _ = await made.made("vi")
+        outside, _ = await made.made("vi", small=True)
+
+    def dv(data: bytes, stt: str):
+        ws = load_workbook(io.BytesIO(data), data_only=True).worksheets[0]
+        return ws.cell(row_of(ws, "II", stt), 4).value
+
+    # This week's DV: 3 received, 2 households (0005 and 0007; 0001 is linked to 0005's).
+    assert (dv(inside, "1"), dv(inside, "6")) == (3, 2)
+    assert (dv(outside, "1"), dv(outside, "6")) == (3, "<3")
+    # Each reader gets the workbook of their side: the office's link is not the province officer's.
+    office = await person(app, "office", ["office"])
+    province = await person(app, "province", ["province"], commune=None)
+    async with app.sessions() as s, s.begin():
+        assert await delivery.queue_digest(s, app.services, config.communes[0], W48, now=NOW,
+                                           people=[office, province]) == 2
+        rows = (await s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "digest"))).all()
+    texts = {r.person_id: json.loads(app.services.keyring.decrypt(r.payload))["text"] for r in rows}
+    link = re.compile(r"/files/\S+")  # the workbook's link comes first, then the chart's
+    assert link.search(texts[office])[0] != link.search(texts[province])[0]

@@ -6,8 +6,9 @@ from datetime import date
 from PIL import Image
 from sqlalchemy import select
 
+from handlers.forms.outreach import CAMPAIGN_QUESTIONS
 from storage.models import Draft, Photo, Report, ReportTopic
-from tests.helpers import enrolled, vi, walk_to_review
+from tests.helpers import enrolled, enrolled_plain, vi, walk_to_review
 
 
 async def reports(app):
@@ -23,6 +24,7 @@ async def test_a_village_head_reports_a_meeting(app):
     steps = [
         await head.press("Thôn 3"),
         await head.say("hom qua"),  # without diacritics
+        await head.press(vi("No")),  # not part of the gender month
         await head.say("hop thon"),
         await head.say("1, 2 xong"),
         await head.say("1.245"),
@@ -32,9 +34,13 @@ async def test_a_village_head_reports_a_meeting(app):
         await head.press(vi("No")),
         await head.press(vi("Done")),
     ]
-    assert steps[1][-1].startswith(vi("{form} · Step {i}/{n}", form=vi("Outreach session report"), i=3, n=8))
+    # 24/11 is in the gender month: asked right after the date, under the date's step number
+    assert steps[1][-1].startswith(vi("{form} · Step {i}/{n}", form=vi("Outreach session report"), i=2, n=8))
+    assert vi(CAMPAIGN_QUESTIONS["gender_month"]) in steps[1][-1]
+    assert steps[2][-1].startswith(vi("{form} · Step {i}/{n}", form=vi("Outreach session report"), i=3, n=8))
     review = head.last.text
     assert "Thôn 3" in review and "24/11/2026" in review and "1.245" in review
+    assert vi("Part of the campaign") + ": " + vi("No") in review
     assert vi("Village meeting / conference") in review
     assert await reports(app) == []  # nothing is stored before the confirmation
     done = await head.press(vi("Confirm"))
@@ -53,6 +59,7 @@ async def test_men_and_women_must_add_up_to_the_total(app):
     await head.say("/baocao")
     await head.press("Thôn 3")
     await head.say("hôm qua")
+    await head.press(vi("No"))  # not part of the gender month
     await head.say("1")
     await head.say("1 xong")
     await head.say("120")
@@ -70,6 +77,7 @@ async def test_not_counted_by_sex_skips_the_women_question(app):
     await head.say("/baocao")
     await head.press("Thôn 3")
     await head.press(vi("Today"))
+    await head.press(vi("No"))  # not part of the gender month
     await head.say("2")
     await head.say("3 xong")
     await head.say("80")
@@ -94,7 +102,8 @@ async def test_wrong_answers_get_a_specific_message_and_the_same_question(app):
     assert vi("“{text}” is not a real date. Please check the day and the month.", text="31/02/2026") in await head.say("31/02/2026")
     old = await head.say("01/01/2026")
     assert old[0] == vi("The date is more than {days} days ago. Reports older than that cannot be sent here; please tell the office.", days=60)
-    await head.say("25/11")
+    assert vi(CAMPAIGN_QUESTIONS["gender_month"]) in (await head.say("25/11"))[-1]
+    await head.press(vi("No"))
     await head.say("1")
     await head.say("1 xong")
     assert await head.say("nhiều lắm") == [
@@ -117,17 +126,24 @@ async def test_back_skip_and_help_work_on_every_step(app):
     await head.press("Thôn 3")
     help_ = await head.say("trợ giúp")
     assert vi("Type a date as dd/mm/yyyy, e.g. 25/11/2026, or 'hôm nay', 'hôm qua'.") in help_[0]
+    asked = await head.say("hôm nay")
+    assert vi(CAMPAIGN_QUESTIONS["gender_month"]) in asked[-1]
+    back = await head.say("quay lại")
+    assert vi("On what date was it held? (dd/mm/yyyy, or 'hôm nay', 'hôm qua')") in back[-1]
     await head.say("hôm nay")
+    await head.press(vi("No"))
     await head.say("1")
     await head.say("2 xong")
     await head.say("40")
     await head.say("20")
     await head.say("20")
     await head.press(vi("Yes"))
-    assert vi("Skip") in head.last.labels  # campaign is optional
+    # The campaign was answered after the date, so the details start with the language.
+    assert vi("Which language was used?") in head.last.text
+    assert vi("Skip") in head.last.labels  # language is optional
     await head.press(vi("Skip"))
     await head.say("bỏ qua")
-    for _ in range(5):
+    for _ in range(4):  # one fewer than before: the campaign choice is not asked again here
         await head.press(vi("Skip"))
     await head.say("Họp có <b>đông</b> & vui")
     review = await head.press(vi("Done"))
@@ -140,7 +156,7 @@ async def test_back_skip_and_help_work_on_every_step(app):
 async def test_an_answer_is_edited_from_the_review(app):
     head = await enrolled(app)
     await walk_to_review(head)
-    await head.press("✏️ 5")  # attendances
+    await head.press("✏️ 6")  # attendances (line 3 is the campaign answer)
     assert vi("Now: {value}", value="120") in head.last.text
     await head.say("150")
     # 50 + 70 no longer make 150: confirming asks for the women again
@@ -191,6 +207,7 @@ async def test_stickers_and_huge_messages_get_an_answer(app):
     assert sticker[0] == vi("I can only read text here. Please type your answer.")
     await head.press("Thôn 3")
     await head.say("hôm nay")
+    await head.press(vi("No"))  # not part of the gender month
     await head.say("10")  # Khác
     long = await head.say("x" * 100_000)
     assert long[0].startswith(vi("That is too long ({n} characters). Please keep it under {max} characters.", n="20.001", max="200")[:12])
@@ -209,7 +226,7 @@ def _jpeg_with_gps() -> bytes:
 async def test_photos_are_kept_small_and_without_location(app):
     head = await enrolled(app)
     await walk_to_review(head)
-    await head.press("✏️ 9")
+    await head.press("✏️ 10")  # photos (line 3 is the campaign answer)
     raw = _jpeg_with_gps()
     assert b"PhoneMaker" in raw
     got = await head.photo(raw)
@@ -224,3 +241,29 @@ async def test_photos_are_kept_small_and_without_location(app):
     for p in photos:
         img = Image.open(io.BytesIO(p.data))
         assert max(img.size) <= 1600 and not img.getexif() and b"PhoneMaker" not in p.data
+
+
+async def test_a_session_in_the_gender_month_is_tagged_to_it_and_one_outside_every_campaign_is_not_asked(app):
+    head = await enrolled_plain(app)
+    questions = [vi(q) for q in CAMPAIGN_QUESTIONS.values()]
+
+    async def report(held_on: str, answer: str | None) -> list[str]:
+        await head.say("/baocao")
+        await head.say("1")  # Thôn 3
+        after_date = await head.say(held_on)
+        if answer is not None:
+            await head.say(answer)
+        for typed in ("1", "1 xong", "40", "15", "25", "khong", "bỏ qua", "xác nhận"):
+            await head.say(typed)
+        return after_date
+
+    asked = await report("24/11/2026", "co")
+    assert vi(CAMPAIGN_QUESTIONS["gender_month"]) in asked[-1]
+    assert asked[-1].startswith(vi("{form} · Step {i}/{n}", form=vi("Outreach session report"), i=2, n=8))
+    not_asked = await report("05/11/2026", None)
+    assert not any(q in text for q in questions for text in not_asked)
+    assert vi("What kind of session was it?") in not_asked[-1]
+    tagged, untagged = await reports(app)
+    assert (tagged.held_on, tagged.campaign) == (date(2026, 11, 24), "gender_month")
+    assert (untagged.held_on, untagged.campaign) == (date(2026, 11, 5), None)
+    assert (tagged.ref, untagged.ref) == ("BC-2026-0001", "BC-2026-0002")

@@ -175,7 +175,7 @@ async def test_two_periods_line_up_row_for_row(app, config):
 def per_kind_figures():
     """Per-kind figures as storage/stats.py gives them, written by hand."""
     def flow(**kw):
-        return SimpleNamespace(**{"received": 0, "confirmed": 0, "not_of_kind": 0, "verifying": 0, "handled": 0, **kw})
+        return stats.CaseFlow(**kw)
 
     def cases(**kw):
         base = dict(households=0, by_form={}, perpetrators={}, perpetrator_ages={}, measures={}, support={}, flags={},
@@ -187,7 +187,7 @@ def per_kind_figures():
                support={"medical": 2}, flags={"disabled": 1},
                people={("female", "16_59"): 2, ("male", "u16"): 1, ("female", "unknown"): 1})
     tr = cases(people={("female", "u16"): 1})
-    kinds = {"domestic": SimpleNamespace(period=dv, ytd=dv, flow=flow(received=4, confirmed=3), flow_ytd=flow(received=4)),
+    kinds = {"domestic": SimpleNamespace(period=dv, ytd=dv, flow=flow(received=4, confirmed=3, ever_confirmed=3), flow_ytd=flow(received=4)),
              "trafficking": SimpleNamespace(period=tr, ytd=tr, flow=flow(received=1), flow_ytd=flow(received=1))}
     f = SimpleNamespace(outreach=stats.Outreach(), ytd=stats.Outreach(), village_period={}, village_ytd={},
                         villages=[("t01", "Thôn 1")], kinds=kinds, target_2a=SimpleNamespace(part=2, whole=4),
@@ -243,7 +243,8 @@ def test_outside_the_commune_case_counts_of_one_or_two_read_less_than_three():
 async def test_the_data_sheets_can_be_analysed(app, config):
     await seed(app)
     book, values, _ = await book_of(app, config, NOVEMBER)
-    assert book.sheetnames[1:] == [vi("Outreach"), vi("By village")]
+    # November overlaps the Action Month for Gender Equality (15/11 – 15/12): its sheet is there.
+    assert book.sheetnames[1:] == [vi("Outreach"), vi("By village"), vi("By organisation"), vi("Campaigns")]
     ws, wv = book[vi("Outreach")], values[vi("Outreach")]
     head = [c.value for c in ws[1]]
     col = {h: i + 1 for i, h in enumerate(head)}
@@ -334,7 +335,8 @@ async def test_export_writes_the_form_privately_and_is_audited(app, config, tmp_
     assert "3 outreach report(s)" in done.stdout and "audit log" in done.stdout
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
     book = load_workbook(out, data_only=True)
-    assert book.sheetnames == [vi("Form {code}", code="01-BC-X"), vi("Outreach"), vi("By village")]
+    assert book.sheetnames == [vi("Form {code}", code="01-BC-X"), vi("Outreach"), vi("By village"),
+                               vi("By organisation"), vi("Campaigns")]
     ws = book.worksheets[0]
     assert ws.cell(row_of(ws, "I", "2"), 4).value == 1650
     with_cases = tmp_path / "ho-so.xlsx"
@@ -392,5 +394,13 @@ async def test_figures_prints_what_tuan_prints(app, config, tmp_path, secret_env
 
     assert steady(done.stdout.rstrip("\n")) == steady(expected)
     assert "1.650" in done.stdout
+    # Periods by name, typed without tone marks, as /thang reads them.
+    year = run(["figures", "--period", "nam 2026"], env, tmp_path)
+    assert year.returncode == 0, year.stderr
+    assert year.stdout.startswith("SỐ LIỆU NĂM 2026 (01/01 – 31/12/2026")
+    half = run(["export", "--period", "6 thang cuoi nam 2026", "--out", str(tmp_path / "h2.csv"), "--csv"], env,
+               tmp_path)
+    assert half.returncode == 0, half.stderr
+    assert "2026-07-01 .. 2026-12-31" in half.stdout
     unknown = run(["figures", "--commune", "nowhere"], env, tmp_path)
     assert unknown.returncode == 2 and "nowhere" in unknown.stderr

@@ -21,8 +21,10 @@ from PIL import Image
 from bot import outbox as outbox_store
 from bot.channels.split import split_text
 from bot.events import Reply
+from handlers.forms.outreach import CAMPAIGN_QUESTIONS
 from storage.models import InboxEvent, OutboxMessage, Person, Photo, Report, ReportTopic
 from storage.people import phone_of
+from storage.stats import campaign_on
 from tests.emulators.telegram import utf16_len
 from tests.helpers import vi
 from tests.telegram_harness import (  # noqa: F401 - the *_fixture names register fixtures
@@ -98,7 +100,10 @@ async def test_a_village_head_enrols_on_telegram_and_reports_a_meeting(telegram_
     assert closed.message_id == village_q.message_id  # the answered question is edited in place:
     assert closed.text.endswith("→ Thôn 3") and closed.buttons == []  # answer shown, buttons gone
     assert date_q.text.startswith(step(2))
-    [format_q] = await ba.say("hôm qua")
+    # 24/11 is in the Action Month for Gender Equality: one yes/no on the date's step, then on.
+    [campaign_q] = await ba.say("hôm qua")
+    assert campaign_q.text.startswith(step(2)) and vi(CAMPAIGN_QUESTIONS["gender_month"]) in campaign_q.text
+    _, format_q = await ba.press(vi("No"))
     assert format_q.text.startswith(step(3))
     _, topics_q = await ba.press(vi("Village meeting / conference"))
     assert topics_q.text.startswith(step(4))
@@ -229,7 +234,8 @@ async def test_an_old_question_s_button_pressed_late_changes_nothing(telegram_bo
 
     # A typed answer leaves the old question's buttons in place: pressing one later is refused too.
     date_q = current
-    [format_q] = await ba.say("hôm qua")
+    await ba.say("hôm qua")
+    _, format_q = await ba.press(vi("No"))  # 24/11 is in a campaign: its yes/no comes first
     before = (await bot.draft_of(BA)).state
     refused, current = await ba.press_on(date_q.message_id, ba.data_of(date_q, vi("Today")))
     assert refused.text == ALREADY and current.text.startswith(step(3))
@@ -240,7 +246,8 @@ async def test_an_old_question_s_button_pressed_late_changes_nothing(telegram_bo
     assert refused.text == ALREADY
     closed, topics_q = await ba.press(vi("Village meeting / conference"))
     assert closed.buttons == [] and topics_q.text.startswith(step(4))
-    assert (await bot.draft_of(BA)).state.answers == {"village": "t03", "held_on": "2026-11-24", "format": "meeting"}
+    assert (await bot.draft_of(BA)).state.answers == {"village": "t03", "held_on": "2026-11-24", "in_campaign": "no",
+                                                      "format": "meeting"}
     assert await ba.all_presses_answered()
 
 
@@ -267,7 +274,9 @@ async def test_the_same_update_delivered_twice_is_handled_once(telegram_bot):
     await ba.say("/baocao")
     await ba.press("Thôn 3")
     replies = await ba.say_delivered_twice("hôm qua")
-    assert len(replies) == 1 and replies[0].text.startswith(step(3))  # one answer, not a refusal after it
+    # One answer (the next question: 24/11's campaign yes/no, on the date's step), not a refusal after it.
+    assert len(replies) == 1 and replies[0].text.startswith(step(2))
+    assert vi(CAMPAIGN_QUESTIONS["gender_month"]) in replies[0].text
     update_id = max(u["update_id"] for u in bot.emu.updates if (u.get("message") or {}).get("text") == "hôm qua")
     assert await bot.count(InboxEvent, InboxEvent.dedup_key == str(update_id)) == 1
     assert (await bot.draft_of(BA)).state.answers == {"village": "t03", "held_on": "2026-11-24"}
@@ -312,7 +321,9 @@ async def test_webhook_mode_accepts_telegram_and_refuses_strangers(telegram_bot)
     assert await emu.deliver_webhook(update, url=bot.webhook_url) == 200
     assert await emu.deliver_webhook(update, url=bot.webhook_url) == 200
     await bot.settle(990001)
-    assert texts(ba.messages[sent:]) == [ba.messages[-1].text] and ba.messages[-1].text.startswith(step(3))
+    # The one reply is the next question: 24/11's campaign yes/no, on the date's step.
+    assert texts(ba.messages[sent:]) == [ba.messages[-1].text] and ba.messages[-1].text.startswith(step(2))
+    assert vi(CAMPAIGN_QUESTIONS["gender_month"]) in ba.messages[-1].text
     assert await bot.count(InboxEvent) == stored + 1
 
 
@@ -435,6 +446,9 @@ async def test_a_report_survives_kill_9_in_the_middle_and_no_log_shows_the_token
     bot = BotProcess(tmp_path, emu)  # python -m bot run, its own config.toml, SQLite file and key
     code = bot.invite("--role", "reporter", "--village", "t03", "--name", "Hoàng Văn Ba")
     assert re.fullmatch(r"[A-Z0-9-]{6,20}", code), code
+    # The process runs on real time: "hôm qua" may or may not fall in a campaign of the plan.
+    yesterday = (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) - timedelta(days=1)).date()
+    in_campaign = campaign_on(yesterday) is not None
     bot.start()
     ba = bot.user(BA, "Ba")
     try:
@@ -443,6 +457,8 @@ async def test_a_report_survives_kill_9_in_the_middle_and_no_log_shows_the_token
         await ba.say("/baocao")
         await ba.press("Thôn 3")  # question 1
         await ba.say("hôm qua")  # question 2
+        if in_campaign:
+            await ba.press(vi("No"))  # its campaign yes/no, on question 2's step
         _, topics_q = await ba.press(vi("Village meeting / conference"))  # question 3
         assert topics_q.text.startswith(step(4))
 
@@ -479,10 +495,11 @@ async def test_a_report_survives_kill_9_in_the_middle_and_no_log_shows_the_token
         assert await bot.stop() == 0  # SIGTERM: a clean stop
 
     # Every question was asked once, in order: nothing lost, nothing repeated across the restarts.
+    # (The campaign yes/no, when asked, shares question 2's step.)
     asked = [i for m in ba.messages for i in range(1, 10) if m.text.startswith(step(i))]
-    assert asked == list(range(1, 10))
+    assert asked == [1, 2, *([2] if in_campaign else []), *range(3, 10)]
 
-    yesterday = (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) - timedelta(days=1)).date().isoformat()
+    yesterday = yesterday.isoformat()
     assert bot.query("select ref, village_id, held_on, format, attendees_total, attendees_male, attendees_female "
                      "from reports") == [(f"BC-{year}-0001", "t03", yesterday, "meeting", 45, 20, 25)]
     assert bot.query("select topic from report_topics") == [("gender_equality",)]

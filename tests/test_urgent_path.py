@@ -24,6 +24,7 @@ async def half_an_outreach_report(head):
     await head.say("/baocao")
     await head.say("1")  # Thôn 3
     await head.say("hôm qua")
+    await head.say("khong")  # not part of the gender month (the tests' clock is inside it)
     await head.say("2")  # a branch meeting
 
 
@@ -138,7 +139,8 @@ async def test_emergency_words_without_tone_marks_and_never_inside_a_free_text_a
         assert vi(DANGER) in (await user.say(word))[-1], word
     # A note that merely begins with the word, at a free-text question, is the answer.
     await head.say("/baocao")
-    for answer in ("1", "hôm qua", "2", "1 xong", "30", "10", "20", "có", "bỏ qua", "bỏ qua", "bỏ qua", "bỏ qua",
+    # "khong": not part of the gender month; so the details skip one question fewer (no campaign choice)
+    for answer in ("1", "hôm qua", "khong", "2", "1 xong", "30", "10", "20", "có", "bỏ qua", "bỏ qua", "bỏ qua",
                    "bỏ qua", "bỏ qua", "bỏ qua"):
         await head.say(answer)
     note = "Cứu trợ gạo cho các hộ khó khăn cũng được nhắc đến trong buổi họp"

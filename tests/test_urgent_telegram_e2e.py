@@ -28,6 +28,7 @@ async def test_baotin_with_an_outreach_draft_open_asks_the_danger_question_at_on
     await ba.say("/baocao")
     await ba.press("Thôn 3")
     await ba.press(vi("Yesterday"))
+    await ba.press(vi("No"))  # yesterday (24/11) is in the Action Month for Gender Equality: not part of it
 
     replies = await ba.say("/baotin")
     texts = [m.text for m in replies]

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from bot.channels.zalo_bot import ZaloBotChannel
+from handlers.forms.outreach import CAMPAIGN_QUESTIONS
 from storage.models import Alert, Case, InboxEvent, OutboxMessage, Person, Photo, Report
 from tests.helpers import vi
 from tests.telegram_harness import eventually, jpeg
@@ -53,7 +54,11 @@ async def test_a_village_head_enrols_on_zalo_and_reports_a_meeting(zalo, idle, p
     [village_q] = await ba.say("baocao")
     assert village_q.startswith(step(1)) and "\n1. Thôn 3\n" in village_q
     assert (await ba.say("thon 3"))[-1].startswith(step(2))
-    [format_q] = await ba.say("hom qua")
+    # 24/11 is in the Action Month for Gender Equality: its yes/no, numbered, on the date's step.
+    [campaign_q] = await ba.say("hom qua")
+    assert campaign_q.startswith(step(2)) and vi(CAMPAIGN_QUESTIONS["gender_month"]) in campaign_q
+    assert "\n2. " + vi("No") in campaign_q
+    [format_q] = await ba.say("2")
     assert format_q.startswith(step(3)) and "\n10. " + vi("Other") in format_q
     assert (await ba.say("1"))[-1].startswith(step(4))
     toggled = (await ba.say("1, 2"))[-1]  # several choices: the list again, with the marks

@@ -48,7 +48,10 @@ async def test_a_village_head_follows_the_official_account_and_reports_with_butt
                                                                         vi("Cancel")]
     [date_q] = await ba.press("Thôn 3")
     assert date_q.text.startswith(step(2)) and vi("Yesterday") in date_q.titles
-    [format_q] = await ba.press(vi("Yesterday"))
+    # 24/11 is in the Action Month for Gender Equality: its yes/no, as buttons, on the date's step.
+    [campaign_q] = await ba.press(vi("Yesterday"))
+    assert campaign_q.text.startswith(step(2)) and campaign_q.titles[:2] == [vi("Yes"), vi("No")]
+    [format_q] = await ba.press(vi("No"))
     # Ten options do not fit five buttons: a numbered list, the controls as words to type.
     assert format_q.text.startswith(step(3)) and "\n10. " + vi("Other") in format_q.text and format_q.buttons == []
 

@@ -12,10 +12,13 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from cryptography.fernet import Fernet
 
+from storage.stats import campaign_on
 from tests.emulators.telegram import TelegramEmulator
 from tests.emulators.zalo_bot import ZaloBotEmulator
 from tests.emulators.zalo_oa import ZaloOAEmulator
@@ -78,7 +81,9 @@ class Process:
 
     async def settle(self, channel: str, key: str) -> None:
         assert self.proc.poll() is None, self.log_text()[-3000:]
-        await eventually(lambda: self.handled(channel, key), 15, f"the bot process to handle {key}")
+        # A restart on a busy two-core machine (imports, migrations check, three channels) can take
+        # most of 15 s before the first message is handled: wait longer, never sleep.
+        await eventually(lambda: self.handled(channel, key), 30, f"the bot process to handle {key}")
 
     async def wait_exit(self) -> int:
         await eventually(lambda: self.proc.poll() is not None, 15, "the bot process to exit")
@@ -115,6 +120,8 @@ async def test_one_process_serves_three_channels_and_a_zalo_report_survives_kill
         await bot.settle("zalo_bot", key)
         return [m.text for m in zb.messages("z1001") if m.seq > mark]
 
+    # The process runs on real time: "hôm qua" may or may not fall in a campaign of the plan.
+    in_campaign = campaign_on((datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) - timedelta(days=1)).date()) is not None
     try:
         code = bot.run("invite", "--role", "reporter", "--village", "t03", "--name", "Hoàng Văn Ba")
         bot.start()
@@ -127,7 +134,11 @@ async def test_one_process_serves_three_channels_and_a_zalo_report_survives_kill
         await say("bỏ qua")
         await say("/baocao")
         await say("1")
-        assert (await say("hôm qua"))[-1].startswith(step(3))
+        if in_campaign:
+            await say("hôm qua")
+            assert (await say("2"))[-1].startswith(step(3))  # the campaign yes/no, numbered: not part of it
+        else:
+            assert (await say("hôm qua"))[-1].startswith(step(3))
 
         bot.proc.kill()  # SIGKILL between two answers: no shutdown, no flush
         assert await bot.wait_exit() == -signal.SIGKILL
@@ -151,8 +162,9 @@ async def test_one_process_serves_three_channels_and_a_zalo_report_survives_kill
         for emu in (zb, oa, tg):
             await emu.stop()
 
+    # Every question once, in order, across the kill (the campaign yes/no, when asked, shares step 2).
     asked = [i for m in zb.messages("z1001") for i in range(1, 10) if m.text.startswith(step(i))]
-    assert asked == list(range(1, 10))  # every question once, in order, across the kill
+    assert asked == [1, 2, *([2] if in_campaign else []), *range(3, 10)]
     assert bot.query("select village_id, attendees_total, attendees_male, attendees_female from reports") == [
         ("t03", 120, 50, 70)]
     logs = bot.log_text()

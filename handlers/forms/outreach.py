@@ -10,7 +10,7 @@ from handlers.forms.engine import register
 from handlers.forms.steps import Answers, Form, FormEnv, Kind, Option, Step, differs, equals, selected
 from storage.models import Report
 from storage.reports import NewReport, save_report, topics_of
-from storage.stats import LARGE_SESSION
+from storage.stats import LARGE_SESSION, campaign_on
 
 WHOLE_COMMUNE = "all"
 UNCOUNTED = "uncounted"
@@ -55,6 +55,31 @@ LANGUAGES = (
     Option("bilingual", N_("Bilingual")),
 )
 YES_NO = (Option("yes", N_("Yes")), Option("no", N_("No")))
+# Asked right after the date when it falls in a campaign of the plan, so sessions are tagged to
+# their campaign without the optional details.
+CAMPAIGN_QUESTIONS = {
+    "gender_month": N_("Was this session part of the Action Month for Gender Equality (15/11 – 15/12)?"),
+    "dv_month": N_("Was this session part of the National Action Month on the prevention of domestic violence "
+                   "(June)?"),
+    "women_day": N_("Was this session part of International Women's Day (8/3)?"),
+    "vn_women_day": N_("Was this session part of Vietnamese Women's Day (20/10)?"),
+    "trafficking_day": N_("Was this session part of the Day against Human Trafficking (30/7)?"),
+}
+
+
+def campaign_of(answers: Answers) -> str | None:
+    """The campaign whose dates hold the session's date, if any."""
+    held = answers.get("held_on")
+    found = campaign_on(as_date(held)) if isinstance(held, str) else None
+    return found[0] if found else None
+
+
+def _during(code: str):
+    return lambda answers: campaign_of(answers) == code
+
+
+def _campaign_asked(answers: Answers) -> bool:
+    return campaign_of(answers) is not None
 
 
 def _villages(env: FormEnv) -> list[Option]:
@@ -112,6 +137,8 @@ ITEMS = (
          options=_villages, explain=_not_your_village),
     Step("held_on", Kind.DATE, N_("On what date was it held? (dd/mm/yyyy, or 'hôm nay', 'hôm qua')"),
          label=N_("Date held"), extra=(Option("today", N_("Today")), Option("yesterday", N_("Yesterday")))),
+    *(Step("in_campaign", Kind.YESNO, question, label=N_("Part of the campaign"), options=YES_NO, when=_during(code),
+           follow_up=True) for code, question in CAMPAIGN_QUESTIONS.items()),
     Step("format", Kind.CHOICE, N_("What kind of session was it?"), label=N_("Format"), options=FORMATS),
     Step("format_other", Kind.TEXT, N_("Please describe the kind of session briefly."),
          label=N_("Format (other)"), when=equals("format", "other"), max_length=200, follow_up=True),
@@ -130,7 +157,8 @@ ITEMS = (
     Step("more", Kind.YESNO, N_("Add more details (campaign, language, materials, youth, ethnic minority, note)?"),
          label=N_("More details"), options=YES_NO),
     Step("campaign", Kind.CHOICE, N_("Was it part of a campaign?"), label=N_("Campaign"), options=CAMPAIGNS,
-         when=equals("more", "yes"), optional=True, section=N_("More details")),
+         when=lambda answers: answers.get("more") == "yes" and not _campaign_asked(answers), optional=True,
+         section=N_("More details")),
     Step("language", Kind.CHOICE, N_("Which language was used?"), label=N_("Language"), options=LANGUAGES,
          when=equals("more", "yes"), optional=True),
     Step("leaflets", Kind.INTEGER, N_("How many leaflets were handed out?"), label=N_("Leaflets"),
@@ -154,6 +182,12 @@ ITEMS = (
 )
 
 
+def _campaign(answers: Answers) -> str | None:
+    if _campaign_asked(answers):
+        return campaign_of(answers) if answers.get("in_campaign") == "yes" else None
+    return None if answers.get("campaign") in (None, "none") else answers.get("campaign")
+
+
 def _value(answers: Answers, key: str):
     value = answers.get(key)
     return None if value in (None, UNCOUNTED) else value
@@ -170,7 +204,7 @@ async def submit(ctx: Ctx, answers: Answers, meta: dict) -> str:
         "attendees_total": answers["attendees_total"],
         "attendees_male": _value(answers, "attendees_male"),
         "attendees_female": _value(answers, "attendees_female"),
-        "campaign": None if answers.get("campaign") == "none" else answers.get("campaign"),
+        "campaign": _campaign(answers),
         "language": answers.get("language"),
         "note": answers.get("note"),
     }
@@ -209,7 +243,11 @@ async def answers_of(ctx: Ctx, report: Report, photo_ids: list[int]) -> Answers:
         answers["topic_other"] = report.topic_other
     if report.attendees_female is not None:
         answers["attendees_female"] = report.attendees_female
-    extras = ("campaign", "language", "leaflets", "banners", "loudspeaker_minutes", "youth", "ethnic_minority", "note")
+    if (code := campaign_of(answers)) is not None:
+        answers["in_campaign"] = "yes" if report.campaign == code else "no"
+    extras = ("language", "leaflets", "banners", "loudspeaker_minutes", "youth", "ethnic_minority", "note")
+    if code is None:
+        extras = ("campaign", *extras)
     if any(getattr(report, k) is not None for k in extras):
         answers["more"] = "yes"
         for k in extras:

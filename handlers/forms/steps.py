@@ -236,7 +236,7 @@ def _parts_of(form: Form) -> dict[str, tuple]:
             part = ("after", item.key)
         else:
             if item.section:
-                part = ("section", item.key)
+                part = ("section", item.key, item.section)
             out[item.key] = part
     return out
 
@@ -251,12 +251,13 @@ def progress(form: Form, steps: list[Position], address: str) -> Progress | None
             parts.append((new, []))
             key = new
         parts[-1][1].append(pos)
-    for _, members in parts:
+    for part, members in parts:
         for i, pos in enumerate(members):
             if pos.address != address:
                 continue
             main = [p for p in members if not p.step.follow_up]
             number = sum(1 for p in members[: i + 1] if not p.step.follow_up) or 1
-            section = next((p.step.section for p in members if p.step.section), "")
+            # The part's name comes from the form's shape: its first step may be off the path.
+            section = part[2] if part[0] == "section" else ""
             return Progress(number, max(len(main), 1), section)
     return None

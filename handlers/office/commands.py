@@ -34,24 +34,35 @@ async def commune_text(session, config, commune, period: stats.Period, *, now, l
                               targets=config.targets)
 
 
-@command("tuan", N_("Figures of a week: /tuan, /tuan 2026-W47"), order=40)
+PERIOD_EXAMPLES = N_("Examples: {command}, {command} truoc, {command} 2026-W47, {command} 11/2026, "
+                     "{command} quy 2, {command} 6 thang, {command} 6 thang cuoi nam, {command} nam 2026, "
+                     "{command} 01/11/2026-15/11/2026")
+
+
+def read_period(ctx: Ctx, command_: str, arg: str, default: str) -> stats.Period | None:
+    """The period typed after a command, or None once the person has been told why not."""
+    period = periods.parse(arg, ctx.today, default=default, reporting_start=ctx.config.reporting_start)
+    if period is None:
+        ctx.say(ctx.t("I could not read “{text}” as a period.", text=parsing.quotable(arg)) + " "
+                + ctx.t(PERIOD_EXAMPLES, command="/" + command_))
+        return None
+    if periods.not_started(period, ctx.today):
+        ctx.say(ctx.t("The period {start} – {end} has not started yet: there are no figures for it.",
+                      start=official_day(period.start), end=official_day(period.end)))
+        return None
+    return period
+
+
+@command("tuan", N_("Figures of a week (or any period): /tuan, /tuan 2026-W47"), order=40)
 async def week_figures(ctx: Ctx, arg: str) -> None:
-    period = periods.parse_week(arg, ctx.today)
-    if period is None:
-        ctx.say(ctx.t("I could not read “{text}” as a week. Examples: /tuan, /tuan truoc, /tuan 2026-W47, "
-                      "/tuan 01/11/2026-15/11/2026", text=parsing.quotable(arg)))
-        return
-    await show_figures(ctx, period)
+    if (period := read_period(ctx, "tuan", arg, "week")) is not None:
+        await show_figures(ctx, period)
 
 
-@command("thang", N_("Figures of a month: /thang, /thang 11/2026"), order=41)
+@command("thang", N_("Figures of a month (or any period): /thang 11/2026, /thang quy 2, /thang nam 2026"), order=41)
 async def month_figures(ctx: Ctx, arg: str) -> None:
-    period = periods.parse_month(arg, ctx.today)
-    if period is None:
-        ctx.say(ctx.t("I could not read “{text}” as a month. Examples: /thang, /thang truoc, /thang 11/2026, "
-                      "/thang 01/11/2026-15/11/2026", text=parsing.quotable(arg)))
-        return
-    await show_figures(ctx, period)
+    if (period := read_period(ctx, "thang", arg, "month")) is not None:
+        await show_figures(ctx, period)
 
 
 def _village_candidates(ctx: Ctx) -> list[tuple]:
@@ -127,10 +138,8 @@ async def subscribe(ctx: Ctx, arg: str) -> None:
 
 @command("xuat", N_("Export a period to Excel: /xuat 11/2026"), order=45)
 async def export(ctx: Ctx, arg: str) -> None:
-    period = periods.parse_any(arg, ctx.today)
+    period = read_period(ctx, "xuat", arg, "month")
     if period is None:
-        ctx.say(ctx.t("I could not read “{text}” as a period. Examples: /xuat, /xuat 11/2026, /xuat 2026-W47, "
-                      "/xuat 01/11/2026-15/11/2026", text=parsing.quotable(arg)))
         return
     province = province_view(ctx)
     communes = ctx.config.communes if province else (ctx.commune,)

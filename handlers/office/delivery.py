@@ -77,44 +77,46 @@ async def preferred_channel(session, person: Person) -> str | None:
 
 
 class Attachments:
-    """The workbook and chart of one digest, made once per language and stored once for links."""
+    """The workbook and chart of one digest, made once per language and reader (inside the commune,
+    or outside it, where case counts of 1 or 2 read "<3") and stored once for links."""
 
     def __init__(self, session, services, commune, figures: stats.Figures, *, now: datetime) -> None:
         self.session, self.services, self.commune, self.figures, self.now = session, services, commune, figures, now
         self._rows: list | None = None
         self._others: dict = {}
-        self._made: dict[str, tuple[bytes, bytes]] = {}
-        self._links: dict[str, str] = {}
+        self._made: dict[tuple[str, bool], tuple[bytes, bytes]] = {}
+        self._links: dict[tuple[str, bool], str] = {}
 
     @property
     def name(self) -> str:
         return f"ban-tin-{self.figures.period.week_key}-{self.commune.id}"
 
-    async def made(self, lang: str) -> tuple[bytes, bytes]:
-        if lang not in self._made:
+    async def made(self, lang: str, small: bool = False) -> tuple[bytes, bytes]:
+        if (lang, small) not in self._made:
             period = self.figures.period
             if self._rows is None:
                 self._rows = await stats.report_rows(self.session, [self.commune.id], period.start, period.end)
                 self._others = await files.other_answers(self.session, [self.commune.id], period.start, period.end)
             names = {(self.commune.id, v.id): v.name for v in self.commune.villages}
-            self._made[lang] = (files.workbook(lang, self._rows, names, figures=self.figures, commune=self.commune,
-                                               others=self._others, now=self.now),
-                                files.chart(lang, self.figures, self.commune.name))
-        return self._made[lang]
+            self._made[(lang, small)] = (
+                files.workbook(lang, self._rows, names, figures=self.figures, commune=self.commune,
+                               others=self._others, now=self.now, small=small),
+                files.chart(lang, self.figures, self.commune.name))
+        return self._made[(lang, small)]
 
-    async def replies(self, lang: str, channel: str, text: str) -> list[Reply]:
-        xlsx, png = await self.made(lang)
+    async def replies(self, lang: str, channel: str, text: str, small: bool = False) -> list[Reply]:
+        xlsx, png = await self.made(lang, small)
         if links.sends_files(channel):
             return [Reply(text=text), Reply(text="", photo=png), Reply(text="", file=(self.name + ".xlsx", xlsx))]
-        if lang not in self._links:
+        if (lang, small) not in self._links:
             args = dict(commune_id=self.commune.id, now=self.now)
             book = await links.link(self.session, self.services, name=self.name + ".xlsx", mime=files.XLSX, data=xlsx,
                                     **args)
             picture = await links.link(self.session, self.services, name=self.name + ".png", mime="image/png",
                                        data=png, **args)
-            self._links[lang] = translate(lang, "Excel file: {xlsx}\nChart: {png}\n(The links work for {days} days.)",
+            self._links[(lang, small)] = translate(lang, "Excel file: {xlsx}\nChart: {png}\n(The links work for {days} days.)",
                                           xlsx=book, png=picture, days=self.services.config.digest.link_days)
-        return [Reply(text=text + "\n\n" + self._links[lang])]
+        return [Reply(text=text + "\n\n" + self._links[(lang, small)])]
 
 
 async def queue_digest(session, services, commune, period: stats.Period, *, now: datetime,
@@ -130,10 +132,12 @@ async def queue_digest(session, services, commune, period: stats.Period, *, now:
         channel = await preferred_channel(session, person) if person else None
         if channel is None:
             continue
-        # Outside the commune (province officers), case counts of 1 or 2 print as "<3".
+        # Outside the commune (province officers), case counts of 1 or 2 print as "<3", in the text
+        # and in the workbook alike.
+        small = person.commune_id != commune.id
         text = render.digest_text(person.lang, figures, commune.name, today=today, missed=list(missed),
-                                  small=person.commune_id != commune.id, targets=services.config.targets)
-        for reply in await attachments.replies(person.lang, channel, text):
+                                  small=small, targets=services.config.targets)
+        for reply in await attachments.replies(person.lang, channel, text, small):
             await queue_to_person(session, services.keyring, person_id, reply, now=now, kind="digest")
         reached += 1
     return reached

@@ -25,9 +25,17 @@ from handlers.forms import outreach as outreach_form
 from handlers.menu import ORG_NAMES
 from handlers.office import report_form
 from handlers.office.forms import FORM
-from handlers.office.render import CAMPAIGN_LABELS, FORM_LABELS, FORMAT_LABELS, KIND_LABELS, TOPIC_LABELS, Words
+from handlers.office.render import (
+    CAMPAIGN_LABELS,
+    CAMPAIGN_NAMES,
+    FORM_LABELS,
+    FORMAT_LABELS,
+    KIND_LABELS,
+    TOPIC_LABELS,
+    Words,
+)
 from storage.models import Report
-from storage.stats import CaseRow, Figures, Outreach, ReportRow
+from storage.stats import CaseRow, Figures, OrgFigures, Outreach, ReportRow
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DATE_FORMAT = "DD/MM/YYYY"
@@ -336,6 +344,37 @@ def _village_sheet(book: Book, f: Figures) -> None:
     ws.autofilter(0, 0, max(1, len(f.villages)), 8)
 
 
+def _org_sheet(book: Book, f: Figures) -> None:
+    """Completeness and outreach per organisation (every organisation, zeros too)."""
+    t = book.t
+    ws = book.data_sheet(t(N_("By organisation")), [
+        (t(N_("Organisation")), 24), (t(N_("Reporters enrolled")), 11), (t(N_("Reporters who reported")), 11),
+        (t(N_("Sessions")), 10), (t(N_("Attendances (total)")), 12), (t(N_("Women")), 9),
+        (t(N_("Attendances counted by sex (base of the share)")), 13),
+        (t(N_("Share of women (women / attendances counted by sex)")), 12)])
+    codes = list(ORG_NAMES) + [o for o in f.by_org if o not in ORG_NAMES]
+    for i, org in enumerate(codes, 1):
+        g = f.by_org.get(org) or OrgFigures(org)
+        o = g.outreach
+        _write_cells(book, ws, i, [t(ORG_NAMES.get(org, org)), g.reporters, g.reporting, o.sessions, o.total,
+                                   o.female, o.counted, ("share", o.female, o.counted)])
+    ws.autofilter(0, 0, len(codes), 7)
+
+
+def _campaign_sheet(book: Book, f: Figures) -> None:
+    """Every campaign of the period with its own totals: those marked as part of it, and every
+    session held in its days."""
+    t = book.t
+    ws = book.data_sheet(t(N_("Campaigns")), [
+        (t(N_("Campaign")), 34), (t(N_("From")), 11), (t(N_("To")), 11), (t(N_("Figures up to")), 11),
+        (t(N_("Over")), 8), (t(N_("Sessions marked as part of it")), 12),
+        (t(N_("Attendances at the sessions marked")), 12), (t(N_("Sessions held in those days")), 12),
+        (t(N_("Attendances at the sessions held in those days")), 12)])
+    for i, c in enumerate(f.campaigns, 1):
+        _write_cells(book, ws, i, [t(CAMPAIGN_NAMES[c.code]), c.start, c.end, c.upto, c.closed, c.tagged.sessions,
+                                   c.tagged.total, c.held.sessions, c.held.total])
+
+
 def _case_sheet(book: Book, case_rows: list[CaseRow], village_names: dict) -> None:
     from handlers.myreports import STATUS_NAMES
 
@@ -375,6 +414,9 @@ def workbook(lang: str, rows: list[ReportRow], village_names: dict, *, figures: 
     ws.autofilter(0, 0, max(1, len(rows)), len(_outreach_headers(book, several)) - 1)
     if figures is not None:
         _village_sheet(book, figures)
+        _org_sheet(book, figures)
+        if figures.campaigns:
+            _campaign_sheet(book, figures)
     if case_rows is not None:
         _case_sheet(book, case_rows, village_names)
     if extra_summary is not None:

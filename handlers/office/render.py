@@ -12,6 +12,7 @@ from bot.config import TargetsConfig
 from bot.i18n import N_, day, number, official_day, translate
 from handlers.forms import case as case_form
 from handlers.forms import outreach as outreach_form
+from handlers.menu import ORG_NAMES
 from storage import stats
 from storage.stats import CommuneRow, Figures, Outreach, Period, next_campaign
 
@@ -163,16 +164,35 @@ def span(period: Period) -> str:
     return official_day(period.start) + " – " + end
 
 
-def heading(lang: str, period: Period, commune_name: str) -> str:
-    w = Words(lang)
+ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+
+
+def title(lang: str, period: Period) -> str:
+    """The period's name as a heading says it: week 48/2026, quarter II/2026, 6 months …"""
+    w, start = Words(lang), period.start
     if period.kind == "week":
-        year, week, _ = period.start.isocalendar()
-        title = w.t("WEEKLY DIGEST, WEEK {week}/{year}", week=f"{week:02d}", year=year)
-    elif period.kind == "month":
-        title = w.t("FIGURES FOR MONTH {month}/{year}", month=f"{period.start.month:02d}", year=period.start.year)
-    else:
-        title = w.t("FIGURES FOR THE PERIOD")
-    return f"{title} ({span(period)}) — {commune_name}"
+        year, week, _ = start.isocalendar()
+        return w.t("WEEKLY DIGEST, WEEK {week}/{year}", week=f"{week:02d}", year=year)
+    if period.kind == "month":
+        return w.t("FIGURES FOR MONTH {month}/{year}", month=f"{start.month:02d}", year=start.year)
+    if period.kind == "quarter":
+        return w.t("FIGURES FOR QUARTER {quarter}/{year}", quarter=ROMAN[(start.month + 2) // 3], year=start.year)
+    if period.kind == "half":
+        return w.t(N_("FIGURES FOR THE FIRST SIX MONTHS OF {year}") if start.month == 1
+                   else N_("FIGURES FOR THE LAST SIX MONTHS OF {year}"), year=start.year)
+    if period.kind == "year":
+        return w.t("FIGURES FOR THE YEAR {year}", year=start.year)
+    if period.kind == "reporting_year":
+        return w.t("FIGURES FOR THE REPORTING YEAR {year}", year=period.end.year)
+    return w.t("FIGURES FOR THE PERIOD")
+
+
+def heading(lang: str, period: Period, commune_name: str, today: date | None = None) -> str:
+    """The title, the dates, and "tính đến ngày …" while the period is not over."""
+    dates = span(period)
+    if today is not None and today < period.end:
+        dates += ", " + translate(lang, "so far, up to {date}", date=official_day(today))
+    return f"{title(lang, period)} ({dates}) — {commune_name}"
 
 
 def as_of(lang: str, moment) -> str:
@@ -225,7 +245,7 @@ def _kind_lines(w: Words, k: stats.KindFigures, number_: str) -> list[str]:
     """One kind's section: received, confirmed, handled, and the official breakdowns of the period."""
     words, c, y = KIND_WORDS[k.kind], k.period, k.flow_ytd
     lines = [f"{number_} {w.t(words.title)}"]
-    if not (k.flow.received or y.received or k.flow.verifying or c.new):
+    if not (any(vars(k.flow).values()) or y.received or c.new):
         lines.append(w.t("No cases."))
         return lines
     lines += [
@@ -264,6 +284,48 @@ def _kind_lines(w: Words, k: stats.KindFigures, number_: str) -> list[str]:
     return lines
 
 
+def _campaign_line(w: Words, c: stats.CampaignFigures) -> str:
+    """A campaign's own totals: "kết quả" once it is over, "đến ngày …" while it runs."""
+    when = w.t("results") if c.closed else w.t("so far, up to {date}", date=official_day(c.upto))
+    days = official_day(c.start) if c.start == c.end else official_day(c.start) + " – " + official_day(c.end)
+    return w.t("{campaign} ({days}), {when}: sessions marked as part of it: {tagged}; all sessions held in those "
+               "days: {held}", campaign=w.t(CAMPAIGN_NAMES[c.code]), days=days, when=when,
+               tagged=_outreach_line(w, c.tagged), held=_outreach_line(w, c.held))
+
+
+def _org_lines(w: Words, f: Figures) -> list[str]:
+    """Completeness and outreach per organisation, as the plan asks each unit to report."""
+    if not f.by_org:
+        return []
+    lines = [w.t("By organisation (reporters who reported this period / reporters enrolled · outreach):")]
+    sessions = 0
+    for org in [o for o in ORG_NAMES if o in f.by_org] + [o for o in f.by_org if o not in ORG_NAMES]:
+        g = f.by_org[org]
+        sessions += g.outreach.sessions
+        lines.append(w.t("• {org}: {reporting}/{reporters} reporters · {sessions} sessions, {total} attendances",
+                         org=w.t(ORG_NAMES.get(org, org)), reporting=w.n(g.reporting), reporters=w.n(g.reporters),
+                         sessions=w.n(g.outreach.sessions), total=w.n(g.outreach.total)))
+    if f.outreach.sessions > sessions:
+        lines.append(w.t("• organisation not recorded: {n} sessions", n=w.n(f.outreach.sessions - sessions)))
+    return lines
+
+
+def _closed_year_lines(w: Words, y: stats.YearFigures) -> list[str]:
+    """The final totals of the year a week crossing 31/12 closes."""
+    lines = ["", w.t("Final totals of the year {year} ({start} – {end})", year=y.year,
+                     start=official_day(date(y.year, 1, 1)), end=official_day(date(y.year, 12, 31))),
+             w.t("Outreach: {line}", line=_outreach_line(w, y.outreach))]
+    for kind, flow in y.flows.items():
+        words = KIND_WORDS[kind]
+        lines.append(w.t("{title}: received {received} = still being verified {verifying} + {confirmed_label}, "
+                         "being handled {confirmed} + handled {handled} + {not_label} {not_of_kind} (status at "
+                         "31/12)", title=w.t(words.title), received=w.c(flow.received), verifying=w.c(flow.verifying),
+                         confirmed_label=w.t(words.confirmed).lower(), confirmed=w.c(flow.confirmed),
+                         handled=w.c(flow.handled), not_label=w.t(words.not_of_kind).lower(),
+                         not_of_kind=w.c(flow.not_of_kind)))
+    return lines
+
+
 def target_for(year: int, targets: TargetsConfig | None = None, indicator: str = "support") -> tuple[int, int]:
     """(year, percent) of the NQ 28 target in force in `year`, from config.toml's [targets]."""
     return (targets or TargetsConfig()).for_year(indicator, year)
@@ -272,9 +334,15 @@ def target_for(year: int, targets: TargetsConfig | None = None, indicator: str =
 def paragraph(lang: str, f: Figures, *, small: bool = False) -> str:
     """The ready-to-paste paragraph in official style."""
     w = Words(lang, small=small)
+    first_half = f.period.start.month == 1
     when = {
         "week": w.t("During the week"),
         "month": w.t("During the month"),
+        "quarter": w.t("During the quarter"),
+        "half": w.t(N_("During the first six months of the year") if first_half
+                    else N_("During the last six months of the year")),
+        "year": w.t("During the year"),
+        "reporting_year": w.t("During the reporting year"),
     }.get(f.period.kind) or w.t("From {start} to {end}", start=official_day(f.period.start),
                                  end=official_day(f.period.end))
     text = w.t(
@@ -283,8 +351,9 @@ def paragraph(lang: str, f: Figures, *, small: bool = False) -> str:
         when=when, sessions=w.n(f.outreach.sessions), reported=w.n(len(f.reported)), villages=w.n(len(f.villages)),
         total=w.n(f.outreach.total), women=w.women(f.outreach),
     )
-    text += w.t("; since the start of the year {sessions} sessions with {total} attendances",
-                sessions=w.n(f.ytd.sessions), total=w.n(f.ytd.total))
+    if f.period.ytd_start != f.period.start:  # a period that starts the year is its own year to date
+        text += w.t("; since the start of the year {sessions} sessions with {total} attendances",
+                    sessions=w.n(f.ytd.sessions), total=w.n(f.ytd.total))
     received = [w.t(KIND_WORDS[k.kind].received, n=w.c(k.flow.received)) for k in f.kinds.values()
                 if k.flow.received]
     if received:
@@ -300,7 +369,7 @@ def digest_text(lang: str, f: Figures, commune_name: str, *, today: date, missed
                 small: bool = False, targets: TargetsConfig | None = None) -> str:
     """`small`: for a reader outside the commune, case counts of 1 or 2 print as "<3"."""
     w = Words(lang, small=small)
-    lines = [heading(lang, f.period, commune_name)]
+    lines = [heading(lang, f.period, commune_name, today)]
     if f.computed_at is not None:
         lines.append(as_of(lang, f.computed_at))
     if missed:
@@ -311,6 +380,7 @@ def digest_text(lang: str, f: Figures, commune_name: str, *, today: date, missed
                   villages=w.n(len(f.villages)))]
     if f.not_reported:
         lines.append(w.t("Not yet reported: {list}", list=", ".join(f.not_reported)))
+    lines += _org_lines(w, f)
     lines += ["", w.t("2. Outreach"),
               w.t("This period: {line}", line=_outreach_line(w, f.outreach)),
               w.t("Year to date ({start} – {end}): {line}", start=official_day(f.period.ytd_start),
@@ -327,11 +397,7 @@ def digest_text(lang: str, f: Figures, commune_name: str, *, today: date, missed
     if thin:
         lines.append(w.t("Fewer than two sessions this year: {list}",
                          list=", ".join(f"{name} ({w.n(n)})" for name, n in thin)))
-    if f.campaign is not None:
-        code, start, end, so_far, tagged = f.campaign
-        lines.append(w.t("{campaign} ({start} – {end}) so far: {line}; marked as part of it: {tagged}",
-                         campaign=w.t(CAMPAIGN_NAMES[code]), start=official_day(start), end=official_day(end),
-                         line=_outreach_line(w, so_far), tagged=w.n(tagged)))
+    lines += [_campaign_line(w, c) for c in f.campaigns]
     c = f.cases
     lines += ["", w.t("3. Cases (figures only; each kind apart)"),
               w.t("New this period, all kinds: {n} (urgent {urgent}, of them acknowledged {ack})",
@@ -344,6 +410,8 @@ def digest_text(lang: str, f: Figures, commune_name: str, *, today: date, missed
                      stale=w.c(f.stale_cases)))
     for i, k in enumerate(f.kinds.values(), 1):
         lines += _kind_lines(w, k, f"3.{i}")
+    if f.closed_year is not None:
+        lines += _closed_year_lines(w, f.closed_year)
     lines += ["", w.t("4. National targets (Resolution 28/NQ-CP), year to date")]
     for label, ratio, indicator, left_out in (
         (N_("2a. People subjected to domestic or gender-based violence who received at least one basic support "
@@ -392,7 +460,7 @@ def province_text(lang: str, period: Period, rows: list[CommuneRow], names: dict
                   computed_at=None) -> str:
     """Every commune side by side: aggregates, never a case; case counts of 1 or 2 print as "<3"."""
     w = Words(lang, small=True)
-    lines = [heading(lang, period, w.t("all communes"))]
+    lines = [heading(lang, period, w.t("all communes"), computed_at.date() if computed_at else None)]
     if computed_at is not None:
         lines.append(as_of(lang, computed_at))
     lines.append("")

@@ -113,7 +113,7 @@ def values(f: Figures) -> tuple[dict[str, int], dict[str, int]]:
         for kind, k in (getattr(f, "kinds", None) or {}).items():
             p = KIND_PREFIX.get(kind, kind)
             flow, cases = getattr(k, flow_attr), getattr(k, cases_attr)
-            for name in ("received", "confirmed", "not_of_kind", "verifying", "handled"):
+            for name in ("received", "confirmed", "not_of_kind", "verifying", "handled", "ever_confirmed"):
                 out[f"{p}.{name}"] = getattr(flow, name)
             out[f"{p}.households"] = cases.households
             _flat(out, f"{p}.form", cases.by_form)

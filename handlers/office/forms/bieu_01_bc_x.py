@@ -61,7 +61,7 @@ FLAGS = (("disabled", N_("People with a disability")),
 def _kind_flow(prefix: str, received: str, confirmed: str, not_of_kind: str) -> tuple[Row, ...]:
     return (
         Row("1", received, CASES, key=f"{prefix}.received"),
-        Row("2", confirmed, CASES, key=f"{prefix}.confirmed"),
+        Row("2", confirmed, CASES, key=f"{prefix}.ever_confirmed"),
         Row("3", not_of_kind, CASES, key=f"{prefix}.not_of_kind"),
         Row("4", N_("Still being verified at the end of the period"), CASES, key=f"{prefix}.verifying"),
         Row("5", N_("Cases handled"), CASES, key=f"{prefix}.handled"),
@@ -74,7 +74,8 @@ FORM = Form(
               "07/2017/TT-BVHTTDL"),
     title=N_("STATISTICS ON GENDER-EQUALITY OUTREACH AND DOMESTIC VIOLENCE PREVENTION"),
     note=N_("Cases received: reported in the period. Confirmed, found not to be of their kind and handled: the "
-            "status was set in the period; year to date, each case counts once, by its latest status. The "
+            "status was set in the period; year to date, each case counts once, by its latest status, and the "
+            "confirmed cases include those since handled. The "
             "breakdowns count the cases received and not found to be of another kind; a case may have several "
             "forms of violence, measures and kinds of support."),
     rows=(
