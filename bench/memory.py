@@ -65,7 +65,7 @@ async def _world(url: str, key: str, people: int, drafts: int, communes: int):
     rows = []
     held_on = now.astimezone(TZ).date() - timedelta(days=1)
     # Held yesterday; when that is in a campaign of the plan, its yes/no was answered too (No).
-    campaign = {"in_campaign": "no"} if campaign_on(held_on) is not None else {}
+    campaign = {f"in_{found[0]}": "no"} if (found := campaign_on(held_on)) is not None else {}
     for m in members[:drafts]:
         state = DraftState(form="outreach", cursor="attendees_total", answers={
             "village": m.village_id, "held_on": held_on.isoformat(), **campaign, "format": "meeting",

@@ -71,8 +71,12 @@ async def _run(config: Config, args, clock: Clock, out) -> int:
     now = clock.now()
     today = now.astimezone(commune.tz).date()
     period = periods.parse(args.period, today, reporting_start=config.reporting_start)
-    if period is None or periods.not_started(period, today):
-        print(f"error: --period {args.period!r}: expected {PERIOD_HELP}, not after today", file=sys.stderr)
+    if period is None:
+        print(f"error: --period {args.period!r}: expected {PERIOD_HELP}", file=sys.stderr)
+        return 2
+    if periods.not_started(period, today):
+        print(f"error: --period {args.period!r}: {period.start.isoformat()} .. {period.end.isoformat()} has not "
+              f"started yet (today is {today.isoformat()})", file=sys.stderr)
         return 2
     try:
         async with database(config) as (session, _keyring):

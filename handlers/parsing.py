@@ -384,11 +384,27 @@ def parse_date(
     result = _read_date(text, today)
     if isinstance(result, ParseError):
         return result
+    if result > today and not allow_future and _yearless(text):
+        # A day and month without a year that is still to come this year is last year's when that
+        # one is within the window: "20/11" typed on 05/01/2027 is 20/11/2026. "26/11" typed on
+        # 25/11 stays this year's, and is refused as in the future.
+        try:
+            before = result.replace(year=result.year - 1)
+        except ValueError:  # 29/02
+            before = None
+        if before is not None and (window_days is None or (today - before).days <= window_days):
+            result = before
     if result > today and not allow_future:
         return ParseError("future")
     if window_days is not None and (today - result).days > window_days:
         return ParseError("too_old", {"days": window_days})
     return result
+
+
+def _yearless(text: str) -> bool:
+    folded = re.sub(r"^ngay\s+", "", fold(text))
+    m = _DMY.fullmatch(folded) or _DMY_WORDS.fullmatch(folded)
+    return bool(m) and m[3] is None
 
 
 def _read_date(text: str, today: date) -> date | ParseError:
@@ -408,11 +424,7 @@ def _read_date(text: str, today: date) -> date | ParseError:
         year, month, day = (int(g) for g in iso.groups())
     elif dmy := _DMY.fullmatch(folded) or _DMY_WORDS.fullmatch(folded):
         day, month = int(dmy[1]), int(dmy[2])
-        if dmy[3] is None:
-            # A December date typed in January means last December.
-            year = today.year - 1 if today.month == 1 and month == 12 else today.year
-        else:
-            year = int(dmy[3]) + (2000 if len(dmy[3]) == 2 else 0)
+        year = today.year if dmy[3] is None else int(dmy[3]) + (2000 if len(dmy[3]) == 2 else 0)
     else:
         return ParseError("not_a_date")
     try:

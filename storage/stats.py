@@ -312,6 +312,9 @@ class Figures:
     computed_at: datetime | None = None  # local time of the commune: "số liệu tính đến"
     by_org: dict[str, OrgFigures] = field(default_factory=dict)
     closed_year: YearFigures | None = None
+    # Sessions for the whole commune or several villages ("Toàn xã / liên thôn"): in no village's line.
+    commune_wide: Outreach = field(default_factory=Outreach)
+    commune_wide_ytd: Outreach = field(default_factory=Outreach)
 
     @property
     def reported(self) -> list[str]:
@@ -619,29 +622,35 @@ async def figures(session: AsyncSession, commune, period: Period, *, now: dateti
         supported=supported, counselled=counselled,
         quality=await quality(session, cid, period, since, until),
         kinds=kinds, target_2a=t2a, target_2b=t2b, target_3=t3, computed_at=now.astimezone(tz),
-        by_org=await org_figures(session, cid, period.start, period.end),
+        by_org=await org_figures(session, cid, period.start, period.end, until),
+        commune_wide=village_period.get(None, Outreach()), commune_wide_ytd=village_ytd.get(None, Outreach()),
         closed_year=None if period.closed_year is None else await year_figures(session, commune, period.closed_year),
     )
 
 
 async def campaign_figures(session: AsyncSession, commune_id: str, code: str, start: date, end: date,
                            period: Period, today: date) -> CampaignFigures:
-    """A campaign's own totals, from its first day (even before the period) to its last, the
-    period's end or today, whichever comes first."""
+    """A campaign's own totals: every session held in its days, from its first day (even before the
+    period) to its last, the period's end or today, whichever comes first; and the sessions marked as
+    part of it, wherever they fall in its year (a reporter may mark one held the day after)."""
     upto = min(end, period.end, today)
     held = (await _one_commune(session, commune_id, start, upto)).get(None, Outreach())
-    tagged = (await outreach_by(session, [commune_id], start, upto, campaign=code)).get((commune_id,), Outreach())
+    year_end = min(date(start.year, 12, 31), period.end, today)
+    tagged = (await outreach_by(session, [commune_id], date(start.year, 1, 1), year_end, campaign=code)
+              ).get((commune_id,), Outreach())
     return CampaignFigures(code, start, end, upto, end < today and end <= period.end, held, tagged)
 
 
-async def org_figures(session: AsyncSession, commune_id: str, start: date, end: date) -> dict[str, OrgFigures]:
-    """Per organisation: enrolled reporters, those who reported in the period, the outreach reported."""
+async def org_figures(session: AsyncSession, commune_id: str, start: date, end: date, until: datetime
+                      ) -> dict[str, OrgFigures]:
+    """Per organisation: reporters enrolled by the period's end, those who reported in the period,
+    the outreach reported."""
     out: dict[str, OrgFigures] = {}
     enrolled = await session.execute(
         select(Person.org, func.count(distinct(Person.id)))
         .join(PersonRole, PersonRole.person_id == Person.id)
         .where(Person.commune_id == commune_id, Person.active.is_(True), PersonRole.role == "reporter",
-               Person.org.is_not(None))
+               Person.org.is_not(None), Person.created_at < until)
         .group_by(Person.org))
     for org, n in enrolled:
         out.setdefault(org, OrgFigures(org)).reporters = int(n)

@@ -162,6 +162,8 @@ async def test_the_year_end_week_counts_every_section_by_hand(app, config):
     assert vi("{reported}/{villages} villages have reported.", reported="3", villages="22") in text
     assert "0/1 (0,0%) — chỉ tiêu 90% đến năm 2030" in text and "0/1 (0,0%) — chỉ tiêu 70% đến năm 2030" in text
     assert "Từ đầu năm (01/01/2027 – 03/01/2027): 2 buổi, 100 lượt người tham dự" in text
+    # The village lines add up to the week's 5 sessions: the commune-wide launch has its own line.
+    assert "• Toàn xã / liên thôn: 1 buổi, 1.200 lượt người · 0 buổi" in text
     assert ("Tổng kết năm 2026 (01/01/2026 – 31/12/2026)\nTuyên truyền: 5 buổi, 1.450 lượt người tham dự: nam 90, "
             "nữ 155/250 lượt được đếm theo giới (62,0%), 1.200 lượt không đếm theo giới") in text
     # A one-day observance is "on" its date, and its name does not repeat the date.

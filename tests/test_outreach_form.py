@@ -40,7 +40,7 @@ async def test_a_village_head_reports_a_meeting(app):
     assert steps[2][-1].startswith(vi("{form} · Step {i}/{n}", form=vi("Outreach session report"), i=3, n=8))
     review = head.last.text
     assert "Thôn 3" in review and "24/11/2026" in review and "1.245" in review
-    assert vi("Part of the campaign") + ": " + vi("No") in review
+    assert vi("Action Month for Gender Equality (15/11–15/12)") + ": " + vi("No") in review
     assert vi("Village meeting / conference") in review
     assert await reports(app) == []  # nothing is stored before the confirmation
     done = await head.press(vi("Confirm"))
@@ -267,3 +267,22 @@ async def test_a_session_in_the_gender_month_is_tagged_to_it_and_one_outside_eve
     assert (tagged.held_on, tagged.campaign) == (date(2026, 11, 24), "gender_month")
     assert (untagged.held_on, untagged.campaign) == (date(2026, 11, 5), None)
     assert (tagged.ref, untagged.ref) == ("BC-2026-0001", "BC-2026-0002")
+
+
+async def test_a_date_moved_into_another_campaign_asks_about_that_campaign(app):
+    """The answer "part of the campaign?" belongs to one campaign: moving the date from the gender
+    month to 20/10 in the review asks about Vietnamese Women's Day before saving."""
+    from handlers.forms.outreach import CAMPAIGN_QUESTIONS
+
+    head = await enrolled(app)
+    await walk_to_review(head)  # 24/11/2026, "No" to the Action Month for Gender Equality
+    await head.press("✏️ 2")  # the date
+    review = await head.say("20/10/2026")
+    assert vi("Action Month for Gender Equality (15/11–15/12)") not in review[-1]
+    asked = await head.press(vi("Confirm"))
+    assert vi(CAMPAIGN_QUESTIONS["vn_women_day"]) in asked[-1]
+    review = await head.press(vi("Yes"))
+    assert vi("Vietnamese Women's Day 20/10") + ": " + vi("Yes") in review[-1]
+    await head.press(vi("Confirm"))
+    [report] = await reports(app)
+    assert (report.held_on.isoformat(), report.campaign) == ("2026-10-20", "vn_women_day")

@@ -382,6 +382,8 @@ def test_a_date(reply: str, expected: date) -> None:
             date(2026, 12, 20),
         ),  # last December, typed in January
         ("3/1", date(2027, 1, 5), date(2027, 1, 3)),
+        ("20/11", date(2027, 1, 5), date(2026, 11, 20)),  # well ahead this year: last year's
+        ("15/3", date(2027, 2, 10), date(2026, 3, 15)),
         ("20/12", date(2026, 12, 25), date(2026, 12, 20)),
         ("hom qua", date(2027, 1, 1), date(2026, 12, 31)),
         ("29/02", date(2028, 3, 1), date(2028, 2, 29)),

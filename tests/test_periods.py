@@ -52,11 +52,32 @@ def local(y, m, d, h=10) -> datetime:
     ("truoc", "week", date(2026, 11, 23), date(2026, 11, 29), "week"),
     ("quy truoc", "month", date(2026, 7, 1), date(2026, 9, 30), "quarter"),
     ("1/11 - 15/11", "month", date(2026, 11, 1), date(2026, 11, 15), "range"),
+    ("tu 1/11 den 15/11", "month", date(2026, 11, 1), date(2026, 11, 15), "range"),
+    ("02/12/2026", "month", date(2026, 12, 2), date(2026, 12, 2), "range"),  # one day
+    ("11/2026", "week", date(2026, 11, 1), date(2026, 11, 30), "month"),  # a month, even after /tuan
+    ("47/2026", "week", date(2026, 11, 16), date(2026, 11, 22), "week"),  # no month 47: the week
+    ("t6", "month", date(2026, 6, 1), date(2026, 6, 30), "month"),
+    ("quí 2", "month", date(2026, 4, 1), date(2026, 6, 30), "quarter"),
+    ("6 thang dau nam nay", "month", date(2026, 1, 1), date(2026, 6, 30), "half"),
 ])
 def test_periods_are_read_by_name_without_tone_marks(typed, default, start, end, kind):
     period = periods.parse(typed, TODAY, default=default)
     assert (period.start, period.end, period.kind) == (start, end, kind)
     assert period.ytd_start == date(end.year, 1, 1)  # "Từ đầu năm" is 01/01 of the year of its last day
+
+
+@pytest.mark.parametrize(("typed", "default", "start", "end"), [
+    ("53", "week", date(2026, 12, 28), date(2027, 1, 3)),  # the week the digest just titled 53/2026
+    ("52", "week", date(2026, 12, 21), date(2026, 12, 27)),
+    ("12", "month", date(2026, 12, 1), date(2026, 12, 31)),
+    ("quy 4", "month", date(2026, 10, 1), date(2026, 12, 31)),
+    ("6 thang cuoi nam", "month", date(2026, 7, 1), date(2026, 12, 31)),
+    ("1/11 den 15/11", "month", date(2026, 11, 1), date(2026, 11, 15)),
+    ("1", "month", date(2027, 1, 1), date(2027, 1, 31)),  # January itself is under way
+])
+def test_in_early_january_a_period_without_a_year_is_the_one_just_past(typed, default, start, end):
+    period = periods.parse(typed, date(2027, 1, 4), default=default)
+    assert (period.start, period.end) == (start, end)
 
 
 @pytest.mark.parametrize("typed", ["quy 5", "thang 13", "5o", "6 thang giua nam", "nam 20266", "tuan 54"])
@@ -74,6 +95,13 @@ def test_the_province_reporting_year_is_read_when_configured():
     assert periods.parse("nam bao cao 2026", TODAY).kind == "year"
     assert render.heading("vi", p, "UBND xã Xuân Dương") == \
         "SỐ LIỆU NĂM BÁO CÁO 2026 (15/12/2025 – 14/12/2026) — UBND xã Xuân Dương"
+
+
+def test_titles_write_the_month_as_decree_30_does():
+    assert render.title("vi", stats.month_period(2026, 6)) == "SỐ LIỆU THÁNG 6/2026"
+    assert render.title("vi", stats.month_period(2027, 1)) == "SỐ LIỆU THÁNG 01/2027"
+    assert render.heading("vi", stats.month_period(2026, 11), "X", date(2026, 11, 30)) == \
+        "SỐ LIỆU THÁNG 11/2026 (01/11 – 30/11/2026) — X"
 
 
 def test_the_reporting_year_comes_from_the_config(tmp_path):
@@ -196,6 +224,9 @@ async def test_the_year_2026_by_hand(app, config, clock):
     org = {k: (g.reporting, g.reporters, g.outreach.sessions, g.outreach.total) for k, g in f.by_org.items()}
     assert org == {"village_head": (1, 1, 3, 95), "womens_union": (1, 2, 2, 140), "youth_union": (1, 1, 2, 95),
                    "farmers_union": (0, 1, 0, 0)}
+    # Reporters enrolled after a period's end are not counted as enrolled in it (they joined on 25/11/2026).
+    earlier = await figures_of(app, config, stats.year_period(2025), local(2027, 1, 4, 8))
+    assert earlier.by_org == {}
 
     text = text_of(config, f, date(2027, 1, 4))
     assert text.startswith("SỐ LIỆU NĂM 2026 (01/01 – 31/12/2026) — UBND xã Xuân Dương")
@@ -271,6 +302,8 @@ async def test_the_week_crossing_the_new_year_closes_2026(app, config):
     assert (o.sessions, o.total, o.male, o.female, o.counted) == (2, 80, 20, 60, 80)
     # Year to date from 01/01/2027: report 8 alone (35: 5 men, 30 women).
     assert (f.ytd.sessions, f.ytd.total, f.ytd.female, f.ytd.counted) == (1, 35, 30, 35)
+    assert "nam 0" not in text_of(config, await figures_of(app, config, stats.week_period(2027, 2),
+                                                           local(2027, 1, 11, 8)), date(2027, 1, 11))
     # The week's cases: DV 0006 received (30/12), still verifying; trafficking 0004 identified on 03/01.
     assert flows(f)["domestic"] == (1, 0, 0, 1, 0) and flows(f)["trafficking"] == (0, 1, 0, 0, 0)
     # 2026's final totals as of 31/12 (the year test's figures).
@@ -369,3 +402,16 @@ async def test_the_workbook_and_the_csv_of_the_year(app, config):
     col = head.index(vi("Campaign"))
     assert [r[col] for r in body][:3] == [vi("International Women's Day 8/3"), "",
                                           vi("Action Month against Domestic Violence (June, Family Day 28/6)")]
+
+
+async def test_a_session_marked_for_a_campaign_outside_its_days_counts_as_marked(app, config):
+    """A reporter may mark a session held on 31/07 as part of the Day against Human Trafficking
+    (30/7): it counts among the sessions marked, not among those held in its days."""
+    await seed(app)
+    async with app.sessions() as s, s.begin():
+        s.add(Report(ref="BC-2026-0099", commune_id="xuanduong", village_id="t04", person_id=1, org="village_head",
+                     held_on=date(2026, 7, 31), format="meeting", attendees_total=25, campaign="trafficking_day",
+                     created_at=local(2026, 7, 31)))
+    f = await figures_of(app, config, stats.year_period(2026), local(2027, 1, 4, 8))
+    day = next(c for c in f.campaigns if c.code == "trafficking_day")
+    assert (day.tagged.sessions, day.tagged.total, day.held.sessions) == (1, 25, 0)

@@ -246,7 +246,7 @@ async def test_an_old_question_s_button_pressed_late_changes_nothing(telegram_bo
     assert refused.text == ALREADY
     closed, topics_q = await ba.press(vi("Village meeting / conference"))
     assert closed.buttons == [] and topics_q.text.startswith(step(4))
-    assert (await bot.draft_of(BA)).state.answers == {"village": "t03", "held_on": "2026-11-24", "in_campaign": "no",
+    assert (await bot.draft_of(BA)).state.answers == {"village": "t03", "held_on": "2026-11-24", "in_gender_month": "no",
                                                       "format": "meeting"}
     assert await ba.all_presses_answered()
 

@@ -67,6 +67,14 @@ CAMPAIGN_QUESTIONS = {
 }
 
 
+CAMPAIGN_LABELS = {o.code: o.label for o in CAMPAIGNS}
+
+
+def campaign_key(code: str) -> str:
+    """The answer "was it part of this campaign?" (yes / no), one per campaign."""
+    return f"in_{code}"
+
+
 def campaign_of(answers: Answers) -> str | None:
     """The campaign whose dates hold the session's date, if any."""
     held = answers.get("held_on")
@@ -137,8 +145,9 @@ ITEMS = (
          options=_villages, explain=_not_your_village),
     Step("held_on", Kind.DATE, N_("On what date was it held? (dd/mm/yyyy, or 'hôm nay', 'hôm qua')"),
          label=N_("Date held"), extra=(Option("today", N_("Today")), Option("yesterday", N_("Yesterday")))),
-    *(Step("in_campaign", Kind.YESNO, question, label=N_("Part of the campaign"), options=YES_NO, when=_during(code),
-           follow_up=True) for code, question in CAMPAIGN_QUESTIONS.items()),
+    # One key per campaign: a date changed in the review to another campaign's days asks again.
+    *(Step(campaign_key(code), Kind.YESNO, question, label=CAMPAIGN_LABELS[code], options=YES_NO,
+           when=_during(code), follow_up=True) for code, question in CAMPAIGN_QUESTIONS.items()),
     Step("format", Kind.CHOICE, N_("What kind of session was it?"), label=N_("Format"), options=FORMATS),
     Step("format_other", Kind.TEXT, N_("Please describe the kind of session briefly."),
          label=N_("Format (other)"), when=equals("format", "other"), max_length=200, follow_up=True),
@@ -183,8 +192,8 @@ ITEMS = (
 
 
 def _campaign(answers: Answers) -> str | None:
-    if _campaign_asked(answers):
-        return campaign_of(answers) if answers.get("in_campaign") == "yes" else None
+    if (code := campaign_of(answers)) is not None:
+        return code if answers.get(campaign_key(code)) == "yes" else None
     return None if answers.get("campaign") in (None, "none") else answers.get("campaign")
 
 
@@ -244,7 +253,7 @@ async def answers_of(ctx: Ctx, report: Report, photo_ids: list[int]) -> Answers:
     if report.attendees_female is not None:
         answers["attendees_female"] = report.attendees_female
     if (code := campaign_of(answers)) is not None:
-        answers["in_campaign"] = "yes" if report.campaign == code else "no"
+        answers[campaign_key(code)] = "yes" if report.campaign == code else "no"
     extras = ("language", "leaflets", "banners", "loudspeaker_minutes", "youth", "ethnic_minority", "note")
     if code is None:
         extras = ("campaign", *extras)

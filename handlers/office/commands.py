@@ -166,6 +166,8 @@ async def export(ctx: Ctx, arg: str) -> None:
     stem = f"so-lieu-{period.start.isoformat()}-{period.end.isoformat()}"
     caption = ctx.t("Export {start} – {end}: {n} outreach reports", start=official_day(period.start),
                     end=official_day(period.end), n=number(ctx.lang, len(rows)))
+    if ctx.today < period.end:  # a period not over: its figures are those of today
+        caption += " (" + ctx.t("so far, up to {date}", date=official_day(ctx.today)) + ")"
     if case_rows is not None:
         caption += "\n" + ctx.t("Case rows: {n} (only cases whose person subjected agreed to sharing; no free text)",
                                 n=number(ctx.lang, len(case_rows)))

@@ -32,6 +32,7 @@ from handlers.office.render import (
     FORMAT_LABELS,
     KIND_LABELS,
     TOPIC_LABELS,
+    WHOLE_COMMUNE_LABEL,
     Words,
 )
 from storage.models import Report
@@ -341,7 +342,13 @@ def _village_sheet(book: Book, f: Figures) -> None:
         now, ytd = f.village_period.get(vid, Outreach()), f.village_ytd.get(vid, Outreach())
         _write_cells(book, ws, i, [name, now.sessions, now.total, now.male, now.female, now.counted,
                                    ("share", now.female, now.counted), ytd.sessions, ytd.sessions >= 2])
-    ws.autofilter(0, 0, max(1, len(f.villages)), 8)
+    rows = len(f.villages)
+    if f.commune_wide.sessions or f.commune_wide_ytd.sessions:  # so the rows add up to the commune's total
+        now, ytd = f.commune_wide, f.commune_wide_ytd
+        rows += 1
+        _write_cells(book, ws, rows, [t(WHOLE_COMMUNE_LABEL), now.sessions, now.total, now.male, now.female,
+                                      now.counted, ("share", now.female, now.counted), ytd.sessions, ""])
+    ws.autofilter(0, 0, max(1, rows), 8)
 
 
 def _org_sheet(book: Book, f: Figures) -> None:
@@ -366,7 +373,7 @@ def _campaign_sheet(book: Book, f: Figures) -> None:
     session held in its days."""
     t = book.t
     ws = book.data_sheet(t(N_("Campaigns")), [
-        (t(N_("Campaign")), 34), (t(N_("From")), 11), (t(N_("To")), 11), (t(N_("Figures up to")), 11),
+        (t(N_("Campaign")), 34), (t(N_("First day")), 11), (t(N_("Last day")), 11), (t(N_("Figures up to")), 11),
         (t(N_("Over")), 8), (t(N_("Sessions marked as part of it")), 12),
         (t(N_("Attendances at the sessions marked")), 12), (t(N_("Sessions held in those days")), 12),
         (t(N_("Attendances at the sessions held in those days")), 12)])

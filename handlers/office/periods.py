@@ -24,12 +24,12 @@ from storage.stats import (
 CALENDAR = (1, 1)  # (day, month) a reporting year starts on when none is configured
 _YEAR = r"(?:(?:\s*(?:/|-|nam|year)\s*|\s+)(\d{4}))?"
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
-_QUARTER = re.compile(r"(?:quy|q|quarter)\s*([1-4]|iv|i{1,3})" + _YEAR + r"|(\d{4})\s*-?\s*q([1-4])")
+_QUARTER = re.compile(r"(?:quy|qui|q|quarter)\s*([1-4]|iv|i{1,3})" + _YEAR + r"|(\d{4})\s*-?\s*q([1-4])")
 _HALF = re.compile(r"(?:6\s*thang(?:\s*(dau|cuoi))?(?:\s*nam)?|(h[12])|(first|second)\s*half)" + _YEAR)
 _REPORTING = re.compile(r"(?:nam\s*bao\s*cao|reporting\s*year)" + _YEAR)
 _CALENDAR_YEAR = re.compile(r"(?:nam|year)\s*(\d{4})|(\d{4})")
 _WEEK = re.compile(r"(?:(\d{4})\s*-?\s*w\s*(\d{1,2})|(?:w|tuan|week)\s*(\d{1,2}))(?:\s*/\s*(\d{4}))?")
-_MONTH = re.compile(r"(?:thang|month)\s*(\d{1,2})(?:(?:\s*(?:[/.\-]|nam|year)\s*|\s+)(\d{4}))?|(\d{4})-(\d{1,2})")
+_MONTH = re.compile(r"(?:thang|t|month)\s*(\d{1,2})(?:(?:\s*(?:[/.\-]|nam|year)\s*|\s+)(\d{4}))?|(\d{4})-(\d{1,2})")
 _BARE = re.compile(r"(\d{1,2})(?:\s*[/.\-]\s*(\d{4}))?")
 _RANGE = re.compile(r"(.+?)\s*(?:[-\u2013\u2014]|den|to)\s*(.+)")
 # "tuần trước", "năm nay": (the kind, how many of it back from today's).
@@ -48,21 +48,42 @@ def parse(text: str, today: date, *, default: str = "month", reporting_start: tu
           ) -> Period | None:
     """The period `text` names, or None. `default` ("week" or "month"): what nothing, "truoc" and a
     bare number mean. `reporting_start`: (day, month) the province's reporting year starts on."""
-    folded = parsing.fold(text)
+    folded = re.sub(r"^tu\s+", "", parsing.fold(text))  # "từ 1/11 đến 15/11"
+    folded = re.sub(r"\bnam nay$", str(today.year), folded)  # "6 tháng đầu năm nay"
     if not folded:
         return _relative(default, 0, today)
     if folded in _RELATIVE:
         kind, back = _RELATIVE[folded]
         return _relative(kind or default, back, today)
+    found = _read(folded, today, default, reporting_start)
+    if (found is None or found.start > today) and not re.search(r"\d{4}", folded):
+        # No year typed: "tháng 12" in the first days of January is the December just past.
+        before = _read(folded, date(today.year - 1, today.month, min(today.day, 28)), default, reporting_start)
+        if before is not None and before.start <= today:
+            return before
+    return found
+
+
+def _read(folded: str, today: date, default: str, reporting_start: tuple[int, int]) -> Period | None:
     for reader in (_quarter, _half, _reporting(reporting_start), _year, _week, _month):
         if (found := reader(folded, today)) is not False:
             return found
     if m := _BARE.fullmatch(folded):
-        year = int(m[2]) if m[2] else None
-        if default == "week":
-            return _week_or_none(year or today.isocalendar()[0], int(m[1]))
-        return _month_or_none(year or today.year, int(m[1]))
+        year, n = (int(m[2]) if m[2] else None), int(m[1])
+        if default == "week" and not (year and n <= 12):  # "/tuan 47", "/tuan 47/2026"; "11/2026" is a month
+            return _week_or_none(year or today.isocalendar()[0], n)
+        return _month_or_none(year or today.year, n)
+    if day := _one_day(folded, today):
+        return day
     return parse_range(folded, today)
+
+
+def _one_day(folded: str, today: date) -> Period | None:
+    """A single date typed as a period: that day alone."""
+    if not re.fullmatch(r"\d{1,2}\s*[/.\-]\s*\d{1,2}(?:\s*[/.\-]\s*\d{2,4})?", folded):
+        return None
+    day = parsing.parse_date(folded, today=today, window_days=None, allow_future=True)
+    return None if isinstance(day, parsing.ParseError) else range_period(day, day)
 
 
 def not_started(period: Period, today: date) -> bool:

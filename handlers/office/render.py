@@ -19,6 +19,7 @@ from storage.stats import CommuneRow, Figures, Outreach, Period, next_campaign
 FORMAT_LABELS = {o.code: o.label for o in outreach_form.FORMATS}
 TOPIC_LABELS = {o.code: o.label for o in outreach_form.TOPICS}
 CAMPAIGN_LABELS = {o.code: o.label for o in outreach_form.CAMPAIGNS}
+WHOLE_COMMUNE_LABEL = N_("Whole commune / several villages")
 KIND_LABELS = {o.code: o.label for o in case_form.KINDS}
 FORM_LABELS = {o.code: o.label for o in case_form.FORMS_OF_VIOLENCE}
 SEX_LABELS = {o.code: o.label for o in case_form.SEXES}
@@ -174,7 +175,9 @@ def title(lang: str, period: Period) -> str:
         year, week, _ = start.isocalendar()
         return w.t("WEEKLY DIGEST, WEEK {week}/{year}", week=f"{week:02d}", year=year)
     if period.kind == "month":
-        return w.t("FIGURES FOR MONTH {month}/{year}", month=f"{start.month:02d}", year=start.year)
+        # Decree 30/2020: a two-digit month only for January and February ("THÁNG 01/2027", "THÁNG 6/2026").
+        month = f"{start.month:02d}" if start.month < 3 else str(start.month)
+        return w.t("FIGURES FOR MONTH {month}/{year}", month=month, year=start.year)
     if period.kind == "quarter":
         return w.t("FIGURES FOR QUARTER {quarter}/{year}", quarter=ROMAN[(start.month + 2) // 3], year=start.year)
     if period.kind == "half":
@@ -207,6 +210,9 @@ def week_label(key: str) -> str:
 
 
 def _outreach_line(w: Words, o: Outreach) -> str:
+    if not o.counted:  # no "nam 0" beside attendances nobody counted by sex
+        return w.t("{sessions} sessions, {total} attendances: {women}", sessions=w.n(o.sessions),
+                   total=w.n(o.total), women=w.women(o))
     return w.t("{sessions} sessions, {total} attendances: men {male}, {women}",
                sessions=w.n(o.sessions), total=w.n(o.total), male=w.n(o.male), women=w.women(o))
 
@@ -384,7 +390,7 @@ def digest_text(lang: str, f: Figures, commune_name: str, *, today: date, missed
     lines += ["", w.t("2. Outreach"),
               w.t("This period: {line}", line=_outreach_line(w, f.outreach)),
               w.t("Year to date ({start} – {end}): {line}", start=official_day(f.period.ytd_start),
-                  end=official_day(f.period.end), line=_outreach_line(w, f.ytd)),
+                  end=official_day(min(f.period.end, today)), line=_outreach_line(w, f.ytd)),
               w.t("By format: {list}", list=w.counts(FORMAT_LABELS, {k: v.sessions for k, v in f.by_format.items()})),
               w.t("By topic: {list}", list=w.counts(TOPIC_LABELS, f.by_topic)),
               w.t("By village (this period · year to date):")]
@@ -393,6 +399,10 @@ def digest_text(lang: str, f: Figures, commune_name: str, *, today: date, missed
         if now.sessions or ytd.sessions:
             lines.append(w.t("• {village}: {sessions} sessions, {total} attendances · {ytd} sessions",
                              village=name, sessions=w.n(now.sessions), total=w.n(now.total), ytd=w.n(ytd.sessions)))
+    if f.commune_wide.sessions or f.commune_wide_ytd.sessions:  # so the lines add up to the total
+        lines.append(w.t("• {village}: {sessions} sessions, {total} attendances · {ytd} sessions",
+                         village=w.t(WHOLE_COMMUNE_LABEL), sessions=w.n(f.commune_wide.sessions),
+                         total=w.n(f.commune_wide.total), ytd=w.n(f.commune_wide_ytd.sessions)))
     thin = f.thin_villages
     if thin:
         lines.append(w.t("Fewer than two sessions this year: {list}",
@@ -451,7 +461,8 @@ def digest_text(lang: str, f: Figures, commune_name: str, *, today: date, missed
     if q.large:
         problems.append(w.t("more than {n} attendances at one session, to check: {refs}",
                             n=w.n(stats.LARGE_SESSION), refs=", ".join(q.large)))
-    lines.append("; ".join(problems) if problems else w.t("No problems found."))
+    line = "; ".join(problems)
+    lines.append(line[:1].upper() + line[1:] if problems else w.t("No problems found."))
     lines += ["", w.t("7. Paragraph for the report"), paragraph(lang, f, small=small)]
     return "\n".join(lines)
 
