@@ -415,3 +415,17 @@ async def test_a_session_marked_for_a_campaign_outside_its_days_counts_as_marked
     f = await figures_of(app, config, stats.year_period(2026), local(2027, 1, 4, 8))
     day = next(c for c in f.campaigns if c.code == "trafficking_day")
     assert (day.tagged.sessions, day.tagged.total, day.held.sessions) == (1, 25, 0)
+
+
+async def test_the_week_53_workbook_closes_2026_too(app, config):
+    await seed(app)
+    f = await figures_of(app, config, stats.week_period(2026, 53), local(2027, 1, 4, 8))
+    commune = config.communes[0]
+    data = files.workbook("vi", [], {}, figures=f, commune=commune, now=f.as_of)
+    ws = load_workbook(io.BytesIO(data), data_only=True)["Năm 2026"]
+    rows = {(r[0], r[1]): r[2] for r in ws.iter_rows(min_row=2, values_only=True) if r[0]}
+    # The year test's figures: 7 sessions, 330 attendances, 60 not counted; DV received 4, still
+    # verifying 1 (0006), confirmed 2 (0001 since handled, 0005), handled 1, not DV 1.
+    assert rows[("Số buổi tuyên truyền", "Buổi")] == 7 and rows[("Không đếm theo giới", "Lượt người")] == 60
+    dv = [r[2] for r in ws.iter_rows(min_row=2, values_only=True)][7:12]
+    assert dv == [4, 1, 2, 1, 1]

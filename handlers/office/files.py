@@ -382,6 +382,30 @@ def _campaign_sheet(book: Book, f: Figures) -> None:
                                    c.tagged.total, c.held.sessions, c.held.total])
 
 
+def _closed_year_sheet(book: Book, f: Figures) -> None:
+    """A week crossing 31/12: the final totals of the year it closes, as the digest gives them."""
+    from handlers.office.render import KIND_WORDS
+
+    y, t = f.closed_year, book.t
+    ws = book.data_sheet(t(N_("Year {year}"), year=y.year), [(t(N_("Indicator")), 60), (t(N_("Unit")), 12),
+                                                             (t(N_("Final totals, status at 31/12")), 14)])
+    o = y.outreach
+    rows = [(N_("Outreach sessions"), N_("Sessions (unit)"), o.sessions),
+            (N_("Attendances at the sessions"), N_("Attendances (unit)"), o.total),
+            (N_("Counted by sex"), N_("Attendances (unit)"), o.counted),
+            (N_("Male"), N_("Attendances (unit)"), o.male), (N_("Female"), N_("Attendances (unit)"), o.female),
+            (N_("Not counted by sex"), N_("Attendances (unit)"), o.total - o.counted)]
+    for kind, flow in y.flows.items():
+        words = KIND_WORDS[kind]
+        rows += [(words.title, "", None), (N_("Cases received"), N_("Cases (unit)"), flow.received),
+                 (N_("Still being verified at the end of the period"), N_("Cases (unit)"), flow.verifying),
+                 (words.confirmed, N_("Cases (unit)"), flow.ever_confirmed),  # since handled too
+                 (N_("Cases handled"), N_("Cases (unit)"), flow.handled),
+                 (words.not_of_kind, N_("Cases (unit)"), flow.not_of_kind)]
+    for i, (label, unit, value) in enumerate(rows, 1):
+        _write_cells(book, ws, i, [t(label), t(unit) if unit else "", value])
+
+
 def _case_sheet(book: Book, case_rows: list[CaseRow], village_names: dict) -> None:
     from handlers.myreports import STATUS_NAMES
 
@@ -424,6 +448,8 @@ def workbook(lang: str, rows: list[ReportRow], village_names: dict, *, figures: 
         _org_sheet(book, figures)
         if figures.campaigns:
             _campaign_sheet(book, figures)
+        if figures.closed_year is not None:
+            _closed_year_sheet(book, figures)
     if case_rows is not None:
         _case_sheet(book, case_rows, village_names)
     if extra_summary is not None:
