@@ -17,7 +17,7 @@ from sqlalchemy import Column, MetaData, Table, delete, func, select, text
 from bench.table import Figure
 from bench.table import Table as Output
 from bench.world import config_for
-from bot.clock import Clock
+from core.clock import Clock
 from storage.db import make_engine, migrate, session_factory
 from storage.models import (
     Case,

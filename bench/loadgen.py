@@ -26,7 +26,7 @@ import time
 from datetime import date, datetime, timedelta
 
 from bench.rig import TOKEN, TZ, BenchEmulator, newest_with
-from bot.i18n import translate
+from core.i18n import translate
 from storage.stats import campaign_on
 
 NEW, EDIT, ANY = "new", "edit", "any"
@@ -173,7 +173,7 @@ class LoadGen:
 
     @classmethod
     async def spawn(cls) -> LoadGen:
-        from bot.config import ROOT
+        from core.config import ROOT
 
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench.loadgen", cwd=str(ROOT), stdin=asyncio.subprocess.PIPE,

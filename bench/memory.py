@@ -80,7 +80,7 @@ async def _world(url: str, key: str, people: int, drafts: int, communes: int):
 
 
 async def _process(mode: str, url: str, key: str, emu: BenchEmulator, communes: int):
-    from bot.config import ROOT
+    from core.config import ROOT
 
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "BOT_CONFIG")}
     env.update(BENCH_MODE=mode, BENCH_DB_URL=url, BENCH_API_URL=emu.api_url, BENCH_FILE_URL=emu.file_url,

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from bench.parts import Options, part
 from bench.table import Figure, Table
 from bench.world import config_from_db, keyring
-from bot.clock import Clock
+from core.clock import Clock
 from handlers.context import Services
 from handlers.office import render
 from handlers.office.delivery import Attachments

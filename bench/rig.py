@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 from cryptography.fernet import Fernet
 from sqlalchemy import insert
 
-from bot.clock import Clock
-from bot.config import Config, parse_config
+from core.clock import Clock
+from core.config import Config, parse_config
 from storage.crypto import Keyring
 from storage.models import Identity, Person, PersonRole, PersonVillage
 from tests.emulators.telegram import SentMessage, TelegramEmulator

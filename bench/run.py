@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 
 from bench.world import config_from_db, keyring
 from bot.app import App
-from bot.events import Incoming
+from core.events import Incoming
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Case, Identity, Report
 from storage.people import attach_identity, create_person
@@ -38,13 +38,13 @@ class Recorder:
     async def stop(self) -> None: ...
 
     async def send(self, chat_id, reply, done=0):
-        from bot.events import Delivery
+        from core.events import Delivery
 
         self.sent += 1
         return Delivery(ok=True, platform_ids=[str(self.sent)])
 
     async def edit(self, chat_id, platform_id, reply):
-        from bot.events import Delivery
+        from core.events import Delivery
 
         return Delivery(ok=True, platform_ids=[platform_id])
 

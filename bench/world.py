@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.config import ROOT, Config, parse_config, resolve_sqlite_path
+from core.config import ROOT, Config, parse_config, resolve_sqlite_path
 from storage.crypto import Keyring
 from storage.models import Commune, Village
 

@@ -8,7 +8,7 @@ import os
 import sys
 
 from bot import ops_cli, report_cli
-from bot.config import ConfigError, load_config
+from core.config import ConfigError, load_config
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,9 +6,6 @@ import asyncio
 import logging
 
 from bot.channel_status import ChannelStatusBook
-from bot.clock import Clock
-from bot.config import Config
-from bot.events import PLAIN
 from bot.http import HttpServer
 from bot.inbox import Inbox
 from bot.metrics import Metrics
@@ -16,6 +13,9 @@ from bot.outbox import Outbox
 from bot.router import Router
 from bot.scheduler import Scheduler
 from bot.version import app_version
+from core.clock import Clock
+from core.config import Config
+from core.events import PLAIN
 from handlers.context import Services
 from storage.crypto import Keyring
 from storage.db import make_engine, migrate, session_factory

@@ -10,8 +10,8 @@ import sys
 from dataclasses import replace
 
 from bot.app import App
-from bot.config import Config, data_dir
 from bot.logs import setup_logging
+from core.config import Config, data_dir
 from handlers import parsing
 from storage.crypto import KeyringError, keyring_for
 from storage.db import make_engine, migrate, session_factory
@@ -91,7 +91,7 @@ async def invite(config: Config, args) -> int:
     engine = make_engine(config.storage_url)
     await migrate(engine, keyring)
     sessions = session_factory(engine)
-    from bot.clock import Clock
+    from core.clock import Clock
 
     async with sessions() as session, session.begin():
         await sync_communes(session, config.communes)
@@ -189,7 +189,7 @@ async def _demo(config: Config) -> int:
 
 
 async def purge(config: Config, *, dry_run: bool) -> int:
-    from bot.clock import Clock
+    from core.clock import Clock
     from storage import retention
     from storage.db import head_revision, schema_version
 

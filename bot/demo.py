@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.config import Config
+from core.config import Config
 from storage.models import Identity
 from storage.people import attach_identity, create_person
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from contextlib import asynccontextmanager
 
-from bot.clock import Clock
-from bot.config import Config
+from core.clock import Clock
+from core.config import Config
 from storage.crypto import KeyringError, keyring_for
 from storage.db import make_engine, migrate, session_factory
 from storage.people import sync_communes

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.events import Incoming
+from core.events import Incoming
 from storage.crypto import Keyring
 from storage.models import Identity, InboxEvent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bot.config import Config
+from core.config import Config
 
 COMMANDS = ("status", "backup", "restore", "copy-db")
 

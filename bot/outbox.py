@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.events import Delivery, Reply
 from bot.metrics import NO_METRICS
+from core.events import Delivery, Reply
 from storage.crypto import Keyring
 from storage.models import Identity, OutboxMessage, Person
 
@@ -71,7 +71,7 @@ async def _fall_back(session: AsyncSession, keyring: Keyring, row: OutboxMessage
 
 
 async def _tell_admins(session: AsyncSession, keyring: Keyring, row: OutboxMessage, now: datetime) -> None:
-    from bot.i18n import translate
+    from core.i18n import translate
     from storage.people import people_with_role
 
     person = await session.get(Person, row.person_id)

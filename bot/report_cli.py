@@ -14,8 +14,8 @@ import getpass
 import os
 import sys
 
-from bot.clock import Clock
-from bot.config import Config
+from core.clock import Clock
+from core.config import Config
 
 COMMANDS = ("export", "figures")
 PERIOD_HELP = ("a week (2026-W47), a month (11/2026), a quarter ('quy 2'), a half year ('6 thang', "

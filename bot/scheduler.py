@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import outbox as outbox_store
-from bot.events import Reply
-from bot.i18n import translate
+from core.events import Reply
+from core.i18n import translate
 from handlers import features  # noqa: F401 - registers the jobs of every feature
 from handlers.context import Services
 from handlers.forms.engine import FORMS

@@ -18,9 +18,9 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from bot.clock import Clock
-from bot.config import Config
 from bot.version import app_version
+from core.clock import Clock
+from core.config import Config
 from storage import operations as ops
 from storage.db import head_revision, is_sqlite, schema_version, session_factory
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 
-from bot.config import ROOT
+from core.config import ROOT
 
 
 @cache

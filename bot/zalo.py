@@ -19,9 +19,9 @@ from sqlalchemy import select
 from bot import outbox as outbox_store
 from bot.channels.zalo_bot import ZaloBotChannel
 from bot.channels.zalo_oa import ZaloOAChannel
-from bot.config import Config
-from bot.events import Reply
-from bot.i18n import N_, translate
+from core.config import Config
+from core.events import Reply
+from core.i18n import N_, translate
 from storage.models import Identity, Person, PersonRole
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
-from bot.config import ROOT, Config, data_dir
-from bot.events import Reply
-from bot.i18n import N_, number, translate
+from core.config import ROOT, Config, data_dir
+from core.events import Reply
+from core.i18n import N_, number, translate
 from handlers.context import Services
 from handlers.registry import job
 from storage import operations as ops

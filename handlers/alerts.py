@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
-from bot.events import Choice, Reply
-from bot.i18n import N_, day, translate
+from core.events import Choice, Reply
+from core.i18n import N_, day, translate
 from handlers.context import Ctx, Services
 from handlers.registry import job
 from storage import cases as store

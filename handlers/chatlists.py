@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from bot.events import Choice
+from core.events import Choice
 from handlers import parsing
 from handlers.context import Ctx
 from storage.models import ChatList

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.i18n import N_
+from core.i18n import N_
 from handlers import enrolment, invites, menu, myreports
 from handlers.context import Ctx
 from handlers.forms import engine

@@ -7,10 +7,10 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
-from bot.config import Commune, Config
-from bot.events import PLAIN, Capabilities, Choice, Incoming, Reply
-from bot.i18n import translate
+from core.clock import Clock
+from core.config import Commune, Config
+from core.events import PLAIN, Capabilities, Choice, Incoming, Reply
+from core.i18n import translate
 from storage.crypto import Keyring
 from storage.people import Profile
 

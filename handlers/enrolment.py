@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, update
 
-from bot.events import Choice
+from core.events import Choice
 from handlers import parsing
 from handlers.context import Ctx
 from handlers.menu import ORG_NAMES, ROLE_NAMES, main_menu

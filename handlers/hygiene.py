@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot import outbox
-from bot.events import Reply
+from core.events import Reply
 
 CHANNELS_THAT_DELETE = frozenset({"telegram"})
 

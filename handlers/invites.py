@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.events import Choice
+from core.events import Choice
 from handlers.context import Ctx
 from handlers.menu import ROLE_NAMES
 from storage.cases import audit

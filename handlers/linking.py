@@ -8,8 +8,8 @@ order whichever messenger they came from (bot/inbox.py: order_key).
 
 from __future__ import annotations
 
-from bot.events import Reply
-from bot.i18n import N_
+from core.events import Reply
+from core.i18n import N_
 from handlers import enrolment, parsing
 from handlers.context import Ctx
 from handlers.registry import command

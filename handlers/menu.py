@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from bot.events import Choice
-from bot.i18n import N_
+from core.events import Choice
+from core.i18n import N_
 from handlers.context import Ctx
 from storage.models import Person
 

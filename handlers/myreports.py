@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.events import Choice
-from bot.i18n import N_, day, number
+from core.events import Choice
+from core.i18n import N_, day, number
 from handlers import parsing
 from handlers.context import Ctx
 from handlers.forms import engine

@@ -9,8 +9,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
-from bot.events import Reply
-from bot.i18n import N_, translate
+from core.events import Reply
+from core.i18n import N_, translate
 from handlers import parsing
 from handlers.alerts import alert_person
 from handlers.context import Ctx, Services

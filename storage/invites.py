@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.parsing import CODE_ALPHABET, normalise_code
+from core.text import CODE_ALPHABET, normalise_code
 from storage.models import FailedCode, Invite
 
 CODE_LENGTH = 8

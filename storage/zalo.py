@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.parsing import CODE_ALPHABET, normalise_code
+from core.text import CODE_ALPHABET, normalise_code
 from storage.crypto import Keyring
 from storage.models import HeldMessage, Identity, Invite, LinkCode, ZaloOAToken
 

@@ -9,8 +9,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.app import App
-from bot.clock import FakeClock
-from bot.config import load_config
+from core.clock import FakeClock
+from core.config import load_config
 from storage.crypto import Keyring
 from tests.fakechannel import FakeChannel, PlainChannel
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from itertools import count
 
 from bot.channels.base import render_plain
-from bot.events import Capabilities, Delivery, Incoming, Reply
+from core.events import Capabilities, Delivery, Incoming, Reply
 
 _events = count(1)
 

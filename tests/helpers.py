@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.i18n import translate
+from core.i18n import translate
 from storage.invites import create_invite
 from tests.fakechannel import PlainUser, User
 

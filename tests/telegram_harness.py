@@ -39,7 +39,7 @@ from sqlalchemy import func, or_, select
 
 from bot.app import App
 from bot.channels.telegram import TelegramChannel
-from bot.clock import Clock, FakeClock
+from core.clock import Clock, FakeClock
 from storage.drafts import load_draft
 from storage.models import Identity, InboxEvent, OutboxMessage
 from tests.conftest import START

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from bot.app import App
 from bot.backup import BackupError, backup, restore, row_counts
 from bot.copydb import CopyError, copy_db
-from bot.events import Incoming
 from bot.status import status_command
+from core.events import Incoming
 from storage.cases import read_case
 from storage.db import head_revision
 from storage.models import Case, CaseText, InboxEvent, PersonRole, Photo, Report

@@ -4,8 +4,8 @@
 
 from sqlalchemy import select
 
-from bot.events import Delivery, Reply
 from bot.outbox import queue_to_person
+from core.events import Delivery, Reply
 from storage.models import OutboxMessage
 from tests.helpers import enrolled, vi
 

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.events import Reply
+from core.events import Reply
 from handlers.office import delivery, links, render
 from storage import stats
 from storage.models import Alert, AuditEntry, Case, CaseCode, CasePerson, DigestRun, OutboxMessage, Report, ReportTopic

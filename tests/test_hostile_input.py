@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.clock import FakeClock
-from bot.events import Incoming
+from core.clock import FakeClock
+from core.events import Incoming
 from storage.models import Case, Draft, InboxEvent, Person, Report
 from tests.conftest import START
 from tests.fakechannel import FakeChannel

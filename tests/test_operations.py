@@ -21,9 +21,9 @@ from sqlalchemy import select, update
 from bot import outbox
 from bot.app import App
 from bot.channels.telegram import TelegramChannel
-from bot.events import Delivery, Incoming, Reply
 from bot.logs import setup_logging
 from bot.status import status_command
+from core.events import Delivery, Incoming, Reply
 from handlers import admin_notices
 from storage import models
 from storage import operations as ops
@@ -283,7 +283,7 @@ class FlakyChannel(FakeChannel):
 
 @pytest.fixture
 async def running_app(config, keyring, db_url):
-    from bot.clock import Clock
+    from core.clock import Clock
 
     config = replace(config, http=replace(config.http, port=0))
     application = App(config, clock=Clock(), keyring=keyring, storage_url=db_url)

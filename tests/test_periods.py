@@ -105,7 +105,7 @@ def test_titles_write_the_month_as_decree_30_does():
 
 
 def test_the_reporting_year_comes_from_the_config(tmp_path):
-    from bot.config import ConfigError, load_config
+    from core.config import ConfigError, load_config
 
     base = open("config.toml", encoding="utf-8").read()
     good = tmp_path / "good.toml"

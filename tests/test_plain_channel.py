@@ -3,7 +3,7 @@ its words, for every role; several choices toggle; nothing typed is passed on to
 
 from sqlalchemy import select
 
-from bot.i18n import translate
+from core.i18n import translate
 from storage.models import Case, CaseText, Report, ReportTopic
 from tests.helpers import enrolled, enrolled_plain, file_case, vi
 

@@ -8,7 +8,7 @@ import re
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.events import Incoming
+from core.events import Incoming
 from storage.db import head_revision, make_engine, migrate, schema_version
 from storage.models import Draft, InboxEvent, OutboxMessage, Report
 from tests.fakechannel import FakeChannel

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from bot.app import App
-from bot.events import Delivery
+from core.events import Delivery
 from handlers import hygiene
 from handlers.safety import check_reached, escalate
 from storage import rotation

@@ -32,7 +32,7 @@ async def test_references_are_unique_under_concurrency(any_app):
 
 
 async def test_a_duplicate_delivery_is_stored_once(any_app):
-    from bot.events import Incoming
+    from core.events import Incoming
 
     event = Incoming(channel="fake", account="test", user_id="x", chat_id="x", dedup_key="42", text="hi")
     assert await any_app.inbox.put(event) is True

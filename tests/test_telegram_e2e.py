@@ -20,7 +20,7 @@ from PIL import Image
 
 from bot import outbox as outbox_store
 from bot.channels.split import split_text
-from bot.events import Reply
+from core.events import Reply
 from handlers.forms.outreach import CAMPAIGN_QUESTIONS
 from storage.models import InboxEvent, OutboxMessage, Person, Photo, Report, ReportTopic
 from storage.people import phone_of

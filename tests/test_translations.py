@@ -13,7 +13,7 @@ import string
 import pytest
 from babel.messages.pofile import read_po
 
-from bot import i18n
+from core import i18n
 from tools.i18n import LANGUAGES, extract_messages, placeholders, po_path
 
 # Vietnamese translations that may equal their msgid: names that are the same in both languages.

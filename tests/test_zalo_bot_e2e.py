@@ -216,7 +216,7 @@ async def test_no_error_from_the_zalo_client_carries_the_token(zalo, caplog):
 
 
 def _reply(text):
-    from bot.events import Reply
+    from core.events import Reply
 
     return Reply(text=text)
 

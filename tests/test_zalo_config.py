@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot import zalo
-from bot.config import ConfigError, parse_config
+from core.config import ConfigError, parse_config
 
 VILLAGES = [{"id": "t01", "name": "Thôn 1"}]
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import update
 
 from bot import outbox as outbox_store
-from bot.events import Reply
+from core.events import Reply
 from storage.models import HeldMessage, InboxEvent, OutboxMessage, Person, Report, ZaloOAToken
 from tests.helpers import vi
 from tests.telegram_harness import eventually, jpeg

@@ -32,7 +32,7 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "locales"
 POT = LOCALES / "messages.pot"
-SOURCE_DIRS = ("bot", "handlers")
+SOURCE_DIRS = ("core", "bot", "handlers")
 LANGUAGES = ("vi", "en")
 KEYWORDS = {"t": None, "N_": None, "translate": (2,)}
 COMMENT_TAGS = ("Translators:",)

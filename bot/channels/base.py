@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.events import Delivery, Reply
+from core.events import Delivery, Reply
 
 
 class Channel(Protocol):

@@ -30,9 +30,9 @@ from telegram.request import HTTPXRequest
 from bot.channels.base import strip_html
 from bot.channels.limits import RateLimiter
 from bot.channels.split import split_text, utf16_len
-from bot.config import TelegramConfig
-from bot.events import Capabilities, Choice, Delivery, Incoming, Reply
-from bot.i18n import translate
+from core.config import TelegramConfig
+from core.events import Capabilities, Choice, Delivery, Incoming, Reply
+from core.i18n import translate
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import threading
 from itertools import count
 
 from bot.channels.base import render_plain
-from bot.events import Delivery, Incoming, Reply
+from core.events import Delivery, Incoming, Reply
 
 DEMO_USER = "demo"
 

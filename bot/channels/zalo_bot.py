@@ -23,8 +23,8 @@ from aiohttp import web
 from bot.channels.base import render_plain
 from bot.channels.limits import RateLimiter
 from bot.channels.split import split_text, utf16_len
-from bot.config import ZaloBotConfig
-from bot.events import Delivery, Incoming, Reply
+from core.config import ZaloBotConfig
+from core.events import Delivery, Incoming, Reply
 
 log = logging.getLogger(__name__)
 

@@ -36,9 +36,9 @@ from bot import outbox as outbox_store
 from bot.channels.base import render_plain
 from bot.channels.limits import RateLimiter
 from bot.channels.split import split_text, utf16_len
-from bot.config import ZaloOAConfig
-from bot.events import Capabilities, Choice, Delivery, Incoming, Reply
 from bot.logs import redact_also
+from core.config import ZaloOAConfig
+from core.events import Capabilities, Choice, Delivery, Incoming, Reply
 from storage import zalo as store
 from storage.models import Identity
 

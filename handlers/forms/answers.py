@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from bot.i18n import N_, number, translate
+from core.i18n import N_, number, translate
 from handlers import parsing
 from handlers.context import Ctx
 from handlers.forms.steps import UNKNOWN_AGE, FormEnv, Kind, Step

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.i18n import N_
+from core.i18n import N_
 from handlers import alerts, parsing
 from handlers.context import Ctx
 from handlers.forms.engine import register

@@ -11,8 +11,8 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from bot.events import Choice
-from bot.i18n import day, number
+from core.events import Choice
+from core.i18n import day, number
 from handlers import hygiene, parsing
 from handlers.context import Ctx
 from handlers.forms import answers as parse

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.events import Reply
-from bot.i18n import N_, translate
+from core.events import Reply
+from core.i18n import N_, translate
 from handlers.context import Ctx
 from handlers.forms.engine import register
 from handlers.forms.steps import Answers, Form, Kind, Step

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.i18n import N_, number
+from core.i18n import N_, number
 from handlers import parsing
 from handlers.context import Ctx
 from handlers.forms.answers import as_date

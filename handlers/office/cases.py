@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
-from bot.events import Choice, Reply
-from bot.i18n import N_, number, translate
+from core.events import Choice, Reply
+from core.i18n import N_, number, translate
 from handlers import parsing
 from handlers.alerts import coded_summary
 from handlers.context import Ctx

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from bot.events import Choice
-from bot.i18n import N_, number, official_day
+from core.events import Choice
+from core.i18n import N_, number, official_day
 from handlers import parsing
 from handlers.context import Ctx
 from handlers.office import cases, files, links, people, periods, render

@@ -14,10 +14,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.config import WeeklyAt
-from bot.events import Reply
-from bot.i18n import translate
 from bot.outbox import delivery_order, queue_to_person
+from core.config import WeeklyAt
+from core.events import Reply
+from core.i18n import translate
 from handlers.office import files, links, render
 from handlers.registry import job
 from storage import stats

@@ -20,7 +20,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from bot.i18n import N_, official_day, translate
+from core.i18n import N_, official_day, translate
 from handlers.forms import outreach as outreach_form
 from handlers.menu import ORG_NAMES
 from handlers.office import report_form

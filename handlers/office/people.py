@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.events import Choice, Reply
-from bot.i18n import N_, translate
+from core.events import Choice, Reply
+from core.i18n import N_, translate
 from handlers.context import Ctx
 from handlers.forms import engine
 from handlers.forms.steps import Answers, Form, FormEnv, Kind, Option, Step

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.events import Choice, Reply
-from bot.i18n import N_, translate
 from bot.outbox import queue_to_person
+from core.events import Choice, Reply
+from core.i18n import N_, translate
 from handlers.context import Ctx
 from handlers.registry import command, job
 from storage import stats

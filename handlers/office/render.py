@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from bot.config import TargetsConfig
-from bot.i18n import N_, day, number, official_day, translate
+from core.config import TargetsConfig
+from core.i18n import N_, day, number, official_day, translate
 from handlers.forms import case as case_form
 from handlers.forms import outreach as outreach_form
 from handlers.menu import ORG_NAMES

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.i18n import N_
+from core.i18n import N_
 from storage.stats import Figures
 
 # Units, as the official forms print them (Vụ / Người / Hộ / Buổi / Lượt người).

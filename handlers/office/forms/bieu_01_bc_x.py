@@ -10,7 +10,7 @@ its own part, in its own legal words; kinds are never added together.
 
 from __future__ import annotations
 
-from bot.i18n import N_
+from core.i18n import N_
 from handlers.office.report_form import (
     ATTENDANCES,
     CASES,
