@@ -17,104 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.metrics import NO_METRICS
 from core.events import Delivery, Reply
 from storage.crypto import Keyring
-from storage.models import Identity, OutboxMessage, Person
+from storage.models import OutboxMessage
+from storage.outbox import fall_back
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
 FALLBACK_KINDS = ("push", "digest")  # alerts already go to every channel; replies belong to their chat
 CLAIM_SECONDS = 120
-
-
-def queue_to_chat(
-    session: AsyncSession, keyring: Keyring, *, channel: str, account: str, chat_id: str,
-    person_id: int | None, reply: Reply, now: datetime, kind: str = "reply",
-) -> None:
-    payload = keyring.encrypt(json.dumps(reply.to_dict(), ensure_ascii=False).encode())
-    session.add(
-        OutboxMessage(
-            person_id=person_id, channel=channel, account=account, chat_id=chat_id,
-            kind="edit" if reply.edit else "delete" if reply.delete else kind, tag=reply.tag, payload=payload,
-            created_at=now, due_at=now, attempts=0,
-        )
-    )
-
-
-async def delivery_order(session: AsyncSession, person_id: int) -> list[Identity]:
-    """The person's identities, the preferred channel (the one they last wrote from) first."""
-    person = await session.get(Person, person_id)
-    identities = (
-        await session.scalars(
-            select(Identity).where(Identity.person_id == person_id).order_by(Identity.last_seen_at.desc(), Identity.id)
-        )
-    ).all()
-    preferred = person.preferred_channel if person else None
-    return sorted(identities, key=lambda i: i.channel != preferred)  # stable: most recently seen next
-
-
-async def _fall_back(session: AsyncSession, keyring: Keyring, row: OutboxMessage, now: datetime) -> None:
-    """A push that failed for good goes to the person's next identity, still encrypted as it was;
-    when there is none, the commune's admins are told, so nothing fails unnoticed."""
-    order = await delivery_order(session, row.person_id)
-    at = next((n for n, i in enumerate(order) if (i.channel, i.account, i.chat_id) == (row.channel, row.account,
-                                                                                       row.chat_id)), None)
-    if at is None or at + 1 >= len(order):
-        log.warning("outbox message %s: no other channel to try for its person", row.id)
-        await _tell_admins(session, keyring, row, now)
-        return
-    nxt = order[at + 1]
-    session.add(OutboxMessage(
-        person_id=row.person_id, channel=nxt.channel, account=nxt.account, chat_id=nxt.chat_id, kind=row.kind,
-        tag=row.tag, payload=row.payload, created_at=now, due_at=now, attempts=0,
-    ))
-    log.info("outbox message %s: trying the person's %s channel instead of %s", row.id, nxt.channel, row.channel)
-
-
-async def _tell_admins(session: AsyncSession, keyring: Keyring, row: OutboxMessage, now: datetime) -> None:
-    from core.i18n import translate
-    from storage.people import people_with_role
-
-    person = await session.get(Person, row.person_id)
-    if person is None or person.commune_id is None:
-        return
-    reason = (row.last_error or "").split(":", 1)[0][:60]
-    for admin_id in await people_with_role(session, person.commune_id, "admin"):
-        if admin_id == person.id:
-            continue
-        admin = await session.get(Person, admin_id)
-        text = translate(admin.lang, "A message to {name} could not be delivered on any of their channels ({reason}). "
-                         "It is kept in the outbox; please contact them another way.", name=person.name or "?",
-                         reason=reason)
-        await queue_to_every_channel(session, keyring, admin.id, Reply(text=text), now=now, kind="notice")
-
-
-async def queue_to_person(
-    session: AsyncSession, keyring: Keyring, person_id: int, reply: Reply, *, now: datetime, kind: str = "push"
-) -> bool:
-    """To the person's preferred channel (the one they last wrote from); if delivery there fails
-    for good, the outbox tries their other channels in turn. False if they have none."""
-    identities = await delivery_order(session, person_id)
-    if not identities:
-        return False
-    preferred = identities[0]
-    queue_to_chat(
-        session, keyring, channel=preferred.channel, account=preferred.account, chat_id=preferred.chat_id,
-        person_id=person_id, reply=reply, now=now, kind=kind,
-    )
-    return True
-
-
-async def queue_to_every_channel(
-    session: AsyncSession, keyring: Keyring, person_id: int, reply: Reply, *, now: datetime, kind: str = "alert"
-) -> int:
-    """Alerts go out on every channel the person has, so one blocked messenger never hides one."""
-    identities = (await session.scalars(select(Identity).where(Identity.person_id == person_id))).all()
-    for identity in identities:
-        queue_to_chat(
-            session, keyring, channel=identity.channel, account=identity.account, chat_id=identity.chat_id,
-            person_id=person_id, reply=reply, now=now, kind=kind,
-        )
-    return len(identities)
 
 
 class Outbox:
@@ -294,7 +204,7 @@ class Outbox:
                 row.failed_at = now
                 log.warning("outbox message %s to %s failed for good: %s", row.id, row.channel, result.error)
                 if row.kind in FALLBACK_KINDS and row.person_id is not None:
-                    await _fall_back(session, self.keyring, row, now)
+                    await fall_back(session, self.keyring, row, now)
                 self.metrics.delivery(row.channel, "failed")
                 return
             self.metrics.delivery(row.channel, "retry")

@@ -15,12 +15,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import inbox as inbox_store
-from bot import outbox as outbox_store
 from bot.metrics import NO_METRICS
 from core.events import Incoming, Reply
 from core.i18n import DEFAULT_LANG, translate
 from handlers import dispatch
 from handlers.context import Ctx, Services
+from storage import outbox as outbox_store
 from storage.models import InboxEvent, Person
 from storage.people import find_identity, load_profile
 

@@ -12,7 +12,6 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import outbox as outbox_store
 from core.events import Reply
 from core.i18n import translate
 from handlers import features  # noqa: F401 - registers the jobs of every feature
@@ -20,6 +19,7 @@ from handlers.context import Services
 from handlers.forms.engine import FORMS
 from handlers.hygiene import queue_cleanup
 from handlers.registry import JOBS, job
+from storage import outbox as outbox_store
 from storage.drafts import decode_state, discard_draft, expired_drafts
 from storage.models import Person
 

@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot import outbox as outbox_store
 from bot.channels.zalo_bot import ZaloBotChannel
 from bot.channels.zalo_oa import ZaloOAChannel
 from core.config import Config
 from core.events import Reply
 from core.i18n import N_, translate
+from storage import outbox as outbox_store
 from storage.models import Identity, Person, PersonRole
 
 log = logging.getLogger(__name__)

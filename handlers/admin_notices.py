@@ -17,13 +17,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox
 from core.config import ROOT, Config, data_dir
 from core.events import Reply
 from core.i18n import N_, number, translate
 from handlers.context import Services
 from handlers.registry import job
 from storage import operations as ops
+from storage import outbox
 from storage.models import AdminNotice, Person, PersonRole
 
 log = logging.getLogger(__name__)

@@ -11,12 +11,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox
 from core.events import Choice, Reply
 from core.i18n import N_, day, translate
 from handlers.context import Ctx, Services
 from handlers.registry import job
 from storage import cases as store
+from storage import outbox
 from storage.models import Alert, Case, Person
 from storage.people import load_profile, phone_of
 

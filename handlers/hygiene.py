@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot import outbox
 from core.events import Reply
+from storage import outbox
 
 CHANNELS_THAT_DELETE = frozenset({"telegram"})
 

@@ -8,7 +8,6 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox
 from core.events import Reply
 from core.i18n import N_, translate
 from handlers import parsing
@@ -17,6 +16,7 @@ from handlers.context import Ctx, Services
 from handlers.menu import ROLE_NAMES
 from handlers.registry import button, command, job
 from storage import cases as store
+from storage import outbox
 from storage.models import Alert, AuditEntry, Case, InboxEvent, OutboxMessage, Person
 from storage.people import people_with_role
 

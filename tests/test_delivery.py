@@ -4,9 +4,9 @@
 
 from sqlalchemy import select
 
-from bot.outbox import queue_to_person
 from core.events import Delivery, Reply
 from storage.models import OutboxMessage
+from storage.outbox import queue_to_person
 from tests.helpers import enrolled, vi
 
 

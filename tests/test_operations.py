@@ -18,14 +18,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, update
 
-from bot import outbox
 from bot.app import App
 from bot.channels.telegram import TelegramChannel
 from bot.logs import setup_logging
 from bot.status import status_command
 from core.events import Delivery, Incoming, Reply
 from handlers import admin_notices
-from storage import models
+from storage import models, outbox
 from storage import operations as ops
 from storage.db import head_revision
 from storage.models import OutboxMessage

@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
-from bot import outbox as outbox_store
 from bot.channels.split import split_text
 from core.events import Reply
 from handlers.forms.outreach import CAMPAIGN_QUESTIONS
+from storage import outbox as outbox_store
 from storage.models import InboxEvent, OutboxMessage, Person, Photo, Report, ReportTopic
 from storage.people import phone_of
 from storage.stats import campaign_on

@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from bot import outbox as outbox_store
 from core.events import Reply
+from storage import outbox as outbox_store
 from storage.models import HeldMessage, InboxEvent, OutboxMessage, Person, Report, ZaloOAToken
 from tests.helpers import vi
 from tests.telegram_harness import eventually, jpeg

@@ -32,13 +32,13 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 
-from bot import outbox as outbox_store
 from bot.channels.base import render_plain
 from bot.channels.limits import RateLimiter
 from bot.channels.split import split_text, utf16_len
 from bot.logs import redact_also
 from core.config import ZaloOAConfig
 from core.events import Capabilities, Choice, Delivery, Incoming, Reply
+from storage import outbox as outbox_store
 from storage import zalo as store
 from storage.models import Identity
 

@@ -14,7 +14,6 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.outbox import delivery_order, queue_to_person
 from core.config import WeeklyAt
 from core.events import Reply
 from core.i18n import translate
@@ -22,6 +21,7 @@ from handlers.office import files, links, render
 from handlers.registry import job
 from storage import stats
 from storage.models import DigestRun, DigestSubscription, Person, PersonRole
+from storage.outbox import delivery_order, queue_to_person
 
 DIGEST_ROLES = ("office", "leader")
 MAX_MISSED = 52

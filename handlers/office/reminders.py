@@ -13,13 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.outbox import queue_to_person
 from core.events import Choice, Reply
 from core.i18n import N_, translate
 from handlers.context import Ctx
 from handlers.registry import command, job
 from storage import stats
 from storage.models import CommuneSetting, Person, PersonRole, PersonVillage, ReminderSent, Report
+from storage.outbox import queue_to_person
 
 
 async def reminders_on(session, commune_id: str) -> bool:
