@@ -13,7 +13,8 @@ from sqlalchemy import func, select, text
 
 from bench.world import config_from_db, keyring
 from bot.app import App
-from core.events import Incoming
+from bot.channels.base import Channel
+from core.events import Capabilities, Incoming
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Case, Identity, Report
 from storage.people import attach_identity, create_person
@@ -23,12 +24,12 @@ BENCH_PEOPLE = {"office": ["office"], "leader": ["leader"], "police": ["police"]
                 "province": ["province"]}
 
 
-class Recorder:
+class Recorder(Channel):
     """A channel that only counts what it is given."""
 
     name = "bench"
     account = "bench"
-    can_edit = True
+    capabilities = Capabilities(buttons=100, toggles=True, edit=True)
 
     def __init__(self) -> None:
         self.sent = 0

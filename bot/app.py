@@ -15,7 +15,6 @@ from bot.scheduler import Scheduler
 from bot.version import app_version
 from core.clock import Clock
 from core.config import Config
-from core.events import PLAIN
 from handlers.context import Services
 from storage.crypto import Keyring
 from storage.db import make_engine, migrate, session_factory
@@ -46,7 +45,7 @@ class App:
 
     def add_channel(self, channel) -> None:
         self.channels.append(channel)
-        self.services.capabilities[channel.name] = getattr(channel, "capabilities", PLAIN)
+        self.services.capabilities[channel.name] = channel.capabilities
         self.outbox.register(channel)
         self.channel_status.attach(channel)
 
@@ -61,10 +60,12 @@ class App:
 
     async def start(self, *, http: bool = True) -> None:
         await self.prepare()
-        from bot.http import ROUTE_FACTORIES
+        from bot.http import ROUTE_FACTORIES, domain_routes
+        from handlers.registry import ROUTES
 
-        routes = [r for ch in self.channels for r in getattr(ch, "routes", lambda: [])()]
+        routes = [r for ch in self.channels for r in ch.routes()]
         routes += [r for factory in ROUTE_FACTORIES for r in factory(self)]
+        routes += domain_routes(ROUTES, self.services, self.sessions)
         if http:
             self.http = HttpServer(self.config.http.host, self.config.http.port, self.sessions)
             self.http.add_routes(routes)

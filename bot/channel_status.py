@@ -32,12 +32,11 @@ class ChannelStatusBook:
     @staticmethod
     def key(channel) -> str:
         """Channels with one bot per commune (Zalo Bot) report each account apart."""
-        return f"{channel.name}:{channel.account}" if getattr(channel, "per_account", False) else channel.name
+        return f"{channel.name}:{channel.account}" if channel.per_account else channel.name
 
     def attach(self, channel) -> None:
-        if hasattr(channel, "on_status"):
-            name = self.key(channel)
-            channel.on_status = lambda connected, detail="": self.report(name, connected, detail)
+        name = self.key(channel)
+        channel.on_status = lambda connected, detail="": self.report(name, connected, detail)
 
     def report(self, channel: str, connected: bool, detail: str = "") -> None:
         """Called by channels, from inside the event loop; returns at once."""
@@ -70,7 +69,7 @@ class ChannelStatusBook:
 
     async def started(self, channels: list) -> None:
         for channel in channels:
-            if not hasattr(channel, "on_status"):
+            if not channel.reports_status:
                 self.report(self.key(channel), True)
         await self.flush()
         try:

@@ -5,8 +5,22 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import text
 
-# Features add routes here: each factory gets the App and returns aiohttp route definitions.
+# The runtime's own routes (metrics) add factories here: each gets the App and returns aiohttp
+# route definitions. The domain's routes are handlers.registry.ROUTES, adapted by `domain_routes`.
 ROUTE_FACTORIES: list = []
+
+
+def domain_routes(routes, services, sessions) -> list:
+    """aiohttp routes for the specs features registered: the domain never sees a request object."""
+    out = []
+    for spec in routes:
+        async def answer(request: web.Request, spec=spec) -> web.Response:
+            got = await spec.run(services, sessions, dict(request.match_info))
+            content_type, _, charset = got.media_type.partition("; charset=")
+            return web.Response(status=got.status, body=got.body, content_type=content_type,
+                                charset=charset or None, headers=got.headers or {})
+        out.append(web.route(spec.method, spec.path, answer))
+    return out
 
 
 class HttpServer:

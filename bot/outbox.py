@@ -50,7 +50,7 @@ class Outbox:
 
     def register(self, channel) -> None:
         self.channels[channel.name] = channel
-        if getattr(channel, "per_account", False):  # Zalo: one bot or official account per commune
+        if channel.per_account:  # Zalo: one bot or official account per commune
             self.channels[f"{channel.name}:{channel.account}"] = channel
 
     def wake(self) -> None:
@@ -61,7 +61,7 @@ class Outbox:
         if exact is not None:
             return exact
         channel = self.channels.get(name)
-        if getattr(channel, "per_account", False):
+        if channel is not None and channel.per_account:
             channel = None  # a chat of another bot account: not this one's to send
         return channel or self.fallback
 
@@ -153,7 +153,7 @@ class Outbox:
 
     async def _delete(self, row: OutboxMessage, sender, reply: Reply) -> Delivery:
         """Chat hygiene: the bot's messages in this chat since a time, and the person's listed ones."""
-        if not getattr(sender, "can_delete", False):
+        if not sender.capabilities.delete:
             return Delivery(ok=True)
         since = datetime.fromisoformat(reply.delete["since"])
         async with self.sessions() as session:
@@ -174,7 +174,7 @@ class Outbox:
             if row.kind == "delete":
                 result = await self._delete(row, sender, reply)
             elif row.kind == "edit":
-                target = await self._previous_platform_id(row) if getattr(sender, "can_edit", False) else None
+                target = await self._previous_platform_id(row) if sender.capabilities.edit else None
                 # Where a message cannot be edited the change is dropped: the next question follows anyway.
                 result = await sender.edit(row.chat_id, target, reply) if target else Delivery(ok=True)
             else:

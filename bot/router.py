@@ -124,14 +124,7 @@ class Router:
             db_person = await session.get(Person, identity.person_id)
             if db_person is not None:
                 db_person.preferred_channel = event.channel
-        person_id = ctx.person.id if ctx.person else None
-        for reply in ctx.replies:
-            outbox_store.queue_to_chat(
-                session, services.keyring, channel=event.channel, account=event.account,
-                chat_id=event.chat_id, person_id=person_id, reply=reply, now=now,
-            )
-        for target, reply in ctx.pushes:
-            await outbox_store.queue_to_person(session, services.keyring, target, reply, now=now)
+        await ctx.send_queued()
         inbox_store.mark_processed(row, now)
 
     async def _give_up(self, conv: str, error: str) -> None:

@@ -10,48 +10,11 @@ import asyncio
 import logging
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from core.events import Reply
-from core.i18n import translate
 from handlers import features  # noqa: F401 - registers the jobs of every feature
 from handlers.context import Services
-from handlers.forms.engine import FORMS
-from handlers.hygiene import queue_cleanup
-from handlers.registry import JOBS, job
-from storage import outbox as outbox_store
-from storage.drafts import decode_state, discard_draft, expired_drafts
-from storage.models import Person
+from handlers.registry import JOBS
 
 log = logging.getLogger(__name__)
-
-async def expire_drafts(services: Services, sessions: async_sessionmaker[AsyncSession], now: datetime) -> int:
-    """Discard drafts untouched for too long, telling each person. Each draft is claimed by its row."""
-    done = 0
-    while True:
-        async with sessions() as session, session.begin():
-            drafts = await expired_drafts(session, now, limit=50)
-            for draft in drafts:
-                person = await session.get(Person, draft.person_id)
-                lang = person.lang if person else "vi"
-                form = FORMS.get(draft.form)
-                title = translate(lang, form.title) if form else draft.form
-                if draft.sensitive:
-                    for chat in decode_state(services.keyring, draft).meta.get("chats", {}).values():
-                        queue_cleanup(session, services.keyring, chat, draft.person_id, now=now)
-                await discard_draft(session, draft.person_id, draft.slot, keyring=services.keyring)
-                text = translate(
-                    lang, "Your unfinished draft ({form}) was discarded because it was not touched for a long time. "
-                    "You can start again from the menu.", form=title,
-                )
-                await outbox_store.queue_to_person(session, services.keyring, draft.person_id, Reply(text=text), now=now)
-        done += len(drafts)
-        if len(drafts) < 50:
-            return done
-
-
-job("expire_drafts", 60)(expire_drafts)
-
 
 class Scheduler:
     def __init__(self, services: Services, sessions, jobs=None, on_queued=None) -> None:

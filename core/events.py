@@ -53,8 +53,14 @@ class Capabilities:
 
     buttons: int = 0  # how many buttons one message can carry; 0: choices go out as a numbered list
     toggles: bool = False  # several-choice steps as toggle buttons (else a numbered list, typed back)
-    edit: bool = False
-    delete: bool = False
+    edit: bool = False  # a sent message can be edited (a question answered in place)
+    delete: bool = False  # the bot's messages and the person's can be deleted (chat hygiene)
+    files: bool = False  # documents (the workbook) go into the chat; else a signed link
+    file_types: tuple[str, ...] = ()  # media types it takes, "*" for any
+    photos: bool = False  # the person can send photos (the outreach form's evidence)
+    contact: bool = False  # a button that shares the person's phone number
+    location: bool = False  # the person can share a location
+    monthly_quota: int = 0  # messages the platform allows a month on this plan; 0: no quota
 
 
 PLAIN = Capabilities()

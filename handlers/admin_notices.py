@@ -20,10 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.config import ROOT, Config, data_dir
 from core.events import Reply
 from core.i18n import N_, number, translate
-from handlers.context import Services
+from handlers.context import Outgoing, Services
 from handlers.registry import job
 from storage import operations as ops
-from storage import outbox
 from storage.models import AdminNotice, Person, PersonRole
 
 log = logging.getLogger(__name__)
@@ -183,6 +182,7 @@ async def admins(session: AsyncSession, commune_id: str | None) -> list[Person]:
 
 async def send_pending(session: AsyncSession, services: Services, now: datetime) -> int:
     config = services.config
+    out = Outgoing(services=services, session=session, at=now)
     sent = 0
     for notice in await ops.notices_to_send(session):
         resolved = notice.notified_at is not None
@@ -190,14 +190,15 @@ async def send_pending(session: AsyncSession, services: Services, now: datetime)
         people = await admins(session, notice.commune_id)
         for person in people:
             text = notice_text(person.lang, notice, commune.tz, resolved=resolved)
-            sent += await outbox.queue_to_every_channel(session, services.keyring, person.id, Reply(text=text),
-                                                        now=now, kind="notice")
+            out.alert(person.id, Reply(text=text), kind="notice")
+            sent += 1
         log.warning("admin notice %s %s; told %d admin(s)", notice.key, "resolved" if resolved else "raised",
                     len(people))
         if resolved:
             notice.resolution_notified_at = now
         else:
             notice.notified_at = now
+    await out.send_queued()
     return sent
 
 

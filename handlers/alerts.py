@@ -13,10 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import Choice, Reply
 from core.i18n import N_, day, translate
-from handlers.context import Ctx, Services
+from handlers.context import Ctx, Outgoing, Services, job_step
 from handlers.registry import job
 from storage import cases as store
-from storage import outbox
 from storage.models import Alert, Case, Person
 from storage.people import load_profile, phone_of
 
@@ -87,9 +86,9 @@ async def details_text(session: AsyncSession, services: Services, lang: str, cas
     return coded_summary(lang, case, codes, people, commune) + "\n" + await _reporter_line(session, services, lang, case)
 
 
-async def alert_person(session: AsyncSession, services: Services, case: Case, person_id: int, role: str, kind: str,
-                       *, now, note: str = "") -> None:
+async def alert_person(out: Outgoing, case: Case, person_id: int, role: str, kind: str, *, note: str = "") -> None:
     """One alert to one person on every channel they have, with the acknowledge button."""
+    session, services = out.session, out.services
     person = await session.get(Person, person_id)
     lang = person.lang
     text = await (urgent_text if kind == "urgent" else details_text)(session, services, lang, case)
@@ -97,13 +96,14 @@ async def alert_person(session: AsyncSession, services: Services, case: Case, pe
         text = translate(lang, note) + "\n" + text
     choices = () if case.ack_at else (ack_button(lang, case),)
     reply = Reply(text=text, choices=choices, tag=f"alert:{case.id}:{kind}")
-    await outbox.queue_to_every_channel(session, services.keyring, person_id, reply, now=now)
-    session.add(Alert(case_id=case.id, kind=kind, recipient_id=person_id, role=role, created_at=now))
+    out.alert(person_id, reply)
+    session.add(Alert(case_id=case.id, kind=kind, recipient_id=person_id, role=role, created_at=out.now))
 
 
-async def send_phone(session: AsyncSession, services: Services, case: Case, phone: str, *, now) -> int:
+async def send_phone(out: Outgoing, case: Case, phone: str) -> int:
     """The reporter's number, given after the urgent alert went out without it: at once, to everyone
     the case alerted, as a new message on every channel (an edited alert would notify nobody)."""
+    session = out.session
     recipients = (await session.scalars(
         select(Alert.recipient_id).where(Alert.case_id == case.id).distinct().order_by(Alert.recipient_id)
     )).all()
@@ -115,8 +115,7 @@ async def send_phone(session: AsyncSession, services: Services, case: Case, phon
         text = translate(person.lang, "🔴 {ref}: the reporter's phone number: {phone}", ref=case.ref,
                          phone=display_phone(phone))
         choices = () if case.ack_at else (ack_button(person.lang, case),)
-        reply = Reply(text=text, choices=choices, tag=f"alert:{case.id}:phone")
-        await outbox.queue_to_every_channel(session, services.keyring, person_id, reply, now=now)
+        out.alert(person_id, Reply(text=text, choices=choices, tag=f"alert:{case.id}:phone"))
         sent += 1
     return sent
 
@@ -129,17 +128,17 @@ def _await_ack(services: Services, case: Case, now) -> None:
 async def send_urgent(ctx: Ctx, case: Case) -> None:
     """Police, leaders and the office of the commune, on every channel each of them has."""
     for person_id, role in await store.recipients(ctx.session, case, with_police=True):
-        await alert_person(ctx.session, ctx.services, case, person_id, role, "urgent", now=ctx.now)
+        await alert_person(ctx, case, person_id, role, "urgent")
     _await_ack(ctx.services, case, ctx.now)
 
 
-async def send_details(session: AsyncSession, services: Services, case: Case, *, now) -> int:
+async def send_details(out: Outgoing, case: Case) -> int:
     """The coded details to leaders and the office, and to the police where the case is routed."""
-    targets = await store.recipients(session, case, with_police=case.police_routed)
+    targets = await store.recipients(out.session, case, with_police=case.police_routed)
     for person_id, role in targets:
-        await alert_person(session, services, case, person_id, role, "details", now=now)
-    case.details_sent_at = now
-    _await_ack(services, case, now)
+        await alert_person(out, case, person_id, role, "details")
+    case.details_sent_at = out.now
+    _await_ack(out.services, case, out.now)
     return len(targets)
 
 
@@ -191,11 +190,11 @@ def coded_summary(lang: str, case: Case, codes: dict, people: list, commune) -> 
 async def send_due_details(services: Services, sessions, now) -> int:
     """Scheduled: an urgent case whose reporter has not confirmed within 15 minutes."""
     sent = 0
-    async with sessions() as session, session.begin():
+    async with job_step(services, sessions, now) as out:
         stmt = select(Case).where(Case.details_due_at <= now, Case.details_sent_at.is_(None)).limit(50)
-        if session.bind.dialect.name == "postgresql":
+        if out.session.bind.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
-        for case in (await session.scalars(stmt)).all():
-            await send_details(session, services, case, now=now)
+        for case in (await out.session.scalars(stmt)).all():
+            await send_details(out, case)
             sent += 1
     return sent

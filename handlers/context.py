@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -11,6 +12,7 @@ from core.clock import Clock
 from core.config import Commune, Config
 from core.events import PLAIN, Capabilities, Choice, Incoming, Reply
 from core.i18n import translate
+from storage import outbox
 from storage.crypto import Keyring
 from storage.people import Profile
 
@@ -24,17 +26,26 @@ class Services:
     capabilities: dict[str, Capabilities] = field(default_factory=dict)
 
 
-@dataclass
-class Ctx:
+@dataclass(frozen=True)
+class ChatAddress:
+    """One chat on one channel, as the outbox addresses it."""
+
+    channel: str
+    account: str
+    chat_id: str
+
+
+@dataclass(kw_only=True)
+class Outgoing:
+    """What a handler or a job sends, said through its context: `push` to a person's preferred
+    channel (the outbox tries the others if it fails), `alert` on every channel they have, `to_chat`
+    to one chat. It is queued in the context's transaction when the runtime calls `send_queued`,
+    never by the domain code itself."""
+
     services: Services
     session: AsyncSession
-    event: Incoming
-    person: Profile | None
-    lang: str
-    inbox_id: int | None = None  # the stored event being handled
-    at: datetime | None = None  # when the event is handled (set on first use of `now`)
-    replies: list[Reply] = field(default_factory=list)
-    pushes: list[tuple[int, Reply]] = field(default_factory=list)
+    at: datetime | None = None  # when the event or the job's run is handled
+    queued: list[tuple[str, object, Reply, str, int | None]] = field(default_factory=list)
 
     @property
     def config(self) -> Config:
@@ -42,10 +53,72 @@ class Ctx:
 
     @property
     def now(self) -> datetime:
-        """One time for the whole event: what it stores and what it queues agree to the microsecond."""
+        """One time for the whole step: what it stores and what it queues agree to the microsecond."""
         if self.at is None:
             self.at = self.services.clock.now()
         return self.at
+
+    async def reachable(self, person_id: int) -> bool:
+        """Whether the person has a channel a push can go to."""
+        return bool(await outbox.delivery_order(self.session, person_id))
+
+    def push(self, person_id: int, reply: Reply, *, kind: str = "push") -> None:
+        self.queued.append(("person", person_id, reply, kind, person_id))
+
+    def alert(self, person_id: int, reply: Reply, *, kind: str = "alert") -> None:
+        self.queued.append(("everywhere", person_id, reply, kind, person_id))
+
+    def to_chat(self, chat: ChatAddress, reply: Reply, *, person_id: int | None, kind: str = "reply") -> None:
+        self.queued.append(("chat", chat, reply, kind, person_id))
+
+    async def send_queued(self) -> int:
+        """Write what was said into the outbox, in this transaction, alerts first (they are read in
+        order); how many were reached."""
+        alerts = [q for q in self.queued if q[0] == "everywhere"]
+        rest = [q for q in self.queued if q[0] != "everywhere"]
+        self.queued.clear()
+        return await self._write(alerts) + self._write_replies() + await self._write(rest)
+
+    def _write_replies(self) -> int:
+        return 0
+
+    async def _write(self, queued) -> int:
+        reached = 0
+        for how, target, reply, kind, person_id in queued:
+            if how == "person":
+                reached += await outbox.queue_to_person(self.session, self.services.keyring, target, reply,
+                                                        now=self.now, kind=kind)
+            elif how == "everywhere":
+                reached += bool(await outbox.queue_to_every_channel(self.session, self.services.keyring, target,
+                                                                    reply, now=self.now, kind=kind))
+            else:
+                outbox.queue_to_chat(self.session, self.services.keyring, channel=target.channel,
+                                     account=target.account, chat_id=target.chat_id, person_id=person_id,
+                                     reply=reply, now=self.now, kind=kind)
+                reached += 1
+        return reached
+
+
+@asynccontextmanager
+async def job_step(services: Services, sessions, now: datetime):
+    """One transaction of a scheduled job, with a context to say what it sends: the messages are
+    queued in that transaction, after the job's own writes."""
+    async with sessions() as session, session.begin():
+        out = Outgoing(services=services, session=session, at=now)
+        yield out
+        await out.send_queued()
+
+
+@dataclass(kw_only=True)
+class Ctx(Outgoing):
+    """A handler's context: the event, the person, and `say` for answers in the chat the event
+    came from (queued first, in order, then whatever else was said)."""
+
+    event: Incoming
+    person: Profile | None
+    lang: str
+    inbox_id: int | None = None  # the stored event being handled
+    replies: list[Reply] = field(default_factory=list)
 
     @property
     def caps(self) -> Capabilities:
@@ -62,12 +135,20 @@ class Ctx:
     def today(self) -> date:
         return self.now.astimezone(self.commune.tz).date()
 
+    @property
+    def chat(self) -> ChatAddress:
+        return ChatAddress(self.event.channel, self.event.account, self.event.chat_id)
+
     def t(self, msgid: str, **params) -> str:
         return translate(self.lang, msgid, **params)
 
     def say(self, text: str, choices: list[Choice] | tuple[Choice, ...] = (), **kwargs) -> None:
         self.replies.append(Reply(text=text, choices=tuple(choices), **kwargs))
 
-    def push(self, person_id: int, reply: Reply) -> None:
-        """A message to another person; it leaves through the outbox with this transaction."""
-        self.pushes.append((person_id, reply))
+    def _write_replies(self) -> int:
+        person_id = self.person.id if self.person else None
+        for reply in self.replies:
+            outbox.queue_to_chat(self.session, self.services.keyring, channel=self.event.channel,
+                                 account=self.event.account, chat_id=self.event.chat_id, person_id=person_id,
+                                 reply=reply, now=self.now)
+        return len(self.replies)

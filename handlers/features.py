@@ -8,4 +8,4 @@ from handlers import (  # noqa: F401
     safety,
 )
 from handlers.alerts import send_due_details  # noqa: F401
-from handlers.forms import case, followup, outreach  # noqa: F401
+from handlers.forms import case, expiry, followup, outreach  # noqa: F401

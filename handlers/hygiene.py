@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.events import Reply
-from storage import outbox
-
-CHANNELS_THAT_DELETE = frozenset({"telegram"})
+from core.events import PLAIN, Reply
+from handlers.context import ChatAddress, Outgoing
 
 
 def remember(meta: dict, event, now: datetime) -> None:
@@ -26,19 +24,22 @@ def remember(meta: dict, event, now: datetime) -> None:
 def cleanup(ctx, meta: dict) -> None:
     """Queue the deletions: in this chat among this event's replies, in other chats directly."""
     for conv, chat in meta.get("chats", {}).items():
-        if chat["channel"] not in CHANNELS_THAT_DELETE:
+        if not _deletes(ctx, chat):
             continue
         reply = Reply(text="", delete={"since": chat["since"], "ids": chat["ids"]})
         if conv == ctx.event.conv_key:
             ctx.replies.append(reply)
         else:
-            queue_cleanup(ctx.session, ctx.services.keyring, chat, ctx.person.id, now=ctx.now)
+            queue_cleanup(ctx, chat, ctx.person.id)
 
 
-def queue_cleanup(session, keyring, chat: dict, person_id: int | None, *, now: datetime) -> None:
-    if chat["channel"] not in CHANNELS_THAT_DELETE:
+def _deletes(out: Outgoing, chat: dict) -> bool:
+    """Whether the chat's channel can delete messages (Telegram can, within 48 hours)."""
+    return out.services.capabilities.get(chat["channel"], PLAIN).delete
+
+
+def queue_cleanup(out: Outgoing, chat: dict, person_id: int | None) -> None:
+    if not _deletes(out, chat):
         return
-    outbox.queue_to_chat(
-        session, keyring, channel=chat["channel"], account=chat["account"], chat_id=chat["chat_id"],
-        person_id=person_id, reply=Reply(text="", delete={"since": chat["since"], "ids": chat["ids"]}), now=now,
-    )
+    out.to_chat(ChatAddress(chat["channel"], chat["account"], chat["chat_id"]),
+                Reply(text="", delete={"since": chat["since"], "ids": chat["ids"]}), person_id=person_id)

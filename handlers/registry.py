@@ -66,8 +66,31 @@ class Button:
         return {f"{self.prefix}:{action}": name for action, name in (self.actions or {}).items()}
 
 
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What a route answers, in no web framework's terms: bot/http.py turns it into a response."""
+
+    status: int
+    body: bytes
+    media_type: str = "text/plain; charset=utf-8"
+    headers: dict[str, str] | None = None
+
+
+RouteRun = Callable[["Services", object, dict[str, str]], Awaitable[HttpAnswer]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """An HTTP route a feature adds: `run(services, sessions, path parameters)`."""
+
+    method: str
+    path: str  # "/files/{token}"
+    run: RouteRun
+
+
 COMMANDS: dict[str, Command] = {}
 BUTTONS: dict[str, Button] = {}
+ROUTES: list[Route] = []
 JOBS: dict[str, Job] = {}
 
 
@@ -105,6 +128,14 @@ def button_for(data: str) -> tuple[Button, str] | None:
     entry = BUTTONS.get(data.split(":", 1)[0])
     needs = entry.needs(data) if entry is not None else None
     return (entry, needs) if needs is not None else None
+
+
+def route(method: str, path: str):
+    def register(run: RouteRun) -> RouteRun:
+        ROUTES.append(Route(method, path, run))
+        return run
+
+    return register
 
 
 def job(name: str, every: float):

@@ -12,11 +12,10 @@ from core.events import Reply
 from core.i18n import N_, translate
 from handlers import parsing
 from handlers.alerts import alert_person
-from handlers.context import Ctx, Services
+from handlers.context import Ctx, Services, job_step
 from handlers.menu import ROLE_NAMES
 from handlers.registry import button, command, job
 from storage import cases as store
-from storage import outbox
 from storage.models import Alert, AuditEntry, Case, InboxEvent, OutboxMessage, Person
 from storage.people import people_with_role
 
@@ -89,7 +88,8 @@ async def escalate(services: Services, sessions, now) -> int:
     """An alert nobody acknowledged is sent again, each time to the next role of [alerts] escalation too."""
     safety = services.config.safety
     done = 0
-    async with sessions() as session, session.begin():
+    async with job_step(services, sessions, now) as out:
+        session = out.session
         stmt = select(Case).where(Case.next_escalation_at <= now, Case.ack_at.is_(None)).limit(50)
         if session.bind.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
@@ -107,7 +107,7 @@ async def escalate(services: Services, sessions, now) -> int:
                     break
             kind = "urgent" if case.urgent and case.details_sent_at is None else "details"
             for person_id, role in alerted.items():
-                await alert_person(session, services, case, person_id, role, kind, now=now,
+                await alert_person(out, case, person_id, role, kind,
                                    note=N_("Reminder: nobody has acknowledged this alert yet."))
             more = case.escalation_step < len(safety.escalation) + MAX_RESENDS
             case.next_escalation_at = now + timedelta(minutes=safety.ack_minutes) if more else None
@@ -120,7 +120,8 @@ async def check_reached(services: Services, sessions, now) -> int:
     """An urgent case whose alert reached nobody within a minute: the reporter is told to call 113."""
     limit = now - timedelta(seconds=services.config.safety.reach_seconds)
     done = 0
-    async with sessions() as session, session.begin():
+    async with job_step(services, sessions, now) as out:
+        session = out.session
         stmt = select(Case).where(Case.urgent.is_(True), Case.reach_checked_at.is_(None), Case.created_at <= limit)
         stmt = stmt.limit(50)
         if session.bind.dialect.name == "postgresql":
@@ -135,14 +136,14 @@ async def check_reached(services: Services, sessions, now) -> int:
                 continue
             reporter = await session.get(Person, case.reporter_id)
             if reporter is not None:
-                await outbox.queue_to_every_channel(session, services.keyring, reporter.id, Reply(text=translate(
+                out.alert(reporter.id, Reply(text=translate(
                     reporter.lang, "We could not reach any officer yet about case {ref}. If someone is in danger, "
-                    "call 113 now.", ref=case.ref)), now=now)
+                    "call 113 now.", ref=case.ref)))
             for admin_id in await people_with_role(session, case.commune_id, "admin"):
                 admin = await session.get(Person, admin_id)
-                await outbox.queue_to_every_channel(session, services.keyring, admin_id, Reply(text=translate(
+                out.alert(admin_id, Reply(text=translate(
                     admin.lang, "No officer could be reached about urgent case {ref} within a minute. Please check "
-                    "the bot's channels and call the commune police.", ref=case.ref)), now=now)
+                    "the bot's channels and call the commune police.", ref=case.ref)))
             done += 1
     return done
 

@@ -11,8 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import Reply
+from core.i18n import translate
 from storage.crypto import Keyring
 from storage.models import Identity, OutboxMessage, Person
+from storage.people import delivery_order, people_with_role
 
 log = logging.getLogger(__name__)
 
@@ -29,18 +31,6 @@ def queue_to_chat(
             created_at=now, due_at=now, attempts=0,
         )
     )
-
-
-async def delivery_order(session: AsyncSession, person_id: int) -> list[Identity]:
-    """The person's identities, the preferred channel (the one they last wrote from) first."""
-    person = await session.get(Person, person_id)
-    identities = (
-        await session.scalars(
-            select(Identity).where(Identity.person_id == person_id).order_by(Identity.last_seen_at.desc(), Identity.id)
-        )
-    ).all()
-    preferred = person.preferred_channel if person else None
-    return sorted(identities, key=lambda i: i.channel != preferred)  # stable: most recently seen next
 
 
 async def fall_back(session: AsyncSession, keyring: Keyring, row: OutboxMessage, now: datetime) -> None:
@@ -62,9 +52,6 @@ async def fall_back(session: AsyncSession, keyring: Keyring, row: OutboxMessage,
 
 
 async def tell_admins(session: AsyncSession, keyring: Keyring, row: OutboxMessage, now: datetime) -> None:
-    from core.i18n import translate
-    from storage.people import people_with_role  # people imports nothing of the outbox
-
     person = await session.get(Person, row.person_id)
     if person is None or person.commune_id is None:
         return

@@ -168,3 +168,15 @@ async def people_with_role(session: AsyncSession, commune_id: str, role: str) ->
         .where(Person.commune_id == commune_id, PersonRole.role == role, Person.active.is_(True))
     )
     return list(rows.all())
+
+
+async def delivery_order(session: AsyncSession, person_id: int) -> list[Identity]:
+    """The person's identities, the preferred channel (the one they last wrote from) first."""
+    person = await session.get(Person, person_id)
+    identities = (
+        await session.scalars(
+            select(Identity).where(Identity.person_id == person_id).order_by(Identity.last_seen_at.desc(), Identity.id)
+        )
+    ).all()
+    preferred = person.preferred_channel if person else None
+    return sorted(identities, key=lambda i: i.channel != preferred)  # stable: most recently seen next

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import count
 
-from bot.channels.base import render_plain
+from bot.channels.base import Channel, render_plain
 from core.events import Capabilities, Delivery, Incoming, Reply
 
 _events = count(1)
@@ -26,12 +26,11 @@ class Message:
         return [c.label for c in self.reply.choices]
 
 
-class FakeChannel:
+class FakeChannel(Channel):
     name = "fake"
     account = "test"
-    can_edit = True
-    can_delete = True
-    capabilities = Capabilities(buttons=100, toggles=True, edit=True, delete=True)
+    # Like Telegram, but it carries neither files nor deletions unless a test declares them (declare()).
+    capabilities = Capabilities(buttons=100, toggles=True, edit=True, photos=True, contact=True, location=True)
 
     def __init__(self) -> None:
         self.chats: dict[str, list[Message]] = {}
@@ -136,9 +135,7 @@ class PlainChannel(FakeChannel):
     """Like the Zalo Bot: no buttons, no edits, no deletions; choices as numbered lists, typed back."""
 
     name = "plain"
-    can_edit = False
-    can_delete = False
-    capabilities = Capabilities()
+    capabilities = Capabilities(photos=True)
 
     async def send(self, chat_id: str, reply: Reply, done: int = 0) -> Delivery:
         if self.fail_next:
@@ -161,3 +158,11 @@ class PlainUser(User):
 
     async def press(self, label: str) -> list[str]:
         raise AssertionError("there are no buttons on a plain channel: type the number or the words")
+
+
+def declare(app, channel, **capabilities) -> None:
+    """Let a test channel do more (files=True, delete=True): for the handlers and the outbox alike."""
+    from dataclasses import replace
+
+    channel.capabilities = replace(channel.capabilities, **capabilities)
+    app.services.capabilities[channel.name] = channel.capabilities

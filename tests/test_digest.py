@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from core.events import Reply
-from handlers.office import delivery, links, render
+from handlers.office import delivery, render
 from storage import stats
 from storage.models import Alert, AuditEntry, Case, CaseCode, CasePerson, DigestRun, OutboxMessage, Report, ReportTopic
 from storage.people import attach_identity, create_person
-from tests.fakechannel import FakeChannel, User
+from tests.fakechannel import FakeChannel, User, declare
 from tests.helpers import vi
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -313,7 +313,7 @@ async def test_two_processes_send_the_digest_once(any_app, config, clock, keyrin
 
 
 async def test_the_excel_file_is_typed_and_its_totals_are_the_digests(app, config, clock, monkeypatch):
-    monkeypatch.setattr(links, "FILE_CHANNELS", {"fake"})
+    declare(app, app.fake, files=True)
     await seed(app)
     await person(app, "office", ["office"])
     clock.set(local(2027, 1, 4, 8))
@@ -354,7 +354,10 @@ async def test_channels_without_files_get_a_signed_expiring_link(app, clock, key
                         days=7).split("§")[0])[1].split("\n")[0]
     path = url.split("8080", 1)[1]
     server = web.Application()
-    server.add_routes(links.routes(app))
+    from bot.http import domain_routes
+    from handlers.registry import ROUTES
+
+    server.add_routes(domain_routes([r for r in ROUTES if r.path == "/files/{token}"], app.services, app.sessions))
     async with TestClient(TestServer(server)) as client:
         ok = await client.get(path)
         assert ok.status == 200 and (await ok.read())[:2] == b"PK"  # an xlsx is a zip

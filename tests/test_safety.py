@@ -10,12 +10,11 @@ from sqlalchemy import delete, select
 
 from bot.app import App
 from core.events import Delivery
-from handlers import hygiene
 from handlers.safety import check_reached, escalate
 from storage import rotation
 from storage.crypto import Keyring, KeyringError
 from storage.models import Alert, AuditEntry, Case, CaseCode, CaseText, Identity, Person
-from tests.fakechannel import FakeChannel, User
+from tests.fakechannel import FakeChannel, User, declare
 from tests.helpers import enrolled, enrolled_plain, vi
 from tests.test_case_form import DESCRIPTION, answer_case, officers
 
@@ -153,7 +152,7 @@ async def test_a_flood_is_throttled_with_one_polite_message(app, clock):
 
 
 async def test_a_confirmed_case_form_is_wiped_from_the_chat(app, monkeypatch):
-    monkeypatch.setattr(hygiene, "CHANNELS_THAT_DELETE", frozenset({"fake"}))
+    declare(app, app.fake, delete=True)
     await officers(app)
     head = await enrolled(app)
     menu_before = len(head.messages)
@@ -170,7 +169,7 @@ async def test_a_confirmed_case_form_is_wiped_from_the_chat(app, monkeypatch):
 
 
 async def test_a_cancelled_or_expired_case_form_is_wiped_too(app, clock, monkeypatch):
-    monkeypatch.setattr(hygiene, "CHANNELS_THAT_DELETE", frozenset({"fake"}))
+    declare(app, app.fake, delete=True)
     head = await enrolled(app)
     start = len(head.messages)
     await head.say("/baotin")

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from core.events import Delivery, Reply
+from core.events import PLAIN, Capabilities, Delivery, Reply
 
 
-class Channel(Protocol):
-    name: str
-    can_edit: bool
+class Channel:
+    """What every adapter is: its name and account, what it can do (`capabilities`, declared once
+    and read by handlers from their context, never by channel name), and the runtime's hooks."""
 
-    async def start(self) -> None: ...
+    name: str = ""
+    account: str = ""
+    capabilities: Capabilities = PLAIN
+    per_account: bool = False  # one bot or official account per commune: a chat goes through its own
+    reports_status: bool = False  # it calls on_status itself when it connects or loses the platform
 
-    async def stop(self) -> None: ...
+    def on_status(self, connected: bool, detail: str = "") -> None:
+        """Replaced by the App's hook (bot/channel_status.py) when the channel is added."""
+
+    def routes(self) -> list:
+        """aiohttp routes it serves (a webhook), if any."""
+        return []
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
 
     async def send(self, chat_id: str, reply: Reply, done: int = 0) -> Delivery:
         """Send the reply, skipping the first `done` messages an earlier attempt delivered."""
-        ...
+        raise NotImplementedError
 
-    async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery: ...
+    async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery:
+        return Delivery(ok=True)  # only called when capabilities.edit
 
 
 def render_plain(reply: Reply) -> str:

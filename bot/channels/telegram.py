@@ -27,7 +27,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
-from bot.channels.base import strip_html
+from bot.channels.base import Channel, strip_html
 from bot.channels.limits import RateLimiter
 from bot.channels.split import split_text, utf16_len
 from core.config import TelegramConfig
@@ -45,11 +45,11 @@ def _seconds(value) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-class TelegramChannel:
+class TelegramChannel(Channel):
     name = "telegram"
-    can_edit = True
-    can_delete = True  # within 48 hours, in private chats
-    capabilities = Capabilities(buttons=100, toggles=True, edit=True, delete=True)
+    capabilities = Capabilities(buttons=100, toggles=True, edit=True, delete=True, files=True, file_types=("*",),
+                                photos=True, contact=True, location=True)  # delete: within 48 hours, in private chats
+    reports_status = True  # on_status on connect and on losing the platform
 
     def __init__(self, token: str, config: TelegramConfig, inbox, *, webhook_secret: str = "", public_url: str = "") -> None:
         self.config = config

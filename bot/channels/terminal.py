@@ -7,16 +7,15 @@ import sys
 import threading
 from itertools import count
 
-from bot.channels.base import render_plain
+from bot.channels.base import Channel, render_plain
 from core.events import Delivery, Incoming, Reply
 
 DEMO_USER = "demo"
 
 
-class TerminalChannel:
+class TerminalChannel(Channel):
     name = "terminal"
     account = "local"
-    can_edit = False
 
     def __init__(self, inbox, *, stdin=None, stdout=None) -> None:
         self.inbox = inbox
@@ -68,10 +67,9 @@ class TerminalChannel:
         self.stdout.flush()
 
 
-class DemoPrinter:
+class DemoPrinter(Channel):
     """In the demo, messages for other people are printed instead of sent."""
 
-    can_edit = False
 
     def __init__(self, stdout=None) -> None:
         self.stdout = stdout or sys.stdout

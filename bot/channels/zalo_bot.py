@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import render_plain
+from bot.channels.base import Channel, render_plain
 from bot.channels.limits import RateLimiter
 from bot.channels.split import split_text, utf16_len
 from core.config import ZaloBotConfig
-from core.events import Delivery, Incoming, Reply
+from core.events import Capabilities, Delivery, Incoming, Reply
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,10 @@ def unwrap(body) -> dict | None:
     return body if isinstance(body, dict) else None
 
 
-class ZaloBotChannel:
+class ZaloBotChannel(Channel):
     name = "zalo_bot"
-    can_edit = False
+    capabilities = Capabilities(photos=True, monthly_quota=3000)  # the free plan: 3,000 messages a month
+    reports_status = True  # on_status on connect and on losing the platform
     per_account = True  # the outbox sends a chat's messages through the bot that saw the person
 
     def __init__(self, token: str, config: ZaloBotConfig, inbox, *, communes: tuple[str, ...],

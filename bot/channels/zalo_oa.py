@@ -32,7 +32,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.channels.base import render_plain
+from bot.channels.base import Channel, render_plain
 from bot.channels.limits import RateLimiter
 from bot.channels.split import split_text, utf16_len
 from bot.logs import redact_also
@@ -155,11 +155,10 @@ class OATokens:
         return store.TokenPair(access, new_refresh, now + timedelta(seconds=seconds) if seconds else None)
 
 
-class ZaloOAChannel:
+class ZaloOAChannel(Channel):
     name = "zalo_oa"
-    can_edit = False
     # Up to 5 buttons; several-choice toggles go out as a numbered list (see render below).
-    capabilities = Capabilities(buttons=MAX_BUTTONS)
+    capabilities = Capabilities(buttons=MAX_BUTTONS, photos=True)
     per_account = True
 
     def __init__(self, *, app_id: str, app_secret: str, secret_key: str, config: ZaloOAConfig, inbox,

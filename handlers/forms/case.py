@@ -148,7 +148,7 @@ async def _save_phone(ctx: Ctx, answers: Answers, value) -> None:
         return
     case = await ctx.session.get(Case, answers["_case_id"]) if answers.get("_case_id") else None
     if case is not None and case.urgent:
-        await alerts.send_phone(ctx.session, ctx.services, case, phone, now=ctx.now)
+        await alerts.send_phone(ctx, case, phone)
 
 
 async def progress(ctx: Ctx, answers: Answers) -> None:
@@ -291,7 +291,7 @@ async def submit(ctx: Ctx, answers: Answers, meta: dict) -> str:
             store.add_text(ctx.session, ctx.services.keyring, case, field, answers[field], author_id=ctx.person.id,
                            now=ctx.now)
     case.confirmed_at = ctx.now
-    await alerts.send_details(ctx.session, ctx.services, case, now=ctx.now)
+    await alerts.send_details(ctx, case)
     text = ctx.t("Thank you. The case has been recorded as {ref}. The commune will follow it up; you can add "
                  "information later with /cuatoi.", ref=case.ref)
     return text + "\n" + alerts.numbers_line(ctx) if case.urgent else text

@@ -15,13 +15,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.config import WeeklyAt
-from core.events import Reply
+from core.events import PLAIN, Reply
 from core.i18n import translate
+from handlers.context import Outgoing
 from handlers.office import files, links, render
 from handlers.registry import job
 from storage import stats
 from storage.models import DigestRun, DigestSubscription, Person, PersonRole
-from storage.outbox import delivery_order, queue_to_person
+from storage.people import delivery_order
 
 DIGEST_ROLES = ("office", "leader")
 MAX_MISSED = 52
@@ -106,7 +107,7 @@ class Attachments:
 
     async def replies(self, lang: str, channel: str, text: str, small: bool = False) -> list[Reply]:
         xlsx, png = await self.made(lang, small)
-        if links.sends_files(channel):
+        if self.services.capabilities.get(channel, PLAIN).files:  # else a signed link
             return [Reply(text=text), Reply(text="", photo=png), Reply(text="", file=(self.name + ".xlsx", xlsx))]
         if (lang, small) not in self._links:
             args = dict(commune_id=self.commune.id, now=self.now)
@@ -126,6 +127,7 @@ async def queue_digest(session, services, commune, period: stats.Period, *, now:
     today = now.astimezone(commune.tz).date()
     people = await digest_recipients(session, commune.id) if people is None else people
     attachments = Attachments(session, services, commune, figures, now=now)
+    out = Outgoing(services=services, session=session, at=now)
     reached = 0
     for person_id in people:
         person = await session.get(Person, person_id)
@@ -138,8 +140,9 @@ async def queue_digest(session, services, commune, period: stats.Period, *, now:
         text = render.digest_text(person.lang, figures, commune.name, today=today, missed=list(missed),
                                   small=small, targets=services.config.targets)
         for reply in await attachments.replies(person.lang, channel, text, small):
-            await queue_to_person(session, services.keyring, person_id, reply, now=now, kind="digest")
+            out.push(person_id, reply, kind="digest")
         reached += 1
+    await out.send_queued()
     return reached
 
 

@@ -13,23 +13,13 @@ import logging
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
-from aiohttp import web
 from sqlalchemy import delete
 
-from bot.http import ROUTE_FACTORIES
-from handlers.registry import job
+from handlers.registry import HttpAnswer, job, route
 from storage.crypto import Keyring, KeyringError
 from storage.models import SharedFile
 
 log = logging.getLogger(__name__)
-
-# Channels whose adapters carry files. Everything else (the terminal, Zalo) gets a link instead.
-FILE_CHANNELS: set[str] = {"telegram"}
-
-
-def sends_files(channel: str) -> bool:
-    return channel in FILE_CHANNELS
-
 
 async def store_file(session, keyring: Keyring, *, commune_id: str | None, name: str, mime: str, data: bytes,
                      now: datetime, days: int) -> tuple[int, datetime]:
@@ -65,25 +55,20 @@ async def link(session, services, *, commune_id: str | None, name: str, mime: st
     return f"{base_url(services.config)}/files/{quote(sign(services.keyring, file_id, expires))}"
 
 
-def routes(app) -> list:
-    async def serve(request: web.Request) -> web.Response:
-        file_id = verify(app.services.keyring, request.match_info["token"], app.clock.now())
-        if file_id is None:
-            return web.Response(status=403, text="This link is not valid or has expired.")
-        async with app.sessions() as session:
-            row = await session.get(SharedFile, file_id)
-        if row is None:
-            return web.Response(status=404, text="This file no longer exists.")
-        body = app.services.keyring.decrypt(row.data)
-        return web.Response(body=body, content_type=row.mime, headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row.name)}",
-            "Cache-Control": "no-store",
-        })
-
-    return [web.get("/files/{token}", serve)]
-
-
-ROUTE_FACTORIES.append(routes)
+@route("GET", "/files/{token}")
+async def serve(services, sessions, params: dict[str, str]) -> HttpAnswer:
+    """A signed link's file, or why not."""
+    file_id = verify(services.keyring, params["token"], services.clock.now())
+    if file_id is None:
+        return HttpAnswer(403, b"This link is not valid or has expired.")
+    async with sessions() as session:
+        row = await session.get(SharedFile, file_id)
+    if row is None:
+        return HttpAnswer(404, b"This file no longer exists.")
+    return HttpAnswer(200, services.keyring.decrypt(row.data), row.mime, {
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row.name)}",
+        "Cache-Control": "no-store",
+    })
 
 
 @job("expire_shared_files", 3600)

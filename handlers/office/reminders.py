@@ -15,11 +15,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.events import Choice, Reply
 from core.i18n import N_, translate
-from handlers.context import Ctx
+from handlers.context import Ctx, Outgoing
 from handlers.registry import command, job
 from storage import stats
 from storage.models import CommuneSetting, Person, PersonRole, PersonVillage, ReminderSent, Report
-from storage.outbox import queue_to_person
 
 
 async def reminders_on(session, commune_id: str) -> bool:
@@ -44,6 +43,7 @@ async def _nudge(session, services, commune, week: stats.Period, now: datetime) 
         if village_id not in reported and person_id not in done:
             missing.setdefault(person_id, []).append(village_id)
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    out = Outgoing(services=services, session=session, at=now)
     sent = 0
     for person_id, village_ids in sorted(missing.items()):
         result = await session.execute(
@@ -59,8 +59,10 @@ async def _nudge(session, services, commune, week: stats.Period, now: datetime) 
                          name=person.name or "", villages=names)
         label = translate(person.lang, "Report an outreach session")
         reply = Reply(text=text, choices=(Choice(label, "m:baocao", control=True, keyword="/baocao"),))
-        if await queue_to_person(session, services.keyring, person_id, reply, now=now, kind="reminder"):
+        if await out.reachable(person_id):
+            out.push(person_id, reply, kind="reminder")
             sent += 1
+    await out.send_queued()
     return sent
 
 
