@@ -10,12 +10,11 @@ from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.events import Incoming
 from storage.crypto import Keyring
+from storage.db import upsert_insert
 from storage.models import Identity, InboxEvent
 
 MAX_TEXT = 20_000  # longer messages are cut here; the form still answers that it is too long
@@ -42,7 +41,7 @@ class Inbox:
         )
         async with self.sessions() as session, session.begin():
             values["order_key"] = await order_key(session, event)
-            insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+            insert = upsert_insert(session)
             result = await session.execute(
                 insert(InboxEvent).values(**values).on_conflict_do_nothing(
                     index_elements=["channel", "account", "dedup_key"]

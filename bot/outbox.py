@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.metrics import NO_METRICS
 from core.events import Delivery, Reply
+from storage import chatlists
 from storage.crypto import Keyring
 from storage.models import OutboxMessage
 from storage.outbox import fall_back
@@ -137,6 +138,18 @@ class Outbox:
             if not await self.deliver_due():
                 return
 
+    async def _register_list(self, session, identity, row: OutboxMessage, now) -> None:
+        """A push re-sent on a channel without buttons is numbered there: its register is written in
+        the same transaction as the new row, so a typed number reads against that list."""
+        sender = self._sender(identity.channel, identity.account) if identity is not None else None
+        if sender is None or sender.capabilities.buttons:
+            return
+        reply = Reply.from_dict(json.loads(self.keyring.decrypt(row.payload)))
+        items = chatlists.numbered(reply)
+        if items is not None:
+            await chatlists.register(session, chatlists.chat_key(identity.channel, identity.account,
+                                                                 identity.external_id), items, now)
+
     async def _previous_platform_id(self, row: OutboxMessage) -> str | None:
         async with self.sessions() as session:
             ids = await session.scalar(
@@ -204,7 +217,8 @@ class Outbox:
                 row.failed_at = now
                 log.warning("outbox message %s to %s failed for good: %s", row.id, row.channel, result.error)
                 if row.kind in FALLBACK_KINDS and row.person_id is not None:
-                    await fall_back(session, self.keyring, row, now)
+                    went = await fall_back(session, self.keyring, row, now)
+                    await self._register_list(session, went, row, now)
                 self.metrics.delivery(row.channel, "failed")
                 return
             self.metrics.delivery(row.channel, "retry")

@@ -11,11 +11,13 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import vocabulary as form
 from core.events import Choice, Reply
 from core.i18n import N_, day, translate
 from handlers.context import Ctx, Outgoing, Services, job_step
 from handlers.registry import job
 from storage import cases as store
+from storage.db import claim_rows
 from storage.models import Alert, Case, Person
 from storage.people import load_profile, phone_of
 
@@ -148,8 +150,6 @@ def _labels(lang: str, options, codes) -> str:
 
 
 def coded_summary(lang: str, case: Case, codes: dict, people: list, commune) -> str:
-    from handlers.forms import case as form
-
     def t(msgid: str, **kw) -> str:
         return translate(lang, msgid, **kw)
 
@@ -192,8 +192,7 @@ async def send_due_details(services: Services, sessions, now) -> int:
     sent = 0
     async with job_step(services, sessions, now) as out:
         stmt = select(Case).where(Case.details_due_at <= now, Case.details_sent_at.is_(None)).limit(50)
-        if out.session.bind.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
+        stmt = claim_rows(out.session, stmt)
         for case in (await out.session.scalars(stmt)).all():
             await send_details(out, case)
             sent += 1

@@ -13,6 +13,7 @@ import re
 from core.events import Choice
 from handlers import parsing
 from handlers.context import Ctx
+from storage.chatlists import numbered, register
 from storage.models import ChatList
 
 STALE = "stale"
@@ -27,23 +28,12 @@ async def remember(ctx: Ctx) -> None:
     """After a handler ran: the last numbered list among its replies is what numbers mean now."""
     latest = None
     for reply in ctx.replies:
-        options = [c for c in reply.choices if not c.control]
         if _is_form_question(reply.tag):
             latest = []
-        elif options and not reply.edit:
-            latest = [[c.data, c.label] for c in options]
-    if latest is None:
-        return
-    key = ctx.event.conv_key
-    row = await ctx.session.get(ChatList, key)
-    if row is None:
-        if not latest:
-            return
-        row = ChatList(chat_key=key, seq=0, items=[], shown_at=ctx.now)
-        ctx.session.add(row)
-    if row.items or latest:
-        row.seq += 1
-        row.items, row.shown_at = latest, ctx.now
+        elif (items := numbered(reply)) is not None:
+            latest = items
+    if latest is not None:
+        await register(ctx.session, ctx.event.conv_key, latest, ctx.now)
 
 
 async def resolve(ctx: Ctx, text: str, *, form_waiting: bool) -> str | None:

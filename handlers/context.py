@@ -12,7 +12,7 @@ from core.clock import Clock
 from core.config import Commune, Config
 from core.events import PLAIN, Capabilities, Choice, Incoming, Reply
 from core.i18n import translate
-from storage import outbox
+from storage import chatlists, outbox
 from storage.crypto import Keyring
 from storage.people import Profile
 
@@ -86,17 +86,29 @@ class Outgoing:
         reached = 0
         for how, target, reply, kind, person_id in queued:
             if how == "person":
-                reached += await outbox.queue_to_person(self.session, self.services.keyring, target, reply,
-                                                        now=self.now, kind=kind)
+                went = await outbox.queue_to_person(self.session, self.services.keyring, target, reply,
+                                                    now=self.now, kind=kind)
+                identities = [went] if went else []
             elif how == "everywhere":
-                reached += bool(await outbox.queue_to_every_channel(self.session, self.services.keyring, target,
-                                                                    reply, now=self.now, kind=kind))
+                identities = await outbox.queue_to_every_channel(self.session, self.services.keyring, target,
+                                                                 reply, now=self.now, kind=kind)
             else:
                 outbox.queue_to_chat(self.session, self.services.keyring, channel=target.channel,
                                      account=target.account, chat_id=target.chat_id, person_id=person_id,
                                      reply=reply, now=self.now, kind=kind)
+                identities = []
                 reached += 1
+            reached += bool(identities)
+            for identity in identities:
+                await self._register(identity.channel, identity.account, identity.external_id, reply)
         return reached
+
+    async def _register(self, channel: str, account: str, user_id: str, reply: Reply) -> None:
+        """A list going to a chat without buttons is numbered there: what its numbers mean is
+        written now, in this transaction, for that chat."""
+        items = chatlists.numbered(reply)
+        if items is not None and not self.services.capabilities.get(channel, PLAIN).buttons:
+            await chatlists.register(self.session, chatlists.chat_key(channel, account, user_id), items, self.now)
 
 
 @asynccontextmanager

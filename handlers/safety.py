@@ -16,6 +16,7 @@ from handlers.context import Ctx, Services, job_step
 from handlers.menu import ROLE_NAMES
 from handlers.registry import button, command, job
 from storage import cases as store
+from storage.db import claim_rows
 from storage.models import Alert, AuditEntry, Case, InboxEvent, OutboxMessage, Person
 from storage.people import people_with_role
 
@@ -91,8 +92,7 @@ async def escalate(services: Services, sessions, now) -> int:
     async with job_step(services, sessions, now) as out:
         session = out.session
         stmt = select(Case).where(Case.next_escalation_at <= now, Case.ack_at.is_(None)).limit(50)
-        if session.bind.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
+        stmt = claim_rows(session, stmt)
         for case in (await session.scalars(stmt)).all():
             case.escalation_step += 1
             alerted = dict((await session.execute(
@@ -124,8 +124,7 @@ async def check_reached(services: Services, sessions, now) -> int:
         session = out.session
         stmt = select(Case).where(Case.urgent.is_(True), Case.reach_checked_at.is_(None), Case.created_at <= limit)
         stmt = stmt.limit(50)
-        if session.bind.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
+        stmt = claim_rows(session, stmt)
         for case in (await session.scalars(stmt)).all():
             case.reach_checked_at = now
             delivered = await session.scalar(

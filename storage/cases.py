@@ -19,7 +19,6 @@ SCALAR_FIELDS = (
     "repeat", "fined_before", "perpetrator_counselled", "consent", "needs_support",
 )
 CODE_FIELDS = ("forms", "measures", "support", "told")
-TEXT_FIELDS = ("description", "source_other", "relationship_other")
 POLICE_KINDS = ("trafficking", "sexual_abuse")
 STATUSES = ("new", "verifying", "confirmed_dv", "not_dv", "handling", "handled", "monitoring", "closed")
 

@@ -14,6 +14,20 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
+def upsert_insert(session: AsyncSession):
+    """The dialect's INSERT, which has on_conflict_do_nothing on both PostgreSQL and SQLite."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+
+
+def claim_rows(session: AsyncSession, stmt):
+    """Rows for this process to work on: on PostgreSQL locked, and skipping those another replica
+    holds (FOR UPDATE SKIP LOCKED); SQLite has one writer, so the statement stays as it is."""
+    return stmt.with_for_update(skip_locked=True) if session.bind.dialect.name == "postgresql" else stmt
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 

@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import Keyring
+from storage.db import claim_rows
 from storage.models import Draft, Photo
 
 ACTIVE = "active"
@@ -117,6 +118,5 @@ async def unpause_draft(session: AsyncSession, keyring: Keyring, person_id: int)
 
 async def expired_drafts(session: AsyncSession, now: datetime, limit: int = 100) -> list[Draft]:
     stmt = select(Draft).where(Draft.expires_at <= now).order_by(Draft.expires_at).limit(limit)
-    if session.bind.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
+    stmt = claim_rows(session, stmt)
     return list((await session.scalars(stmt)).all())

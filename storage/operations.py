@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, inspect, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import claim_rows, upsert_insert
 from storage.models import AdminNotice, Alert, ChannelStatus, OutboxMessage, Person
 
 ZALO_BOT_CHANNEL = "zalo_bot"
@@ -225,7 +224,7 @@ async def raise_notice(session: AsyncSession, key: str, *, now: datetime, commun
     official account's token cannot be refreshed, and resolve_notice(...) once it can. `params`
     fill the message (numbers, names of channels or communes): never a secret or case data."""
     postgres = session.bind.dialect.name == "postgresql"
-    insert = pg_insert if postgres else sqlite_insert
+    insert = upsert_insert(session)
     # Two processes may find the same problem at once: the row is made once (as if an old problem,
     # already resolved, so that it is opened below like any recurrence), then locked.
     await session.execute(insert(AdminNotice).values(
@@ -267,6 +266,5 @@ async def notices_to_send(session: AsyncSession) -> list[AdminNotice]:
         (AdminNotice.notified_at.is_(None))
         | (AdminNotice.resolved_at.is_not(None) & AdminNotice.resolution_notified_at.is_(None))
     ).order_by(AdminNotice.raised_at, AdminNotice.key)
-    if session.bind.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
+    stmt = claim_rows(session, stmt)
     return list((await session.scalars(stmt)).all())

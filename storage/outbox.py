@@ -33,7 +33,7 @@ def queue_to_chat(
     )
 
 
-async def fall_back(session: AsyncSession, keyring: Keyring, row: OutboxMessage, now: datetime) -> None:
+async def fall_back(session: AsyncSession, keyring: Keyring, row: OutboxMessage, now: datetime) -> Identity | None:
     """A push that failed for good goes to the person's next identity, still encrypted as it was;
     when there is none, the commune's admins are told, so nothing fails unnoticed."""
     order = await delivery_order(session, row.person_id)
@@ -42,13 +42,14 @@ async def fall_back(session: AsyncSession, keyring: Keyring, row: OutboxMessage,
     if at is None or at + 1 >= len(order):
         log.warning("outbox message %s: no other channel to try for its person", row.id)
         await tell_admins(session, keyring, row, now)
-        return
+        return None
     nxt = order[at + 1]
     session.add(OutboxMessage(
         person_id=row.person_id, channel=nxt.channel, account=nxt.account, chat_id=nxt.chat_id, kind=row.kind,
         tag=row.tag, payload=row.payload, created_at=now, due_at=now, attempts=0,
     ))
     log.info("outbox message %s: trying the person's %s channel instead of %s", row.id, nxt.channel, row.channel)
+    return nxt
 
 
 async def tell_admins(session: AsyncSession, keyring: Keyring, row: OutboxMessage, now: datetime) -> None:
@@ -68,9 +69,10 @@ async def tell_admins(session: AsyncSession, keyring: Keyring, row: OutboxMessag
 
 async def queue_to_person(
     session: AsyncSession, keyring: Keyring, person_id: int, reply: Reply, *, now: datetime, kind: str = "push"
-) -> bool:
+) -> Identity | None:
     """To the person's preferred channel (the one they last wrote from); if delivery there fails
-    for good, the outbox tries their other channels in turn. False if they have none."""
+    for good, the outbox tries their other channels in turn. The identity it went to; None if the
+    person has none."""
     identities = await delivery_order(session, person_id)
     if not identities:
         return False
@@ -79,17 +81,18 @@ async def queue_to_person(
         session, keyring, channel=preferred.channel, account=preferred.account, chat_id=preferred.chat_id,
         person_id=person_id, reply=reply, now=now, kind=kind,
     )
-    return True
+    return preferred
 
 
 async def queue_to_every_channel(
     session: AsyncSession, keyring: Keyring, person_id: int, reply: Reply, *, now: datetime, kind: str = "alert"
-) -> int:
-    """Alerts go out on every channel the person has, so one blocked messenger never hides one."""
+) -> list[Identity]:
+    """Alerts go out on every channel the person has, so one blocked messenger never hides one;
+    the identities they went to."""
     identities = (await session.scalars(select(Identity).where(Identity.person_id == person_id))).all()
     for identity in identities:
         queue_to_chat(
             session, keyring, channel=identity.channel, account=identity.account, chat_id=identity.chat_id,
             person_id=person_id, reply=reply, now=now, kind=kind,
         )
-    return len(identities)
+    return list(identities)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import upsert_insert
 from storage.models import Counter, Photo, Report, ReportTopic
 
 
@@ -16,14 +17,9 @@ async def next_ref(session: AsyncSession, commune_id: str, prefix: str, year: in
     stmt = select(Counter).where(Counter.commune_id == commune_id, Counter.kind == prefix, Counter.year == year)
     counter = await session.scalar(stmt.with_for_update())
     if counter is None:
-        if session.bind.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            await session.execute(
-                pg_insert(Counter).values(commune_id=commune_id, kind=prefix, year=year, value=0).on_conflict_do_nothing()
-            )
-        else:
-            await session.execute(insert(Counter).values(commune_id=commune_id, kind=prefix, year=year, value=0))
+        # Two first reports of a year at once: one makes the row, the other finds it (then both lock it).
+        await session.execute(upsert_insert(session)(Counter).values(
+            commune_id=commune_id, kind=prefix, year=year, value=0).on_conflict_do_nothing())
         counter = await session.scalar(stmt.with_for_update())
     counter.value += 1
     await session.flush()

@@ -16,6 +16,7 @@ from sqlalchemy import and_, distinct, func, select
 from sqlalchemy import case as when
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.vocabulary import CASE_KINDS
 from storage.models import (
     Alert,
     Case,
@@ -192,7 +193,6 @@ class CaseFigures:
     linked: int = 0  # cases marked as of the same household as another
 
 
-CASE_KINDS = ("domestic", "sexual_abuse", "trafficking")
 # The stage a status puts a case in; "closed" keeps the stage the case had before it.
 STAGES = {"new": "received", "verifying": "verifying", "confirmed_dv": "confirmed", "handling": "confirmed",
           "not_dv": "not_of_kind", "handled": "handled", "monitoring": "handled"}

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.text import CODE_ALPHABET, normalise_code
 from storage.crypto import Keyring
+from storage.db import upsert_insert
 from storage.models import HeldMessage, Identity, Invite, LinkCode, ZaloOAToken
 
 # ---- official-account tokens -------------------------------------------------------------------
@@ -44,7 +43,7 @@ async def seed_tokens(session: AsyncSession, keyring: Keyring, account: str, acc
     refresh token is used up after the first refresh); a NEW pair put in the environment (the
     account was authorised again) replaces the stored one."""
     digest = hashlib.sha256(refresh.encode()).hexdigest()
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = upsert_insert(session)
     await session.execute(
         insert(ZaloOAToken).values(
             account=account, access_token=keyring.encrypt_text(access), refresh_token=keyring.encrypt_text(refresh),

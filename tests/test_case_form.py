@@ -280,3 +280,48 @@ def test_a_new_key_in_the_file_is_picked_up_and_old_data_still_decrypts(tmp_path
     os.utime(path, (1, 1))  # make sure the change of the file is seen
     assert ring.decrypt_text(token) == "bí mật"
     assert Fernet(new.encode()).decrypt(ring.encrypt_text("mới")) == "mới".encode()
+
+
+async def test_every_text_step_of_the_case_form_is_stored_encrypted(app, db_url):
+    """The form declares its text steps; storage keeps whatever text it is given, encrypted, with no
+    list of its own. The walk answers every text step the form has (and fails if one is added that
+    it does not reach)."""
+    from handlers.forms.case import CASE
+    from handlers.forms.steps import Group, Kind
+
+    declared = {s.key for item in CASE.items for s in (item.steps if isinstance(item, Group) else (item,))
+                if s.kind == Kind.TEXT}
+    typed = {"source_other": "Nghe qua loa phường bên", "relationship_other": "Cha dượng của cháu",
+             "description": DESCRIPTION}
+    assert declared == set(typed)
+    await officers(app)
+    head = await enrolled(app)
+    await head.say("/baotin")
+    await head.press(vi("No"))
+    await head.press("Thôn 3")
+    await head.press(vi("Yesterday"))
+    await head.press(vi("Other"))
+    await head.say(typed["source_other"])
+    await head.press(vi("Domestic violence"))
+    await head.press(vi("Physical"))
+    await head.press(vi("Done"))
+    await head.say("1")
+    await head.press(vi("Female"))
+    await head.say("35")
+    await head.press(vi("Neither"))
+    await head.press(vi("Done"))
+    await head.press(vi("Male"))
+    await head.say("40")
+    await head.press(vi("Other"))
+    await head.say(typed["relationship_other"])
+    for label in ("First time", "Unknown", "Ordered to stop the violence", "Done", "Medical care", "Done", "No",
+                  "Commune police", "Done", "Agrees"):
+        await head.press(vi(label))
+    await head.say(typed["description"])
+    await head.press(vi("Confirm"))
+    async with app.sessions() as s:
+        rows = (await s.scalars(select(CaseText).order_by(CaseText.id))).all()
+    assert {r.kind: app.services.keyring.decrypt_text(r.ciphertext) for r in rows} == typed
+    await app.engine.dispose()
+    for text in typed.values():
+        assert not _files_contain(db_url, text)

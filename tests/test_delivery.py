@@ -4,7 +4,7 @@
 
 from sqlalchemy import select
 
-from core.events import Delivery, Reply
+from core.events import Choice, Delivery, Reply
 from storage.models import OutboxMessage
 from storage.outbox import queue_to_person
 from tests.helpers import enrolled, vi
@@ -58,3 +58,51 @@ async def test_a_push_that_no_channel_can_deliver_is_reported_to_the_admins(app,
                                  "It is kept in the outbox; please contact them another way.", name="Hoàng Văn Ba",
                                  reason="Forbidden")
 
+
+
+async def _plain_and_buttons(app):
+    """One person with the button channel (preferred) and the plain channel."""
+    from storage.people import attach_identity, create_person
+
+    async with app.sessions() as s, s.begin():
+        p = await create_person(s, now=app.clock.now(), name="Lò Thị Hoa", commune_id="xuanduong",
+                                roles=["reporter"], villages=["t01"], org="village_head", lang="vi")
+        p.phone_asked = True
+        await attach_identity(s, p.id, channel="plain", account="test", external_id="p9", chat_id="p9",
+                              display_name="Hoa", now=app.clock.now())
+        await attach_identity(s, p.id, channel="fake", account="test", external_id="f9", chat_id="f9",
+                              display_name="Hoa", now=app.clock.now())
+        p.preferred_channel = "fake"
+        return p.id
+
+
+LIST = Reply(text="Chọn một", choices=(Choice("Thôn 1", "x:1"), Choice("Thôn 2", "x:2"),
+                                       Choice("Hủy", "x:c", control=True, keyword="huy")))
+
+
+async def test_a_list_pushed_to_a_chat_without_buttons_is_registered_there_when_queued(app):
+    from handlers.context import Outgoing
+    from storage.models import ChatList
+
+    person_id = await _plain_and_buttons(app)
+    async with app.sessions() as s, s.begin():
+        out = Outgoing(services=app.services, session=s, at=app.clock.now())
+        out.alert(person_id, LIST)  # on every channel: the plain one numbers it
+        assert await out.send_queued() == 1
+    async with app.sessions() as s:
+        plain = await s.get(ChatList, "plain:test:p9")
+        assert plain.items == [["x:1", "Thôn 1"], ["x:2", "Thôn 2"]]  # the control is typed, not numbered
+        assert await s.get(ChatList, "fake:test:f9") is None  # buttons: nothing to number
+
+
+async def test_a_push_that_falls_back_to_a_chat_without_buttons_registers_its_list(app):
+    from storage.models import ChatList
+
+    person_id = await _plain_and_buttons(app)
+    app.fake.fail_next = [Delivery(ok=False, permanent=True, error="Forbidden: bot was blocked by the user")]
+    async with app.sessions() as s, s.begin():
+        await queue_to_person(s, app.services.keyring, person_id, LIST, now=app.clock.now())
+    await app.outbox.drain()
+    async with app.sessions() as s:
+        assert (await s.get(ChatList, "plain:test:p9")).items == [["x:1", "Thôn 1"], ["x:2", "Thôn 2"]]
+    assert "1. Thôn 1" in app.plain.chats["p9"][-1].text

@@ -8,13 +8,14 @@ from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from core.vocabulary import UNKNOWN_AGE, Option  # noqa: F401 - the forms build on these
+
 if TYPE_CHECKING:
     from handlers.context import Ctx
 
 SKIPPED = None  # an optional step passed over is stored as an explicit None
 # Option codes that mean "none of these" at a several-choice step: choosing one clears the others.
 NONE_CODES = frozenset({"none", "nobody"})
-UNKNOWN_AGE = "unknown"  # what an age step stores for "không rõ"
 
 
 class Kind(StrEnum):
@@ -27,12 +28,6 @@ class Kind(StrEnum):
     PHONE = "phone"
     YESNO = "yesno"
     AGE = "age"  # asked as a number of years, stored only as the group code it falls in
-
-
-@dataclass(frozen=True)
-class Option:
-    code: str
-    label: str  # a message id, translated when shown
 
 
 @dataclass(frozen=True)
@@ -118,6 +113,16 @@ class Form:
     on_cancel: Callable[[Ctx, Answers], Awaitable[str | None]] | None = None
     # An emergency word typed inside this form (the case form marks its case urgent); True if handled.
     on_emergency: Callable[[Ctx, Answers], Awaitable[bool]] | None = None
+
+    def free_text(self, answers: Answers) -> dict[str, str]:
+        """Every answer given to a text step on the path, by its address ("description",
+        "people.0.note"): what a sensitive form stores encrypted, whatever its steps are."""
+        out = {}
+        for pos in path(self, answers):
+            value = get_answer(answers, pos, None)
+            if pos.step.kind == Kind.TEXT and isinstance(value, str) and value:
+                out[pos.address] = value
+        return out
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.config import WeeklyAt
 from core.events import PLAIN, Reply
@@ -21,6 +19,7 @@ from handlers.context import Outgoing
 from handlers.office import files, links, render
 from handlers.registry import job
 from storage import stats
+from storage.db import upsert_insert
 from storage.models import DigestRun, DigestSubscription, Person, PersonRole
 from storage.people import delivery_order
 
@@ -147,7 +146,7 @@ async def queue_digest(session, services, commune, period: stats.Period, *, now:
 
 
 async def _claim(session, commune_id: str, week: str, now: datetime, missed: list[str]) -> DigestRun | None:
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = upsert_insert(session)
     result = await session.execute(
         insert(DigestRun).values(commune_id=commune_id, week=week, claimed_at=now, missed=missed, recipients=0)
         .on_conflict_do_nothing(index_elements=["commune_id", "week"])

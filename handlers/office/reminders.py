@@ -10,14 +10,13 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.events import Choice, Reply
 from core.i18n import N_, translate
 from handlers.context import Ctx, Outgoing
 from handlers.registry import command, job
 from storage import stats
+from storage.db import upsert_insert
 from storage.models import CommuneSetting, Person, PersonRole, PersonVillage, ReminderSent, Report
 
 
@@ -42,7 +41,7 @@ async def _nudge(session, services, commune, week: stats.Period, now: datetime) 
     for person_id, village_id in rows:
         if village_id not in reported and person_id not in done:
             missing.setdefault(person_id, []).append(village_id)
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = upsert_insert(session)
     out = Outgoing(services=services, session=session, at=now)
     sent = 0
     for person_id, village_ids in sorted(missing.items()):

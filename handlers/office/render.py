@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from core import vocabulary as case_form
 from core.config import TargetsConfig
 from core.i18n import N_, day, number, official_day, translate
-from handlers.forms import case as case_form
 from handlers.forms import outreach as outreach_form
 from handlers.menu import ORG_NAMES
 from storage import stats
