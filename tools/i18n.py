@@ -4,7 +4,7 @@
     python -m tools.i18n update    # extract, then merge into locales/<lang>/LC_MESSAGES/messages.po
     python -m tools.i18n check     # list missing translations and {placeholder} mismatches; exit 1 if any
 
-Messages are marked in bot/ and handlers/ as ``ctx.t("...")``, ``N_("...")`` and
+Messages are marked in core/, storage/, bot/ and handlers/ as ``ctx.t("...")``, ``N_("...")`` and
 ``translate(lang, "...")``. Message ids are the English source strings with named {placeholders}.
 
 ``update`` keeps existing translations, adds new message ids with an EMPTY msgstr (never a fuzzy
@@ -32,7 +32,7 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "locales"
 POT = LOCALES / "messages.pot"
-SOURCE_DIRS = ("core", "bot", "handlers")
+SOURCE_DIRS = ("core", "storage", "bot", "handlers")
 LANGUAGES = ("vi", "en")
 KEYWORDS = {"t": None, "N_": None, "translate": (2,)}
 COMMENT_TAGS = ("Translators:",)

@@ -10,7 +10,7 @@ from typing import Any
 from core.i18n import N_, number, translate
 from handlers import parsing
 from handlers.context import Ctx
-from handlers.forms.steps import UNKNOWN_AGE, FormEnv, Kind, Step
+from handlers.forms.steps import UNKNOWN_AGE, Kind, Step
 
 
 @dataclass(frozen=True)
@@ -22,18 +22,6 @@ class Value:
 class Refusal:
     message: str
 
-
-KIND_HELP = {
-    Kind.CHOICE: N_("Press a button, or type the number or the name of an option."),
-    Kind.MULTI: N_("Press the options you want, then Done. Or type their numbers, e.g. 1 3."),
-    Kind.INTEGER: N_("Type a whole number, e.g. 45."),
-    Kind.DATE: N_("Type a date as dd/mm/yyyy, e.g. 25/11/2026, or 'hôm nay', 'hôm qua'."),
-    Kind.TEXT: N_("Type your answer in one message."),
-    Kind.PHOTO: N_("Send photos one at a time, then press Done."),
-    Kind.PHONE: N_("Share your phone number with the button, or type it, e.g. 0912 345 678."),
-    Kind.YESNO: N_("Press Yes or No, or type it."),
-    Kind.AGE: N_("Type the age in years, e.g. 35; an approximate age is fine. If you do not know it, type 'không rõ'."),
-}
 
 NUMBER_ERRORS = {
     "not_a_number": N_("“{text}” is not a number. Please type a whole number, e.g. 45."),
@@ -74,72 +62,6 @@ def _match(ctx: Ctx, options, text: str, *, multi: bool) -> list[int] | None:
     if found is None and ctx.lang != "vi":
         found = parsing.parse_choices(text, [translate("vi", o.label) for o in options], multi=multi)
     return found
-
-
-def typed(ctx: Ctx, step: Step, text: str, folded: str) -> Value | Refusal:
-    env = FormEnv(ctx)
-    text = parsing.nfc(text)
-    if step.extra:
-        hit = parsing.parse_choices(text, _labels(ctx, step.extra), multi=False)
-        if hit is not None and not re.fullmatch(r"\s*\d+\s*", text):
-            return Value(extra_value(ctx, step, step.extra[hit[0]].code))
-    if step.kind in (Kind.CHOICE, Kind.YESNO):
-        options = step.options_for(env)
-        if step.kind == Kind.YESNO and not re.fullmatch(r"\s*\d+\s*", text):
-            yes = parsing.parse_yes_no(text)
-            if yes is not None:
-                codes = [o.code for o in options]
-                want = "yes" if yes else "no"
-                if want in codes:
-                    return Value(want)
-        found = _match(ctx, options, text, multi=False)
-        if found is None:
-            if step.explain is not None:
-                reason = step.explain(text, env)
-                if reason is not None:
-                    msgid, params = reason
-                    return Refusal(ctx.t(msgid, **params))
-            return _options_refusal(ctx, step, text)
-        return Value(options[found[0]].code)
-    if step.kind == Kind.MULTI:
-        options = step.options_for(env)
-        found = _match(ctx, options, text, multi=True)
-        if not found:
-            return _options_refusal(ctx, step, text)
-        return Value([options[i].code for i in found])
-    if step.kind == Kind.INTEGER:
-        result = parsing.parse_int(text, minimum=step.minimum, maximum=step.maximum)
-        if isinstance(result, parsing.ParseError):
-            return _number_refusal(ctx, step, text, result)
-        return Value(result)
-    if step.kind == Kind.AGE:
-        return _age(ctx, step, text)
-    if step.kind == Kind.DATE:
-        window = ctx.config.forms.report_window_days if step.window else None
-        result = parsing.parse_date(text, today=ctx.today, window_days=window)
-        if isinstance(result, parsing.ParseError):
-            params = {"text": parsing.quotable(text), "days": window or 0}
-            return Refusal(ctx.t(DATE_ERRORS.get(result.code, DATE_ERRORS["not_a_date"]), **params))
-        return Value(result.isoformat())
-    if step.kind == Kind.TEXT:
-        if not text:
-            return Refusal(ctx.t("The answer is empty. Please type it again."))
-        if len(text) > step.max_length:
-            return Refusal(
-                ctx.t(
-                    "That is too long ({n} characters). Please keep it under {max} characters.",
-                    n=number(ctx.lang, len(text)), max=number(ctx.lang, step.max_length),
-                )
-            )
-        return Value(text)
-    if step.kind == Kind.PHONE:
-        result = parsing.parse_phone(text)
-        if isinstance(result, parsing.ParseError):
-            return Refusal(ctx.t("“{text}” does not look like a phone number. Type it like 0912 345 678.", text=parsing.quotable(text)))
-        return Value(result)
-    if step.kind == Kind.PHOTO:
-        return Refusal(ctx.t("Please send a photo, or press Done."))
-    return Refusal(ctx.t(KIND_HELP[step.kind]))
 
 
 def _number_refusal(ctx: Ctx, step: Step, text: str, error: parsing.ParseError) -> Refusal:

@@ -12,10 +12,12 @@ from datetime import timedelta
 from typing import Any
 
 from core.events import Choice
-from core.i18n import day, number
+from core.i18n import number
 from handlers import hygiene, parsing
 from handlers.context import Ctx
 from handlers.forms import answers as parse
+from handlers.forms import kinds
+from handlers.forms.kinds import KINDS
 from handlers.forms.steps import (
     NONE_CODES,
     SKIPPED,
@@ -23,7 +25,6 @@ from handlers.forms.steps import (
     Form,
     FormEnv,
     Group,
-    Kind,
     Position,
     answered,
     get_answer,
@@ -237,12 +238,12 @@ def _question_text(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> str
         lines.append(ctx.t(pos.step.warning))
     lines.append(ctx.t(pos.step.prompt))
     current = get_answer(draft.state.answers, pos)
-    if draft.state.mode == "edit" and current is not ... and pos.step.kind not in (Kind.MULTI, Kind.PHOTO):
+    if draft.state.mode == "edit" and current is not ... and not KINDS[pos.step.kind].gathers:
         lines.append(ctx.t("Now: {value}", value=display(ctx, form, pos, current)))
-    if pos.step.kind == Kind.PHOTO:
+    if KINDS[pos.step.kind].photos:
         have = len(draft.state.meta.get("pending", {}).get("items", []))
         lines.append(ctx.t("Photos so far: {n}/{max}", n=have, max=pos.step.max_items))
-    if pos.step.kind == Kind.MULTI and not ctx.caps.toggles:
+    if KINDS[pos.step.kind].toggles and not ctx.caps.toggles:
         lines.append(ctx.t("Type the numbers to choose or unchoose (e.g. 1 3), then type xong or 0."))
     return "\n".join(lines)
 
@@ -252,15 +253,16 @@ def _buttons(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> list[Choi
     env = FormEnv(ctx)
     step = pos.step
     out: list[Choice] = []
-    if step.kind in (Kind.CHOICE, Kind.YESNO):
-        out += [Choice(_label(ctx, o.label), f"f{seq}:o{i}") for i, o in enumerate(step.options_for(env))]
-    elif step.kind == Kind.MULTI:
+    kind = KINDS[step.kind]
+    if kind.toggles:
         picked = set(draft.state.meta.get("pending", {}).get("items", []))
         for i, o in enumerate(step.options_for(env)):
             out.append(Choice(_label(ctx, o.label), f"f{seq}:t{i}", selected=o.code in picked))
-        out.append(Choice(ctx.t("Done"), f"f{seq}:d", control=True, keyword=ctx.t("done"), shortcut="0"))
-    elif step.kind == Kind.PHOTO:
-        out.append(Choice(ctx.t("Done"), f"f{seq}:d", control=True, keyword=ctx.t("done")))
+    elif kind.options:
+        out += [Choice(_label(ctx, o.label), f"f{seq}:o{i}") for i, o in enumerate(step.options_for(env))]
+    if kind.gathers:  # "0. Xong" numbered on plain channels where there is a list to toggle
+        out.append(Choice(ctx.t("Done"), f"f{seq}:d", control=True, keyword=ctx.t("done"),
+                          shortcut="0" if kind.toggles else ""))
     out += [
         Choice(_label(ctx, o.label), f"f{seq}:x{i}", control=True, keyword=_label(ctx, o.label))
         for i, o in enumerate(step.extra)
@@ -280,7 +282,7 @@ async def _ask(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, *, bump: b
     draft.state.cursor = pos.address
     if draft.state.mode == "review":
         draft.state.mode = "ask"
-    if pos.step.kind in (Kind.MULTI, Kind.PHOTO):
+    if KINDS[pos.step.kind].gathers:
         current = get_answer(draft.state.answers, pos, None)
         if draft.state.meta.get("pending", {}).get("address") != pos.address:
             items = list(current) if isinstance(current, list) else []
@@ -288,13 +290,14 @@ async def _ask(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, *, bump: b
     else:
         draft.state.meta.pop("pending", None)
     text = _question_text(ctx, form, draft, pos)
-    columns = 2 if pos.step.kind in (Kind.CHOICE, Kind.YESNO) and len(pos.step.options_for(FormEnv(ctx))) > 6 else 1
+    kind = KINDS[pos.step.kind]
+    columns = 2 if kind.options and not kind.toggles and len(pos.step.options_for(FormEnv(ctx))) > 6 else 1
     ctx.say(
         text,
         _buttons(ctx, form, draft, pos),
         tag=_question_tag(draft),
         columns=columns,
-        ask_contact=pos.step.kind == Kind.PHONE,
+        ask_contact=kind.contact,
     )
 
 
@@ -323,20 +326,7 @@ def display(ctx: Ctx, form: Form, pos: Position, value: Any) -> str:
     extras = {o.code: o for o in step.extra}
     if isinstance(value, str) and value in extras:
         return ctx.t(extras[value].label)
-    if step.kind in (Kind.CHOICE, Kind.YESNO, Kind.MULTI):
-        labels = {o.code: ctx.t(o.label) for o in step.options_for(FormEnv(ctx))}
-        codes = value if isinstance(value, list) else [value]
-        # "; " because labels have commas of their own ("Phòng, chống bạo lực gia đình").
-        return "; ".join(labels.get(c, c) for c in codes)
-    if step.kind == Kind.AGE:  # the stored group code, named as its group
-        return next((ctx.t(o.label) for o in step.options_for(FormEnv(ctx)) if o.code == value), str(value))
-    if step.kind == Kind.INTEGER:
-        return number(ctx.lang, value)
-    if step.kind == Kind.DATE:
-        return day(parse.as_date(value))
-    if step.kind == Kind.PHOTO:
-        return ctx.t("{n} photo(s)", n=len(value))
-    return str(value)
+    return KINDS[step.kind].show(ctx, step, value)
 
 
 async def _show_review(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
@@ -435,7 +425,7 @@ async def _on_confirmation(ctx: Ctx, form: Form, draft: OpenDraft, pending: dict
     elif ev.text is not None:
         yes = parsing.parse_yes_no(ev.text)
         if yes is None:
-            again = parse.typed(ctx, pos.step, ev.text, parsing.fold(ev.text))
+            again = kinds.typed(ctx, pos.step, ev.text, parsing.fold(ev.text))
             if not isinstance(again, parse.Value) or again.value != pending.get("value"):
                 return False
             yes = True
@@ -481,7 +471,7 @@ async def _handle(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
     if ev.kind == "photo":
         await _on_photo(ctx, form, draft, pos)
         return
-    if ev.kind == "contact" and pos.step.kind == Kind.PHONE:
+    if ev.kind == "contact" and KINDS[pos.step.kind].contact:
         # A shared contact comes as the platform writes it ("84912345678"): the same E.164 as typed.
         phone = parsing.parse_phone(ev.contact_phone or "")
         await _accept(ctx, form, draft, pos, ev.contact_phone if isinstance(phone, parsing.ParseError) else phone,
@@ -501,12 +491,12 @@ async def _handle(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
         await _help(ctx, form, draft, pos)
     elif folded in SKIP_WORDS and pos.step.optional:
         await _accept(ctx, form, draft, pos, SKIPPED, pressed=False)
-    elif folded in DONE_WORDS and pos.step.kind in (Kind.MULTI, Kind.PHOTO):
+    elif folded in DONE_WORDS and KINDS[pos.step.kind].gathers:
         await _done(ctx, form, draft, pos)
-    elif pos.step.kind == Kind.MULTI:
+    elif KINDS[pos.step.kind].toggles:
         await _typed_toggles(ctx, form, draft, pos, ev.text)
     else:
-        outcome = parse.typed(ctx, pos.step, ev.text, folded)
+        outcome = kinds.typed(ctx, pos.step, ev.text, folded)
         if isinstance(outcome, parse.Refusal):
             await _refuse(ctx, form, draft, pos, outcome.message)
         else:
@@ -542,11 +532,12 @@ async def _on_button(ctx: Ctx, form: Form, draft: OpenDraft, data: str) -> None:
     except ValueError:
         index = None
     options = pos.step.options_for(env)
-    if kind == "o" and index is not None and index < len(options) and pos.step.kind in (Kind.CHOICE, Kind.YESNO):
+    step_kind = KINDS[pos.step.kind]
+    if kind == "o" and index is not None and index < len(options) and step_kind.options and not step_kind.toggles:
         await _accept(ctx, form, draft, pos, options[index].code, pressed=True)
     elif kind == "x" and index is not None and index < len(pos.step.extra):
         await _accept(ctx, form, draft, pos, parse.extra_value(ctx, pos.step, pos.step.extra[index].code), pressed=True)
-    elif kind == "t" and index is not None and index < len(options) and pos.step.kind == Kind.MULTI:
+    elif kind == "t" and index is not None and index < len(options) and step_kind.toggles:
         _toggle(draft.state.meta["pending"]["items"], options[index].code)
         ctx.say(_question_text(ctx, form, draft, pos), _buttons(ctx, form, draft, pos), tag=_question_tag(draft), edit=True)
     elif action == "d":
@@ -583,7 +574,7 @@ async def _typed_toggles(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, 
     done = bool(_TRAILING_DONE.search(parsing.fold(plain)))
     body = _strip_done(plain) if done else plain
     if body.strip():
-        outcome = parse.typed(ctx, pos.step, body, parsing.fold(body))
+        outcome = kinds.typed(ctx, pos.step, body, parsing.fold(body))
         if isinstance(outcome, parse.Refusal):
             await _refuse(ctx, form, draft, pos, outcome.message)
             return
@@ -606,18 +597,18 @@ def _strip_done(text: str) -> str:
 
 async def _done(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> None:
     items = list(draft.state.meta.get("pending", {}).get("items", []))
-    if pos.step.kind == Kind.MULTI and not items:
+    if KINDS[pos.step.kind].toggles and not items:
         await _refuse(ctx, form, draft, pos, ctx.t("Choose at least one option, then press Done.") if ctx.caps.toggles
                       else ctx.t("Choose at least one option (type its number), then type xong."))
         return
-    if pos.step.kind == Kind.PHOTO and not items:
+    if KINDS[pos.step.kind].photos and not items:
         await _accept(ctx, form, draft, pos, SKIPPED, pressed=False)
         return
     await _accept(ctx, form, draft, pos, items, pressed=ctx.event.choice is not None)
 
 
 async def _on_photo(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> None:
-    if pos.step.kind != Kind.PHOTO:
+    if not KINDS[pos.step.kind].photos:
         await _refuse(ctx, form, draft, pos, ctx.t("A photo is not expected here."))
         return
     pending = draft.state.meta["pending"]["items"]
@@ -653,7 +644,7 @@ async def _help(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> None:
     lines = []
     if pos.step.help:
         lines.append(ctx.t(pos.step.help))
-    lines.append(ctx.t(parse.KIND_HELP[pos.step.kind]))
+    lines.append(ctx.t(KINDS[pos.step.kind].help))
     lines.append(ctx.t("You can always type: back, skip (for optional questions), cancel."))
     ctx.say("\n".join(lines))
     await _ask(ctx, form, draft, pos)
