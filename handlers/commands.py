@@ -8,7 +8,7 @@ from handlers.context import Ctx
 from handlers.forms import engine
 from handlers.forms.case import CASE
 from handlers.forms.outreach import OUTREACH
-from handlers.registry import button, command
+from handlers.registry import Press, button, command
 
 CASE_REPORTERS = ("reporter", "office", "police", "leader")
 
@@ -93,30 +93,30 @@ async def start(ctx: Ctx, arg: str) -> None:
 
 
 @button("l", command="ngonngu")
-async def language_pressed(ctx: Ctx, data: str) -> None:
-    await menu.set_language(ctx, data[2:])
+async def language_pressed(ctx: Ctx, press: Press) -> None:
+    await menu.set_language(ctx, press.arg)
 
 
 @button("r", command="cuatoi")
-async def correct_pressed(ctx: Ctx, data: str) -> None:
-    await _unless_draft(ctx, myreports.correct, data[2:], roles=("reporter",))
+async def correct_pressed(ctx: Ctx, press: Press) -> None:
+    await _unless_draft(ctx, myreports.correct, press.arg, roles=("reporter",))
 
 
 @button("h", command="cuatoi")
-async def follow_up_pressed(ctx: Ctx, data: str) -> None:
-    await _unless_draft(ctx, myreports.follow_up, data[2:], roles=CASE_REPORTERS)
+async def follow_up_pressed(ctx: Ctx, press: Press) -> None:
+    await _unless_draft(ctx, myreports.follow_up, press.arg, roles=CASE_REPORTERS)
 
 
 @button("i", command="moi")
-async def invite_pressed(ctx: Ctx, data: str) -> None:
+async def invite_pressed(ctx: Ctx, press: Press) -> None:
     if "admin" not in ctx.person.roles:
         ctx.say(ctx.t("This command is not available for your role."))
         return
-    await invites.on_choice(ctx, data)
+    await invites.on_choice(ctx, list(press.parts))
 
 
 @button("p", command="start")  # the phone question's "Skip", outside it
-async def phone_skip_pressed(ctx: Ctx, data: str) -> None:
+async def phone_skip_pressed(ctx: Ctx, press: Press) -> None:
     menu.main_menu(ctx)
 
 

@@ -12,7 +12,7 @@ from handlers.context import Ctx
 from handlers.forms import engine
 from handlers.forms.steps import Kind
 from handlers.permissions import allows, refuse
-from handlers.registry import COMMANDS, button_for, may_use
+from handlers.registry import COMMANDS, Press, button_for, may_use
 
 RESUME_AFTER = timedelta(minutes=30)  # a person coming back later is asked before going on
 CASE_COMMAND = "baotin"
@@ -148,13 +148,14 @@ async def _no_draft(ctx: Ctx) -> None:
 
 
 async def on_button(ctx: Ctx, data: str) -> None:
-    found = button_for(data)
+    press = Press.parse(data)  # forged data (too long, not ASCII, no prefix) is no button of ours
+    found = button_for(press)
     if found is not None:
         button, needs = found
         if not allows(ctx.person.roles, needs):  # a button may do only what its command may
-            refuse(ctx, f"button {button.key(data)}")
+            refuse(ctx, f"button {button.key(press)}")
             return
-        await button.run(ctx, data)
+        await button.run(ctx, press)
         return
     ctx.say(ctx.t("That button is not valid here."))
     found = await engine.current_draft(ctx)

@@ -23,8 +23,8 @@ def ask_village(ctx: Ctx) -> None:
     ctx.say(ctx.t("Which village does the reporter work in?"), [Choice(v.name, f"i:reporter:{v.id}") for v in villages], columns=3)
 
 
-async def on_choice(ctx: Ctx, data: str) -> None:
-    parts = data.split(":")[1:]
+async def on_choice(ctx: Ctx, parts: list[str]) -> None:
+    """A press of "i:<role>[:<village>]": the parts after the prefix."""
     role = parts[0] if parts else ""
     if role not in CHAT_ROLES:
         ask_role(ctx)

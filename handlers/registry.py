@@ -11,8 +11,47 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from handlers.context import Ctx, Services
 
+MAX_DATA_BYTES = 64  # Telegram's limit for callback data
+
+
+@dataclass(frozen=True)
+class Press:
+    """Button data, typed: "o:v:xuanduong:t03" is Press("o", ("v", "xuanduong", "t03")). The one place
+    it is encoded and checked (short ASCII, at most 64 bytes, no ":" inside a part); the format is
+    the one already in people's chats, so an old button still works."""
+
+    prefix: str
+    parts: tuple[str, ...] = ()
+
+    @property
+    def action(self) -> str:
+        """The sub-action of a prefix with several ("o:s:…" → "s"); "" for none."""
+        return self.parts[0] if self.parts else ""
+
+    @property
+    def arg(self) -> str:
+        """Everything after the prefix, as one string ("l:vi" → "vi", "r:BC-2026-0001" → ...)."""
+        return ":".join(self.parts)
+
+    def encode(self) -> str:
+        if any(":" in part for part in self.parts):
+            raise ValueError("a part of button data cannot hold ':'")
+        data = ":".join((self.prefix, *self.parts))
+        if not data.isascii() or len(data.encode()) > MAX_DATA_BYTES:
+            raise ValueError(f"button data must be ASCII and at most {MAX_DATA_BYTES} bytes: {data!r}")
+        return data
+
+    @classmethod
+    def parse(cls, data: str | None) -> Press | None:
+        """None for data no button of ours could have sent (empty, not ASCII, too long)."""
+        if not data or not data.isascii() or len(data.encode()) > MAX_DATA_BYTES:
+            return None
+        prefix, *parts = data.split(":")
+        return cls(prefix, tuple(parts)) if prefix else None
+
+
 CommandRun = Callable[["Ctx", str], Awaitable[None]]
-ButtonRun = Callable[["Ctx", str], Awaitable[None]]
+ButtonRun = Callable[["Ctx", Press], Awaitable[None]]
 JobRun = Callable[["Services", object, datetime], Awaitable[int]]
 
 
@@ -45,19 +84,15 @@ class Button:
     command: str | None = None
     actions: dict[str, str] | None = None
 
-    def needs(self, data: str) -> str | None:
-        """The command whose rights a press of `data` needs; None: no such sub-action."""
+    def needs(self, press: Press) -> str | None:
+        """The command whose rights the press needs; None: no such sub-action."""
         if self.command is not None:
             return self.command
-        parts = data.split(":")
-        return (self.actions or {}).get(parts[1] if len(parts) > 1 else "")
+        return (self.actions or {}).get(press.action)
 
-    def key(self, data: str) -> str:
+    def key(self, press: Press) -> str:
         """What the press is, for a log line: the prefix and the sub-action, never the arguments."""
-        if self.actions is None:
-            return self.prefix
-        parts = data.split(":")
-        return ":".join(parts[:2])
+        return self.prefix if self.actions is None else f"{self.prefix}:{press.action}"
 
     def presses(self) -> dict[str, str]:
         """Every press this button has ("o:s", "a", …) and the command each needs."""
@@ -123,10 +158,10 @@ def button(prefix: str, command: str | None = None, *, actions: dict[str, str] |
     return register
 
 
-def button_for(data: str) -> tuple[Button, str] | None:
+def button_for(press: Press | None) -> tuple[Button, str] | None:
     """The button a press belongs to and the command whose rights it needs; None: no such button."""
-    entry = BUTTONS.get(data.split(":", 1)[0])
-    needs = entry.needs(data) if entry is not None else None
+    entry = BUTTONS.get(press.prefix) if press is not None else None
+    needs = entry.needs(press) if entry is not None else None
     return (entry, needs) if needs is not None else None
 
 

@@ -14,7 +14,7 @@ from handlers import parsing
 from handlers.alerts import alert_person
 from handlers.context import Ctx, Services, job_step
 from handlers.menu import ROLE_NAMES
-from handlers.registry import button, command, job
+from handlers.registry import Press, button, command, job
 from storage import cases as store
 from storage.db import claim_rows
 from storage.models import Alert, AuditEntry, Case, InboxEvent, OutboxMessage, Person
@@ -34,11 +34,8 @@ async def acknowledge_typed(ctx: Ctx, arg: str) -> None:
 
 
 @button("a", command="nhan")
-async def acknowledge_pressed(ctx: Ctx, data: str) -> None:
-    try:
-        case = await ctx.session.get(Case, int(data[2:]))
-    except ValueError:
-        case = None
+async def acknowledge_pressed(ctx: Ctx, press: Press) -> None:
+    case = await ctx.session.get(Case, int(press.arg)) if press.arg.isdigit() else None
     await acknowledge(ctx, case)
 
 

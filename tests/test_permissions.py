@@ -200,3 +200,21 @@ async def test_a_leader_reads_cases_as_the_reading_table_says_and_never_changes_
         reads = (await s.execute(select(AuditEntry.case_id, AuditEntry.action)
                                  .where(AuditEntry.actor_id == ids["leader"]).order_by(AuditEntry.id))).all()
     assert reads == [(ids["case"], "read_full"), (refused_id, "read_coded"), (refused_id, "read_coded")]
+
+
+def test_button_data_is_typed_in_one_place_and_old_buttons_still_parse():
+    from handlers.registry import Press
+
+    # The data already in people's chats reads as before.
+    assert Press.parse("o:v:xuanduong:t03") == Press("o", ("v", "xuanduong", "t03"))
+    assert Press.parse("a:17").arg == "17" and Press.parse("l:vi").arg == "vi" and Press.parse("m:baocao").action == "baocao"
+    assert Press("o", ("s", "12", "verifying")).encode() == "o:s:12:verifying"
+    # Forged or foreign data is no press of ours.
+    assert Press.parse("a" * 65) is None and Press.parse("ô:1") is None and Press.parse(":x") is None
+    assert Press.parse("") is None and Press.parse(None) is None
+    for bad in (Press("o", ("a:b",)), Press("o", ("x" * 70,)), Press("o", ("ồ",))):
+        try:
+            bad.encode()
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad} was encoded")

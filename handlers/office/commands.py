@@ -8,7 +8,7 @@ from core.i18n import N_, number, official_day
 from handlers import parsing
 from handlers.context import Ctx
 from handlers.office import cases, files, links, people, periods, render
-from handlers.registry import button, command
+from handlers.registry import Press, button, command
 from storage import stats
 from storage.cases import audit
 from storage.models import DigestSubscription, Report
@@ -201,8 +201,7 @@ SUB_ACTIONS = {"v": ("thon", _village_pressed), **cases.ACTIONS, **people.ACTION
 
 
 @button("o", actions={action: name for action, (name, _) in SUB_ACTIONS.items()})
-async def office_pressed(ctx: Ctx, data: str) -> None:
+async def office_pressed(ctx: Ctx, press: Press) -> None:
     """Only the sub-actions above reach here, each checked by the dispatcher against its command."""
-    parts = data.split(":")
-    _, run = SUB_ACTIONS[parts[1]]
-    await run(ctx, parts[2:])
+    _, run = SUB_ACTIONS[press.action]
+    await run(ctx, list(press.parts[1:]))
