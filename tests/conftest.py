@@ -54,7 +54,8 @@ async def _migrated(db_url: str, keyring, tmp_path_factory) -> None:
 
     from storage.db import make_engine, migrate
 
-    if not _TEMPLATE:
+    if not _TEMPLATE or not _TEMPLATE[0].exists():  # another pytest run may have cleaned old temp dirs
+        _TEMPLATE.clear()
         template = tmp_path_factory.mktemp("template") / "bot.db"
         engine = make_engine(f"sqlite+aiosqlite:///{template}")
         await migrate(engine, keyring)
