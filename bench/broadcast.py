@@ -27,6 +27,7 @@ from bench.rig import (
     start_bot,
 )
 from bench.table import Figure, Table
+from handlers.context import Outgoing
 from handlers.office import delivery
 from storage import stats
 from storage.db import make_engine, migrate, session_factory
@@ -79,7 +80,9 @@ async def measure(url: str, recipients: int) -> list[Figure]:
         await asyncio.sleep(0)
         started = time.perf_counter()
         async with app.sessions() as session, session.begin():
-            reached = await delivery.queue_digest(session, app.services, commune, period, now=now)
+            said = Outgoing(services=app.services, session=session, at=now)
+            reached = await delivery.queue_digest(said, commune, period)
+            await said.send_queued()
         queued = time.perf_counter() - started
         copy = await _copy_baseline(app)
         expected, _, _ = await _pending(app)

@@ -15,6 +15,7 @@ from bench.world import config_from_db, keyring
 from bot.app import App
 from bot.channels.base import Channel
 from core.events import Capabilities, Incoming
+from handlers.context import Outgoing
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Case, Identity, Report
 from storage.people import attach_identity, create_person
@@ -106,8 +107,9 @@ async def _digest(bench: Bench) -> None:
     period = stats.week_of(app.clock.now().astimezone(commune.tz).date())
     async with app.sessions() as session:
         async with session.begin():
-            await delivery.queue_digest(session, app.services, commune, stats.week_period(*period.start.isocalendar()[:2]),
-                                        now=app.clock.now())
+            said = Outgoing(services=app.services, session=session, at=app.clock.now())
+            await delivery.queue_digest(said, commune, stats.week_period(*period.start.isocalendar()[:2]))
+            await said.send_queued()
             await session.rollback()
 
 

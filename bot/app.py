@@ -33,7 +33,8 @@ class App:
         self.services = Services(config=config, clock=self.clock, keyring=keyring)
         self.metrics = Metrics(app_version())  # a registry per App: tests make many
         self.channel_status = ChannelStatusBook(self.sessions, self.clock)
-        self.outbox = Outbox(self.sessions, keyring, self.clock, fallback=fallback_sender, metrics=self.metrics)
+        self.outbox = Outbox(self.sessions, keyring, self.clock, fallback=fallback_sender, metrics=self.metrics,
+                             services=self.services)
         self.router = Router(self.services, self.sessions, on_queued=self.outbox.wake, metrics=self.metrics)
         self.inbox = Inbox(self.sessions, keyring, self.clock)
         self.inbox.listeners.append(self.router.wake)

@@ -34,7 +34,7 @@ async def database(config: Config):
 
 async def digest(config: Config, args, *, clock: Clock | None = None, out=None) -> int:
     from handlers import features  # noqa: F401 - the digest's modules
-    from handlers.context import Services
+    from handlers.context import Outgoing, Services
     from handlers.office import delivery, periods, render
     from storage import stats
 
@@ -58,7 +58,9 @@ async def digest(config: Config, args, *, clock: Clock | None = None, out=None) 
                 print(render.digest_text("vi", figures, commune.name, today=today), file=out)
                 return 0
             services = Services(config=config, clock=clock, keyring=keyring)
-            reached = await delivery.queue_digest(session, services, commune, period, now=now)
+            said = Outgoing(services=services, session=session, at=now)
+            reached = await delivery.queue_digest(said, commune, period)
+            await said.send_queued()
     except KeyringError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

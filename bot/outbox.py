@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.metrics import NO_METRICS
 from core.events import Delivery, Reply
+from handlers.admin_notices import undeliverable
+from handlers.context import Outgoing
 from storage import chatlists
 from storage.crypto import Keyring
 from storage.models import OutboxMessage
@@ -32,8 +34,9 @@ class Outbox:
     """Delivers queued messages through the channels registered with it."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], keyring: Keyring, clock, *, fallback=None,
-                 metrics=None) -> None:
+                 metrics=None, services=None) -> None:
         self.sessions = sessions
+        self.services = services  # to tell the admins of a push nobody could take
         self.metrics = metrics or NO_METRICS  # bot/metrics.py
         self.keyring = keyring
         self.clock = clock
@@ -218,6 +221,10 @@ class Outbox:
                 log.warning("outbox message %s to %s failed for good: %s", row.id, row.channel, result.error)
                 if row.kind in FALLBACK_KINDS and row.person_id is not None:
                     went = await fall_back(session, self.keyring, row, now)
+                    if went is None and self.services is not None:
+                        said = Outgoing(services=self.services, session=session, at=now)
+                        await undeliverable(said, row)
+                        await said.send_queued()
                     await self._register_list(session, went, row, now)
                 self.metrics.delivery(row.channel, "failed")
                 return

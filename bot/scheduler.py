@@ -35,7 +35,7 @@ class Scheduler:
                 continue
             self._last[item.name] = now
             try:
-                total += await item.run(self.services, self.sessions, now)
+                total += await item.run(self.services, self.sessions, now) or 0  # None: nothing queued
             except Exception:  # noqa: BLE001 - one job failing must not stop the others
                 log.exception("scheduled job %s failed", item.name)
         if total:

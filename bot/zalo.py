@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -121,6 +121,8 @@ def add_channels(app, env: Mapping[str, str]) -> list[str]:
         channel = ZaloBotChannel(creds.token, config.zalo_bot, app.inbox, communes=creds.communes,
                                  webhook_secret=creds.webhook_secret, public_url=config.http.public_url)
         channel.on_quota = lambda ch: alerts.raise_soon("quota", ch)
+        # The plan's monthly messages: the free plan's unless [operations] zalo_monthly_quota says otherwise.
+        channel.capabilities = replace(channel.capabilities, monthly_quota=config.operations.zalo_monthly_quota)
         app.add_channel(channel)
         added.append(f"zalo_bot {'+'.join(creds.communes)} ({config.zalo_bot.mode})")
     for creds in oa_credentials(config, env):

@@ -62,6 +62,10 @@ class Capabilities:
     location: bool = False  # the person can share a location
     monthly_quota: int = 0  # messages the platform allows a month on this plan; 0: no quota
 
+    def takes(self, media_type: str) -> bool:
+        """Whether a file of this type can go into the chat (else it goes as a signed link)."""
+        return self.files and ("*" in self.file_types or media_type.split(";")[0] in self.file_types)
+
 
 PLAIN = Capabilities()
 

@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.config import ROOT, Config, data_dir
 from core.events import Reply
 from core.i18n import N_, number, translate
-from handlers.context import Outgoing, Services
+from handlers.context import Outgoing, Services, job_step
 from handlers.registry import job
 from storage import operations as ops
-from storage.models import AdminNotice, Person, PersonRole
+from storage.models import AdminNotice, OutboxMessage, Person, PersonRole
+from storage.people import people_with_role
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +123,11 @@ async def _sync_family(session: AsyncSession, family: str, current: dict[str, di
             await ops.resolve_notice(session, notice.key, now=now)
 
 
-async def check(session: AsyncSession, config: Config, now: datetime) -> None:
-    """Raise and resolve the notices this job watches itself (not zalo_oa_token: the OA code does)."""
+async def check(session: AsyncSession, config: Config, now: datetime, *, zalo_quota: int | None = None) -> None:
+    """Raise and resolve the notices this job watches itself (not zalo_oa_token: the OA code does).
+    `zalo_quota`: the monthly messages the Zalo Bot channel declares (its plan), else the config's."""
     o = config.operations
+    quota_of_plan = zalo_quota or o.zalo_monthly_quota
     tz = config.communes[0].tz
     down = timedelta(minutes=o.channel_down_minutes)
     channels = {}
@@ -152,9 +155,9 @@ async def check(session: AsyncSession, config: Config, now: datetime) -> None:
     used, _ = await ops.zalo_messages_since(session, month_start(now, tz))
     quota = {}
     for account, count in used.items():  # each Zalo bot has its own quota
-        percent = count * 100 // o.zalo_monthly_quota
+        percent = count * 100 // quota_of_plan
         if percent >= o.zalo_quota_warn_percent:
-            quota[f"zalo_quota:{account}"] = {"used": count, "quota": o.zalo_monthly_quota, "percent": percent}
+            quota[f"zalo_quota:{account}"] = {"used": count, "quota": quota_of_plan, "percent": percent}
     await _sync_family(session, "zalo_quota", quota, now)
 
     disk = {}
@@ -180,9 +183,8 @@ async def admins(session: AsyncSession, commune_id: str | None) -> list[Person]:
     return list((await session.scalars(stmt)).all())
 
 
-async def send_pending(session: AsyncSession, services: Services, now: datetime) -> int:
-    config = services.config
-    out = Outgoing(services=services, session=session, at=now)
+async def send_pending(out: Outgoing) -> int:
+    session, config, now = out.session, out.config, out.now
     sent = 0
     for notice in await ops.notices_to_send(session):
         resolved = notice.notified_at is not None
@@ -198,12 +200,28 @@ async def send_pending(session: AsyncSession, services: Services, now: datetime)
             notice.resolution_notified_at = now
         else:
             notice.notified_at = now
-    await out.send_queued()
     return sent
+
+
+async def undeliverable(out: Outgoing, row: OutboxMessage) -> None:
+    """A push none of its person's channels could take: the commune's admins are told (never what it
+    said), so nothing fails unnoticed. Called by the outbox in the transaction that gives up on it."""
+    person = await out.session.get(Person, row.person_id)
+    if person is None or person.commune_id is None:
+        return
+    reason = (row.last_error or "").split(":", 1)[0][:60]
+    for admin_id in await people_with_role(out.session, person.commune_id, "admin"):
+        if admin_id == person.id:
+            continue
+        admin = await out.session.get(Person, admin_id)
+        out.alert(admin.id, Reply(text=translate(
+            admin.lang, "A message to {name} could not be delivered on any of their channels ({reason}). It is kept "
+            "in the outbox; please contact them another way.", name=person.name or "?", reason=reason)), kind="notice")
 
 
 @job("admin_notices", 60)
 async def watch(services: Services, sessions, now: datetime) -> int:
-    async with sessions() as session, session.begin():
-        await check(session, services.config, now)
-        return await send_pending(session, services, now)
+    async with job_step(services, sessions, now) as out:
+        declared = services.capabilities.get("zalo_bot")  # the running Zalo Bot channel's plan, if any
+        await check(out.session, services.config, now, zalo_quota=declared.monthly_quota if declared else None)
+        return await send_pending(out)

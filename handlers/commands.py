@@ -13,7 +13,9 @@ from handlers.registry import Press, button, command
 CASE_REPORTERS = ("reporter", "office", "police", "leader")
 
 
-async def _start_form(ctx: Ctx, form) -> None:
+async def start_form(ctx: Ctx, form) -> None:
+    """What a command that opens a form does: a draft already open is offered first, a paused one
+    resumed, else the form starts."""
     await enrolment.set_chat_state(ctx, None)
     found = await engine.current_draft(ctx)
     if found is not None:
@@ -24,7 +26,7 @@ async def _start_form(ctx: Ctx, form) -> None:
 
 @command("baocao", N_("Report an outreach session"), order=10)
 async def report_outreach(ctx: Ctx, arg: str) -> None:
-    await _start_form(ctx, OUTREACH)
+    await start_form(ctx, OUTREACH)
 
 
 @command("baotin", N_("Report a case (hồ sơ)"), order=20)

@@ -107,6 +107,9 @@ def ask_phone(ctx: Ctx) -> None:
         ctx.t(
             "You are enrolled. Please share your phone number so that the commune can call you back "
             "when needed. Press the button below or type the number. You may skip this."
+        ) if ctx.caps.contact else ctx.t(  # no button that shares a contact on this channel
+            "You are enrolled. Please type your phone number so that the commune can call you back when "
+            "needed, e.g. 0912 345 678. You may skip this."
         ),
         [Choice(ctx.t("Skip"), "p:skip", control=True, keyword=ctx.t("skip"))],
         ask_contact=True,

@@ -11,10 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import Reply
-from core.i18n import translate
 from storage.crypto import Keyring
-from storage.models import Identity, OutboxMessage, Person
-from storage.people import delivery_order, people_with_role
+from storage.models import Identity, OutboxMessage
+from storage.people import delivery_order
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +33,14 @@ def queue_to_chat(
 
 
 async def fall_back(session: AsyncSession, keyring: Keyring, row: OutboxMessage, now: datetime) -> Identity | None:
-    """A push that failed for good goes to the person's next identity, still encrypted as it was;
-    when there is none, the commune's admins are told, so nothing fails unnoticed."""
+    """A push that failed for good goes to the person's next identity, still encrypted as it was.
+    None when there is no other: the runtime then has the commune's admins told
+    (handlers/admin_notices.py undeliverable), so nothing fails unnoticed."""
     order = await delivery_order(session, row.person_id)
     at = next((n for n, i in enumerate(order) if (i.channel, i.account, i.chat_id) == (row.channel, row.account,
                                                                                        row.chat_id)), None)
     if at is None or at + 1 >= len(order):
         log.warning("outbox message %s: no other channel to try for its person", row.id)
-        await tell_admins(session, keyring, row, now)
         return None
     nxt = order[at + 1]
     session.add(OutboxMessage(
@@ -50,21 +49,6 @@ async def fall_back(session: AsyncSession, keyring: Keyring, row: OutboxMessage,
     ))
     log.info("outbox message %s: trying the person's %s channel instead of %s", row.id, nxt.channel, row.channel)
     return nxt
-
-
-async def tell_admins(session: AsyncSession, keyring: Keyring, row: OutboxMessage, now: datetime) -> None:
-    person = await session.get(Person, row.person_id)
-    if person is None or person.commune_id is None:
-        return
-    reason = (row.last_error or "").split(":", 1)[0][:60]
-    for admin_id in await people_with_role(session, person.commune_id, "admin"):
-        if admin_id == person.id:
-            continue
-        admin = await session.get(Person, admin_id)
-        text = translate(admin.lang, "A message to {name} could not be delivered on any of their channels ({reason}). "
-                         "It is kept in the outbox; please contact them another way.", name=person.name or "?",
-                         reason=reason)
-        await queue_to_every_channel(session, keyring, admin.id, Reply(text=text), now=now, kind="notice")
 
 
 async def queue_to_person(

@@ -313,7 +313,7 @@ async def test_two_processes_send_the_digest_once(any_app, config, clock, keyrin
 
 
 async def test_the_excel_file_is_typed_and_its_totals_are_the_digests(app, config, clock, monkeypatch):
-    declare(app, app.fake, files=True)
+    declare(app, app.fake, files=True, file_types=("*",))
     await seed(app)
     await person(app, "office", ["office"])
     clock.set(local(2027, 1, 4, 8))

@@ -275,6 +275,7 @@ async def test_the_digest_workbook_for_a_reader_outside_the_commune_hides_small_
 
     from openpyxl import load_workbook
 
+    from handlers.context import Outgoing
     from handlers.office import delivery
     from storage.models import OutboxMessage
     from tests.test_report_form import row_of
@@ -297,8 +298,9 @@ async def test_the_digest_workbook_for_a_reader_outside_the_commune_hides_small_
     office = await person(app, "office", ["office"])
     province = await person(app, "province", ["province"], commune=None)
     async with app.sessions() as s, s.begin():
-        assert await delivery.queue_digest(s, app.services, config.communes[0], W48, now=NOW,
-                                           people=[office, province]) == 2
+        said = Outgoing(services=app.services, session=s, at=NOW)
+        assert await delivery.queue_digest(said, config.communes[0], W48, people=[office, province]) == 2
+        await said.send_queued()
         rows = (await s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "digest"))).all()
     texts = {r.person_id: json.loads(app.services.keyring.decrypt(r.payload))["text"] for r in rows}
     link = re.compile(r"/files/\S+")  # the workbook's link comes first, then the chart's

@@ -217,3 +217,24 @@ async def test_none_of_these_and_the_other_options_exclude_each_other(app):
         review_labels = await head.say(answer)
     assert vi("Circumstances") + ": " + vi("Has a disability") + "\n" in review_labels[-1]
     assert vi("Measures applied") + ": " + vi("None yet") + "\n" in review_labels[-1]
+
+
+async def test_what_the_channel_cannot_do_is_not_asked_of_the_person(app):
+    """Capabilities, not channel names: no "press the button below" where no button shares a contact,
+    and a photo step says how to go on where photos cannot be sent."""
+    from tests.fakechannel import PlainUser, declare
+    from tests.helpers import make_invite
+
+    declare(app, app.plain, photos=False)
+    user = PlainUser(app, "p7")
+    replies = await user.say(f"/start {await make_invite(app)}")
+    assert vi("You are enrolled. Please type your phone number so that the commune can call you back when needed, "
+              "e.g. 0912 345 678. You may skip this.") in replies[-1]
+    assert vi("You are enrolled. Please share your phone number so that the commune can call you back when needed. "
+              "Press the button below or type the number. You may skip this.") not in replies[-1]
+    await user.say("bỏ qua")
+    await user.say("/baocao")
+    for answer in ("1", "05/11/2026", "1", "1 xong", "40", "20", "20", "2"):  # 05/11: no campaign question
+        replies = await user.say(answer)
+    assert vi("Photos cannot be sent on this channel: type “bỏ qua” to go on without them.") in replies[-1]
+    assert vi("Confirm") in (await user.say("bỏ qua"))[-1]

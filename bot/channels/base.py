@@ -33,7 +33,12 @@ class Channel:
         raise NotImplementedError
 
     async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery:
-        return Delivery(ok=True)  # only called when capabilities.edit
+        """Only called when capabilities.edit; an adapter that declares it implements it."""
+        raise NotImplementedError(f"{self.name} declares edit but does not implement it")
+
+    async def delete(self, chat_id: str, platform_ids: list[str]) -> Delivery:
+        """Only called when capabilities.delete; an adapter that declares it implements it."""
+        raise NotImplementedError(f"{self.name} declares delete but does not implement it")
 
 
 def render_plain(reply: Reply) -> str:

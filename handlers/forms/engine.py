@@ -240,6 +240,8 @@ def _question_text(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> str
     current = get_answer(draft.state.answers, pos)
     if draft.state.mode == "edit" and current is not ... and not KINDS[pos.step.kind].gathers:
         lines.append(ctx.t("Now: {value}", value=display(ctx, form, pos, current)))
+    if KINDS[pos.step.kind].photos and not ctx.caps.photos:
+        lines.append(ctx.t("Photos cannot be sent on this channel: type “bỏ qua” to go on without them."))
     if KINDS[pos.step.kind].photos:
         have = len(draft.state.meta.get("pending", {}).get("items", []))
         lines.append(ctx.t("Photos so far: {n}/{max}", n=have, max=pos.step.max_items))

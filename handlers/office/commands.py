@@ -171,7 +171,7 @@ async def export(ctx: Ctx, arg: str) -> None:
     if case_rows is not None:
         caption += "\n" + ctx.t("Case rows: {n} (only cases whose person subjected agreed to sharing; no free text)",
                                 n=number(ctx.lang, len(case_rows)))
-    if ctx.caps.files:  # else (the terminal, Zalo) a signed link
+    if ctx.caps.takes(files.XLSX):  # else (the terminal, Zalo) a signed link
         ctx.say(caption, file=(stem + ".xlsx", book))
         ctx.say("", file=(stem + ".csv", table))
         return

@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select
 from core.config import WeeklyAt
 from core.events import PLAIN, Reply
 from core.i18n import translate
-from handlers.context import Outgoing
+from handlers.context import Outgoing, job_step
 from handlers.office import files, links, render
 from handlers.registry import job
 from storage import stats
@@ -106,7 +106,7 @@ class Attachments:
 
     async def replies(self, lang: str, channel: str, text: str, small: bool = False) -> list[Reply]:
         xlsx, png = await self.made(lang, small)
-        if self.services.capabilities.get(channel, PLAIN).files:  # else a signed link
+        if self.services.capabilities.get(channel, PLAIN).takes(files.XLSX):  # else a signed link
             return [Reply(text=text), Reply(text="", photo=png), Reply(text="", file=(self.name + ".xlsx", xlsx))]
         if (lang, small) not in self._links:
             args = dict(commune_id=self.commune.id, now=self.now)
@@ -119,14 +119,14 @@ class Attachments:
         return [Reply(text=text + "\n\n" + self._links[(lang, small)])]
 
 
-async def queue_digest(session, services, commune, period: stats.Period, *, now: datetime,
-                       missed: list[str] = (), people: list[int] | None = None) -> int:
-    """Queue the digest to every recipient in this transaction; returns how many were reached."""
+async def queue_digest(out: Outgoing, commune, period: stats.Period, *, missed: list[str] = (),
+                       people: list[int] | None = None) -> int:
+    """Say the digest to every recipient, in the step's transaction; how many can be reached."""
+    session, services, now = out.session, out.services, out.now
     figures = await stats.figures(session, commune, period, now=now)
     today = now.astimezone(commune.tz).date()
     people = await digest_recipients(session, commune.id) if people is None else people
     attachments = Attachments(session, services, commune, figures, now=now)
-    out = Outgoing(services=services, session=session, at=now)
     reached = 0
     for person_id in people:
         person = await session.get(Person, person_id)
@@ -141,7 +141,6 @@ async def queue_digest(session, services, commune, period: stats.Period, *, now:
         for reply in await attachments.replies(person.lang, channel, text, small):
             out.push(person_id, reply, kind="digest")
         reached += 1
-    await out.send_queued()
     return reached
 
 
@@ -160,7 +159,8 @@ async def run_scheduled(services, sessions, commune, now: datetime) -> int:
     """Claim and queue the commune's due digest, unless some process already did."""
     period = due_week(now.astimezone(commune.tz), services.config.digest.at)
     key = period.week_key
-    async with sessions() as session, session.begin():
+    async with job_step(services, sessions, now) as out:
+        session = out.session
         done = await session.scalar(
             select(DigestRun.id).where(DigestRun.commune_id == commune.id, DigestRun.week == key)
         )
@@ -173,7 +173,7 @@ async def run_scheduled(services, sessions, commune, now: datetime) -> int:
         run = await _claim(session, commune.id, key, now, missed)
         if run is None:
             return 0
-        run.recipients = await queue_digest(session, services, commune, period, now=now, missed=missed)
+        run.recipients = await queue_digest(out, commune, period, missed=missed)
         return run.recipients
 
 

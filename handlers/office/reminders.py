@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from core.events import Choice, Reply
 from core.i18n import N_, translate
-from handlers.context import Ctx, Outgoing
+from handlers.context import Ctx, Outgoing, job_step
 from handlers.registry import command, job
 from storage import stats
 from storage.db import upsert_insert
@@ -25,7 +25,8 @@ async def reminders_on(session, commune_id: str) -> bool:
     return True if row is None else row.reminders_on
 
 
-async def _nudge(session, services, commune, week: stats.Period, now: datetime) -> int:
+async def _nudge(out: Outgoing, commune, week: stats.Period) -> int:
+    session, now = out.session, out.now
     reported = set((await session.scalars(
         select(Report.village_id).where(Report.commune_id == commune.id, Report.superseded_at.is_(None),
                                         Report.held_on >= week.start, Report.held_on <= week.end).distinct()
@@ -42,7 +43,6 @@ async def _nudge(session, services, commune, week: stats.Period, now: datetime) 
         if village_id not in reported and person_id not in done:
             missing.setdefault(person_id, []).append(village_id)
     insert = upsert_insert(session)
-    out = Outgoing(services=services, session=session, at=now)
     sent = 0
     for person_id, village_ids in sorted(missing.items()):
         result = await session.execute(
@@ -61,7 +61,6 @@ async def _nudge(session, services, commune, week: stats.Period, now: datetime) 
         if await out.reachable(person_id):
             out.push(person_id, reply, kind="reminder")
             sent += 1
-    await out.send_queued()
     return sent
 
 
@@ -75,9 +74,9 @@ async def send_reminders(services, sessions, now: datetime) -> int:
         start = datetime.combine(week.start + timedelta(days=at.weekday), time(at.hour, at.minute), commune.tz)
         if not start <= local < datetime.combine(start.date() + timedelta(days=1), time(0), commune.tz):
             continue
-        async with sessions() as session, session.begin():
-            if await reminders_on(session, commune.id):
-                sent += await _nudge(session, services, commune, week, now)
+        async with job_step(services, sessions, now) as out:
+            if await reminders_on(out.session, commune.id):
+                sent += await _nudge(out, commune, week)
     return sent
 
 
