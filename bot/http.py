@@ -15,7 +15,7 @@ def domain_routes(routes, services, sessions) -> list:
     out = []
     for spec in routes:
         async def answer(request: web.Request, spec=spec) -> web.Response:
-            got = await spec.run(services, sessions, dict(request.match_info))
+            got = await spec.run(services, sessions, dict(request.match_info), services.clock.now())
             content_type, _, charset = got.media_type.partition("; charset=")
             return web.Response(status=got.status, body=got.body, content_type=content_type,
                                 charset=charset or None, headers=got.headers or {})

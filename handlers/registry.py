@@ -111,12 +111,12 @@ class HttpAnswer:
     headers: dict[str, str] | None = None
 
 
-RouteRun = Callable[["Services", object, dict[str, str]], Awaitable[HttpAnswer]]
+RouteRun = Callable[["Services", object, dict[str, str], datetime], Awaitable[HttpAnswer]]
 
 
 @dataclass(frozen=True)
 class Route:
-    """An HTTP route a feature adds: `run(services, sessions, path parameters)`."""
+    """An HTTP route a feature adds: `run(services, sessions, path parameters, now)`."""
 
     method: str
     path: str  # "/files/{token}"

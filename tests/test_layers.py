@@ -112,3 +112,17 @@ def test_the_checks_catch_what_they_look_for():
         assert imports(fake, modules()) == {"bot.app", "bot.cli"}
     finally:
         fake.unlink()
+
+
+def test_handlers_never_read_the_runtimes_clock_or_call_the_outbox():
+    """They say what they send through their context (handlers/context.py is that context) and get
+    the time from it, or from the job's or the route's `now`."""
+    offenders = []
+    for path in (ROOT / "handlers").rglob("*.py"):
+        if path.name == "context.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        for needle in ("clock.now(", "storage.outbox", "from storage import outbox", "queue_to_"):
+            if needle in text:
+                offenders.append(f"{path.relative_to(ROOT)}: {needle}")
+    assert offenders == []

@@ -71,7 +71,7 @@ async def digest_recipients(session, commune_id: str) -> list[int]:
 
 
 async def preferred_channel(session, person: Person) -> str | None:
-    """The channel queue_to_person will use first."""
+    """The channel a push to the person goes to first."""
     order = await delivery_order(session, person.id)
     return order[0].channel if order else None
 
