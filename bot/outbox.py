@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
 FALLBACK_KINDS = ("push", "digest")  # alerts already go to every channel; replies belong to their chat
 CLAIM_SECONDS = 120
+URGENT_KINDS = ("alert",)  # urgent alerts and escalations: their own lane, ahead of every other kind
 
 
 class Outbox:
@@ -91,14 +92,18 @@ class Outbox:
     async def _claim(self, limit: int) -> list[OutboxMessage]:
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
-            rows = (
-                await session.scalars(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.delivered_at.is_(None), OutboxMessage.failed_at.is_(None))
-                    .order_by(OutboxMessage.id)
-                    .limit(limit * 4)
-                )
-            ).all()
+            pending = (OutboxMessage.delivered_at.is_(None), OutboxMessage.failed_at.is_(None))
+            # The urgent lane first: an alert never waits behind a broadcast (3,000 digests queued
+            # before it), then everything else, oldest first.
+            urgent = (await session.scalars(
+                select(OutboxMessage).where(*pending, OutboxMessage.kind.in_(URGENT_KINDS))
+                .order_by(OutboxMessage.id).limit(limit)
+            )).all()
+            rest = (await session.scalars(
+                select(OutboxMessage).where(*pending, OutboxMessage.kind.not_in(URGENT_KINDS))
+                .order_by(OutboxMessage.id).limit(limit * 4)
+            )).all()
+            rows = [*urgent, *rest]
             claimed: list[OutboxMessage] = []
             blocked: set[tuple[str, str]] = set()
             for row in rows:

@@ -106,3 +106,29 @@ async def test_a_push_that_falls_back_to_a_chat_without_buttons_registers_its_li
     async with app.sessions() as s:
         assert (await s.get(ChatList, "plain:test:p9")).items == [["x:1", "Thôn 1"], ["x:2", "Thôn 2"]]
     assert "1. Thôn 1" in app.plain.chats["p9"][-1].text
+
+
+async def test_an_urgent_alert_never_waits_behind_a_broadcast(app):
+    """Two hundred digests queued before it: the alert goes out in the outbox's first pass."""
+    from handlers.context import Outgoing
+    from storage.people import attach_identity, create_person
+
+    async with app.sessions() as s, s.begin():
+        ids = []
+        for n in range(201):
+            p = await create_person(s, now=app.clock.now(), name=f"n{n}", commune_id="xuanduong", roles=["office"],
+                                    villages=[], org=None, lang="vi")
+            await attach_identity(s, p.id, channel="fake", account="test", external_id=f"b{n}", chat_id=f"b{n}",
+                                  display_name="x", now=app.clock.now())
+            ids.append(p.id)
+        out = Outgoing(services=app.services, session=s, at=app.clock.now())
+        for person_id in ids[:200]:
+            out.push(person_id, Reply(text="BẢN TIN TỔNG HỢP TUẦN"), kind="digest")
+        await out.send_queued()
+    async with app.sessions() as s, s.begin():
+        out = Outgoing(services=app.services, session=s, at=app.clock.now())
+        out.alert(ids[200], Reply(text="🔴 KHẨN CẤP — HS-2026-0001"))
+        await out.send_queued()
+    await app.outbox.deliver_due(limit=30)  # one pass
+    assert [m.text for m in app.fake.chats["b200"]] == ["🔴 KHẨN CẤP — HS-2026-0001"]
+    assert sum(1 for n in range(200) if app.fake.chats.get(f"b{n}")) == 29  # the rest of the pass, oldest first
