@@ -217,8 +217,14 @@ async def collect(config: Config, engine: AsyncEngine, *, now: datetime, disk_us
         report.add("disk", f"{free:.0f}% free on the disk holding {where} ({_size(usage.free)} free)",
                    attention=free < o.disk_free_min_percent)
 
+    async def unreachable(session) -> None:
+        gone, stranded = await ops.unreachable_people(session)
+        if gone:
+            report.add("unreachable", f"{gone} person(s) left the Zalo official account; {stranded} of them can "
+                       "be reached on no channel now", attention=stranded > 0, info=not stranded)
+
     for name, body in (("channels", channels), ("outbox", outbox), ("alerts", alerts), ("digest", digests),
-                       ("zalo quota", quota), ("notices", notices), ("disk", disk)):
+                       ("zalo quota", quota), ("notices", notices), ("unreachable", unreachable), ("disk", disk)):
         await section(name, body)
     return report
 

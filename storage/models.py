@@ -118,6 +118,9 @@ class Identity(Base):
     display_name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The person made it unreachable (unfollowed the Zalo official account): pushes go to their other
+    # channels until they come back (follow again, or write).
+    unreachable_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Invite(Base):

@@ -268,3 +268,17 @@ async def notices_to_send(session: AsyncSession) -> list[AdminNotice]:
     ).order_by(AdminNotice.raised_at, AdminNotice.key)
     stmt = claim_rows(session, stmt)
     return list((await session.scalars(stmt)).all())
+
+
+async def unreachable_people(session: AsyncSession) -> tuple[int, int]:
+    """(identities the person made unreachable — unfollowed the official account —, and of their
+    people those with no reachable channel left at all)."""
+    from storage.models import Identity
+
+    gone = (await session.scalars(select(Identity.person_id).where(Identity.unreachable_at.is_not(None)))).all()
+    if not gone:
+        return 0, 0
+    reachable = set((await session.scalars(
+        select(Identity.person_id).where(Identity.person_id.in_(set(gone)), Identity.unreachable_at.is_(None))
+    )).all())
+    return len(gone), len(set(gone) - reachable)

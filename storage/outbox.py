@@ -59,7 +59,7 @@ async def queue_to_person(
     person has none."""
     identities = await delivery_order(session, person_id)
     if not identities:
-        return False
+        return None
     preferred = identities[0]
     queue_to_chat(
         session, keyring, channel=preferred.channel, account=preferred.account, chat_id=preferred.chat_id,
@@ -73,7 +73,8 @@ async def queue_to_every_channel(
 ) -> list[Identity]:
     """Alerts go out on every channel the person has, so one blocked messenger never hides one;
     the identities they went to."""
-    identities = (await session.scalars(select(Identity).where(Identity.person_id == person_id))).all()
+    identities = (await session.scalars(select(Identity).where(Identity.person_id == person_id,
+                                                               Identity.unreachable_at.is_(None)))).all()
     for identity in identities:
         queue_to_chat(
             session, keyring, channel=identity.channel, account=identity.account, chat_id=identity.chat_id,

@@ -171,12 +171,23 @@ async def people_with_role(session: AsyncSession, commune_id: str, role: str) ->
 
 
 async def delivery_order(session: AsyncSession, person_id: int) -> list[Identity]:
-    """The person's identities, the preferred channel (the one they last wrote from) first."""
+    """The person's reachable identities, the preferred channel (the one they last wrote from) first.
+    One they made unreachable (unfollowed the official account) is left out."""
     person = await session.get(Person, person_id)
     identities = (
         await session.scalars(
-            select(Identity).where(Identity.person_id == person_id).order_by(Identity.last_seen_at.desc(), Identity.id)
+            select(Identity).where(Identity.person_id == person_id, Identity.unreachable_at.is_(None))
+            .order_by(Identity.last_seen_at.desc(), Identity.id)
         )
     ).all()
     preferred = person.preferred_channel if person else None
     return sorted(identities, key=lambda i: i.channel != preferred)  # stable: most recently seen next
+
+
+async def mark_reachable(session: AsyncSession, channel: str, account: str, external_id: str, *,
+                         reachable: bool, now: datetime) -> Identity | None:
+    """An unfollow makes the identity unreachable; a follow (or a message) makes it reachable again."""
+    identity = await find_identity(session, channel, account, external_id)
+    if identity is not None:
+        identity.unreachable_at = None if reachable else (identity.unreachable_at or now)
+    return identity

@@ -65,6 +65,9 @@ OA_EVENTS = [
      ("location", "z1", "z1", None, None, "a4")),
     ({"event_name": "user_send_audio", "sender": {"id": "z1"}, "message": {"msg_id": "a5"}},
      ("unsupported", "z1", "z1", None, None, "a5")),
+    ({"event_name": "follow", "follower": {"id": "z2"}, "timestamp": "1764000000000", "oa_id": "oa-1"},
+     ("text", "z2", "z2", "/start", None, "follow:z2:1764000000000")),  # the live shape: no sender
+    ({"event_name": "unfollow", "follower": {"id": "z2"}, "timestamp": "1764000000001"}, None),  # handled apart
     ({"event_name": "oa_send_text", "sender": {"id": "42"}, "message": {"msg_id": "a6", "text": "x"}}, None),
     ({"event_name": "user_seen_message", "sender": {"id": "z1"}}, None),
 ]

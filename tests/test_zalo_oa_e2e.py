@@ -202,3 +202,37 @@ async def test_a_push_outside_the_7_day_window_is_held_sent_elsewhere_and_delive
     assert replies[0].text == text and len(replies) >= 2
     [held] = await bot.rows(HeldMessage)
     assert held.released_at is not None and held.payload is None
+
+
+async def test_real_follow_events_welcome_and_an_unfollow_sends_pushes_elsewhere(zalo):
+    """Zalo's follow and unfollow name the person as follower.id, with no sender (PLATFORMS.md)."""
+    import io
+
+    from bot.status import status_command
+    from storage.models import Identity
+
+    bot = await zalo.start(oa_emu=await zalo.oa_emulator())
+    lan = bot.oa_user("o2002", "Lan")
+    event = bot.oa_emu.events_made
+    [welcome] = await lan.follow()
+    assert "sender" not in event[-1] and event[-1]["follower"] == {"id": "o2002"}
+    assert welcome.text == vi("Welcome! Please type the 8-character invite code you were given.")
+    await enrol_on_oa(bot, lan, name="Lò Thị Lan")
+    # An enrolled person who follows again is greeted with their menu, not asked for a code.
+    again = await lan.follow()
+    assert again[0].text.startswith(vi("Hello {name}! You are registered as: {who}.", name="Lò Thị Lan",
+                                       who=vi("{roles} — {where}", roles=vi("Village head"), where="Thôn 3")))
+
+    await lan.unfollow()
+    [identity] = await bot.rows(Identity, Identity.external_id == "o2002")
+    assert identity.unreachable_at is not None
+    async with bot.app.sessions() as s, s.begin():  # a push now: nowhere to go (her only channel)
+        assert await outbox_store.queue_to_person(s, bot.app.services.keyring, identity.person_id,
+                                                  Reply(text="Nhắc báo cáo"), now=bot.app.clock.now()) is None
+    out = io.StringIO()
+    await status_command(bot.app.config, url=str(bot.app.engine.url), now=bot.app.clock.now(), out=out)
+    assert "1 person(s) left the Zalo official account; 1 of them can be reached on no channel now" in out.getvalue()
+
+    await lan.follow()  # back: reachable again
+    [identity] = await bot.rows(Identity, Identity.external_id == "o2002")
+    assert identity.unreachable_at is None

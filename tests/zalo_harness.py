@@ -142,6 +142,11 @@ class OaUser:
     async def follow(self) -> list[OAMessage]:
         return await self._act(self.emu.follow(self.id))
 
+    async def unfollow(self) -> None:
+        """No event reaches the inbox: the webhook marks the identity before it answers 200."""
+        await self.emu.unfollow(self.id)
+        assert self.emu.last_status == 200, self.emu.last_status
+
     async def say(self, text: str) -> list[OAMessage]:
         return await self._act(self.emu.send_text(self.id, text))
 

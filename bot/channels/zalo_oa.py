@@ -41,6 +41,7 @@ from core.events import Capabilities, Choice, Delivery, Incoming, Reply
 from storage import outbox as outbox_store
 from storage import zalo as store
 from storage.models import Identity
+from storage.people import mark_reachable
 
 log = logging.getLogger(__name__)
 
@@ -205,17 +206,31 @@ class ZaloOAChannel(Channel):
         if not self.secret_key or not hmac.compare_digest(given.lower().encode(), expected.encode()):
             log.warning("zalo_oa %s: a webhook call with a wrong signature was refused", self.account)
             return web.Response(status=403)
+        if data.get("event_name") == "unfollow":
+            await self.unfollowed(_person_of(data))
+            return web.Response(status=200)
         event = await self.to_incoming(data)
         if event is not None:
             await self.interacted(event.user_id)  # first, so what was held goes out before the answer
             await self.inbox.put(event)
         return web.Response(status=200)
 
+    async def unfollowed(self, user_id: str) -> None:
+        """The OA cannot reach them now: their pushes go to their other channels (storage/people.py
+        delivery_order), and the admins see it in `status`, until they follow again."""
+        if not user_id:
+            return
+        async with self.sessions() as session, session.begin():
+            identity = await mark_reachable(session, self.name, self.account, user_id, reachable=False,
+                                            now=self.clock.now())
+        log.info("zalo_oa %s: a follower left the official account%s", self.account,
+                 "" if identity is None else " (an enrolled person: other channels take their pushes)")
+
     async def to_incoming(self, data: dict) -> Incoming | None:
         name = str(data.get("event_name") or "")
-        user_id = str((data.get("sender") or {}).get("id") or "")
-        if not name.startswith(("user_", "follow")) or not user_id:
-            return None  # the OA's own messages, "seen" receipts, unfollow
+        user_id = _person_of(data)
+        if not name.startswith("user_") and name != "follow" or not user_id:
+            return None  # the OA's own messages, "seen" receipts; unfollow is handled apart
         msg = data.get("message") or {}
         timestamp = str(data.get("timestamp") or "")
         common = dict(
@@ -256,6 +271,7 @@ class ZaloOAChannel(Channel):
             identity = await session.scalar(select_identity(self.name, self.account, user_id))
             if identity is not None:
                 identity.last_seen_at = now
+                identity.unreachable_at = None  # a follow again, or a message: reachable again
             held = await store.release_held(session, channel=self.name, account=self.account, chat_id=user_id, now=now)
             for payload in held:
                 reply = Reply.from_dict(json.loads(self.keyring.decrypt(payload)))
@@ -340,6 +356,13 @@ class ZaloOAChannel(Channel):
             code = int(error) if isinstance(error, int) else -1
             raise OAError(code, str(data.get("message") or "")[:120], permanent=code not in RETRYABLE)
         raise AssertionError("unreachable")
+
+
+def _person_of(data: dict) -> str:
+    """Who an event is about: `follow` and `unfollow` name the person as `follower.id` and have no
+    `sender`; every other event has `sender.id`."""
+    who = data.get("follower") if data.get("event_name") in ("follow", "unfollow") else data.get("sender")
+    return str((who or {}).get("id") or "") if isinstance(who, dict) else ""
 
 
 def select_identity(channel: str, account: str, user_id: str):

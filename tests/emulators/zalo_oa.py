@@ -78,6 +78,7 @@ class ZaloOAEmulator:
         self._refresh: set[str] = set()
         self._media: dict[str, bytes] = {}
         self.users: dict[str, str] = {}
+        self.unfollowed: set[str] = set()  # users who left the OA: a message to them is refused (-213)
         self.last_interaction: dict[str, float] = {}
         self._runner: web.AppRunner | None = None
         self._client: aiohttp.ClientSession | None = None
@@ -179,7 +180,7 @@ class ZaloOAEmulator:
                                      status=401 if self.expired_as == "http" else 200)
         body = await request.json()
         user_id = str((body.get("recipient") or {}).get("user_id") or "")
-        if user_id not in self.users:
+        if user_id not in self.users or user_id in self.unfollowed:
             return self._refuse(-213, "User has not followed the OA")
         if self.enforce_window and self.now() - self.last_interaction.get(user_id, 0) > WINDOW_SECONDS:
             return self._refuse(-230, "User has not interacted with the OA in the last 7 days")
@@ -225,7 +226,19 @@ class ZaloOAEmulator:
         return event
 
     async def follow(self, user_id: str) -> dict:
-        return await self._emit(self._event(user_id, "follow"))
+        """The live shape: the person is `follower.id`; there is no `sender` and no `message`."""
+        self.unfollowed.discard(user_id)
+        return await self._emit(self._follow_event(user_id, "follow"))
+
+    async def unfollow(self, user_id: str) -> dict:
+        self.unfollowed.add(user_id)
+        return await self._emit(self._follow_event(user_id, "unfollow"))
+
+    def _follow_event(self, user_id: str, name: str) -> dict:
+        event = {"app_id": self.app_id, "oa_id": "oa-4321", "user_id_by_app": f"app-{user_id}", "event_name": name,
+                 "timestamp": str(int(self.now() * 1000)), "source": "oa_profile", "follower": {"id": user_id}}
+        self.events_made.append(event)
+        return event
 
     async def send_text(self, user_id: str, text: str) -> dict:
         return await self._emit(self._event(user_id, "user_send_text", {"text": text}))
@@ -268,8 +281,10 @@ class ZaloOAEmulator:
 
     async def deliver(self, event: dict, *, raw: bytes | None = None, signature: str | None = None) -> int:
         """POST the event to the webhook, signed over the exact bytes sent; its HTTP status."""
-        if event["event_name"].startswith(("user_", "follow")):
+        if event["event_name"].startswith("user_"):
             self.last_interaction[event["sender"]["id"]] = self.now()
+        elif event["event_name"] == "follow":
+            self.last_interaction[event["follower"]["id"]] = self.now()
         raw = self.encode(event) if raw is None else raw
         signature = self.sign(raw, event["timestamp"]) if signature is None else signature
         headers = {"Content-Type": "application/json", "User-Agent": "ZaloWebhook/3.0"}
