@@ -7,6 +7,7 @@ from cron or a monitor while the bot runs, before an upgrade's migration, or on 
 
 from __future__ import annotations
 
+import calendar
 import json
 import sys
 from dataclasses import asdict, dataclass, field
@@ -23,6 +24,7 @@ from core.clock import Clock
 from core.config import Config
 from storage import operations as ops
 from storage.db import head_revision, is_sqlite, schema_version, session_factory
+from storage.people import users_per_account
 
 STALE_AFTER = timedelta(minutes=5)  # a running bot confirms its channels every minute
 
@@ -194,15 +196,26 @@ async def collect(config: Config, engine: AsyncEngine, *, now: datetime, disk_us
                                  f"{d.recipients} chat(s)", attention=late and not everyone)
 
     async def quota(session) -> None:
+        served = await users_per_account(session, "zalo_bot")
+        for account, people in sorted(served.items()):
+            name = f"zalo users {account}" if len(served) > 1 else "zalo users"
+            report.add(name, f"{people} of {o.zalo_bot_user_limit} people this bot may serve",
+                       attention=people >= o.zalo_users_warn)
         used, in_use = await ops.zalo_messages_since(session, month_start(now, tz))
         if not in_use:
             report.add("zalo quota", "Zalo Bot not in use", info=True)
             return
+        start = month_start(now, tz)
+        local = now.astimezone(tz)
+        days = calendar.monthrange(local.year, local.month)[1]
+        elapsed = max((now - start).total_seconds() / 86400, 1 / 24)  # at least an hour: no wild first-hour rate
         for account, count in sorted(used.items()) or [("", 0)]:
             percent = count * 100 // o.zalo_monthly_quota
+            projected = round(count * days / elapsed) if count else 0
             name = f"zalo quota {account}" if len(used) > 1 else "zalo quota"
-            report.add(name, f"{count} of {o.zalo_monthly_quota} messages this month ({percent}%)",
-                       attention=percent >= o.zalo_quota_warn_percent)
+            report.add(name, f"{count} of {o.zalo_monthly_quota} messages this month ({percent}%); at this rate "
+                       f"{projected} by the month's end", attention=percent >= o.zalo_quota_warn_percent
+                       or projected > o.zalo_monthly_quota)
 
     async def notices(session) -> None:
         rows = await ops.open_notices(session)

@@ -122,7 +122,8 @@ def add_channels(app, env: Mapping[str, str]) -> list[str]:
                                  webhook_secret=creds.webhook_secret, public_url=config.http.public_url)
         channel.on_quota = lambda ch: alerts.raise_soon("quota", ch)
         # The plan's monthly messages: the free plan's unless [operations] zalo_monthly_quota says otherwise.
-        channel.capabilities = replace(channel.capabilities, monthly_quota=config.operations.zalo_monthly_quota)
+        channel.capabilities = replace(channel.capabilities, monthly_quota=config.operations.zalo_monthly_quota,
+                                       max_users=config.operations.zalo_bot_user_limit)
         app.add_channel(channel)
         added.append(f"zalo_bot {'+'.join(creds.communes)} ({config.zalo_bot.mode})")
     for creds in oa_credentials(config, env):

@@ -191,6 +191,8 @@ class OperationsConfig:
     outbox_stuck_minutes: int = 15
     zalo_monthly_quota: int = 3000  # outgoing Zalo Bot messages a month (free plan)
     zalo_quota_warn_percent: int = 80
+    zalo_bot_user_limit: int = 50  # distinct people one Zalo bot may serve (free plan)
+    zalo_users_warn: int = 40  # the admins are warned from this many
     disk_free_min_percent: int = 10
 
 

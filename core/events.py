@@ -61,6 +61,7 @@ class Capabilities:
     contact: bool = False  # a button that shares the person's phone number
     location: bool = False  # the person can share a location
     monthly_quota: int = 0  # messages the platform allows a month on this plan; 0: no quota
+    max_users: int = 0  # distinct people one bot account may serve on this plan; 0: no limit
 
     def takes(self, media_type: str) -> bool:
         """Whether a file of this type can go into the chat (else it goes as a signed link)."""

@@ -24,7 +24,7 @@ from handlers.context import Outgoing, Services, job_step
 from handlers.registry import job
 from storage import operations as ops
 from storage.models import AdminNotice, OutboxMessage, Person, PersonRole
-from storage.people import people_with_role
+from storage.people import people_with_role, users_per_account
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ TITLES = {
     "outbox_stuck": N_("messages waiting in the outbox"),
     "digest_failed": N_("the weekly digest of {commune}"),
     "zalo_quota": N_("the Zalo message quota"),
+    "zalo_users": N_("the people a Zalo bot may serve"),
     "zalo_oa_token": N_("the Zalo official account's token"),
     "disk_low": N_("disk space for the data"),
 }
@@ -69,6 +70,10 @@ def describe(lang: str, notice: AdminNotice, tz: ZoneInfo) -> str:
         return t("Zalo messages used this month: {used} of {quota} ({percent}%). Past the quota Zalo refuses "
                  "to send.", used=number(lang, p.get("used", 0)), quota=number(lang, p.get("quota", 0)),
                  percent=p.get("percent", 0))
+    if family == "zalo_users":
+        return t("A Zalo bot serves {used} of the {limit} people its plan allows. Past that nobody new can enrol "
+                 "there: give new people invites for Telegram or the Zalo official account.",
+                 used=number(lang, p.get("used", 0)), limit=number(lang, p.get("limit", 0)))
     if family == "zalo_oa_token":
         return t("The access token of the Zalo official account could not be renewed. Re-authorise the official "
                  "account (see README).")
@@ -123,11 +128,14 @@ async def _sync_family(session: AsyncSession, family: str, current: dict[str, di
             await ops.resolve_notice(session, notice.key, now=now)
 
 
-async def check(session: AsyncSession, config: Config, now: datetime, *, zalo_quota: int | None = None) -> None:
+async def check(session: AsyncSession, config: Config, now: datetime, *, zalo_quota: int | None = None,
+                zalo_users: int | None = None) -> None:
     """Raise and resolve the notices this job watches itself (not zalo_oa_token: the OA code does).
-    `zalo_quota`: the monthly messages the Zalo Bot channel declares (its plan), else the config's."""
+    `zalo_quota`, `zalo_users`: the monthly messages and the people the Zalo Bot channel declares
+    (its plan), else the config's."""
     o = config.operations
     quota_of_plan = zalo_quota or o.zalo_monthly_quota
+    users_of_plan = zalo_users or o.zalo_bot_user_limit
     tz = config.communes[0].tz
     down = timedelta(minutes=o.channel_down_minutes)
     channels = {}
@@ -159,6 +167,10 @@ async def check(session: AsyncSession, config: Config, now: datetime, *, zalo_qu
         if percent >= o.zalo_quota_warn_percent:
             quota[f"zalo_quota:{account}"] = {"used": count, "quota": quota_of_plan, "percent": percent}
     await _sync_family(session, "zalo_quota", quota, now)
+
+    served = {f"zalo_users:{account}": {"used": n, "limit": users_of_plan}
+              for account, n in (await users_per_account(session, "zalo_bot")).items() if n >= o.zalo_users_warn}
+    await _sync_family(session, "zalo_users", served, now)
 
     disk = {}
     try:
@@ -223,5 +235,6 @@ async def undeliverable(out: Outgoing, row: OutboxMessage) -> None:
 async def watch(services: Services, sessions, now: datetime) -> int:
     async with job_step(services, sessions, now) as out:
         declared = services.capabilities.get("zalo_bot")  # the running Zalo Bot channel's plan, if any
-        await check(out.session, services.config, now, zalo_quota=declared.monthly_quota if declared else None)
+        await check(out.session, services.config, now, zalo_quota=declared.monthly_quota if declared else None,
+                    zalo_users=declared.max_users if declared else None)
         return await send_pending(out)

@@ -14,7 +14,7 @@ from handlers.menu import ORG_NAMES, ROLE_NAMES, main_menu
 from storage import invites
 from storage.cases import audit
 from storage.models import ChatState, Person
-from storage.people import attach_identity, create_person, load_profile
+from storage.people import attach_identity, create_person, load_profile, users_per_account
 
 AWAIT_CODE = "code"
 AWAIT_PHONE = "phone"
@@ -70,8 +70,26 @@ async def handle_stranger(ctx: Ctx) -> None:
     explain_enrolment(ctx)
 
 
+async def _bot_is_full(ctx: Ctx) -> bool:
+    """A channel whose plan limits the people one bot serves (the free Zalo Bot: 50) and that is
+    full refuses new enrolments, pointing elsewhere. The emergency numbers are never refused: the
+    urgent path answers before enrolment, and the refusal repeats them."""
+    limit = ctx.caps.max_users
+    if not limit:
+        return False
+    served = (await users_per_account(ctx.session, ctx.event.channel)).get(ctx.event.account, 0)
+    if served < limit:
+        return False
+    ctx.say(ctx.t("This Zalo bot already serves the {n} people its plan allows, so it cannot enrol anyone else. "
+                  "Please ask the office for an invite to use on Telegram or on the commune's Zalo official "
+                  "account. If someone is in danger, call 113 now.", n=limit))
+    return True
+
+
 async def _try_code(ctx: Ctx, typed: str) -> None:
     key = ctx.event.conv_key
+    if await _bot_is_full(ctx):
+        return  # the invite is not used: it still works on another channel
     if await invites.failures_in_last_hour(ctx.session, key, ctx.now) >= invites.MAX_FAILURES_PER_HOUR:
         ctx.say(ctx.t("Too many wrong codes. Please try again in an hour, or ask the office for a new code."))
         return

@@ -7,6 +7,7 @@ from handlers.context import Ctx
 from handlers.menu import ROLE_NAMES
 from storage.cases import audit
 from storage.invites import create_invite
+from storage.people import users_per_account
 
 CHAT_ROLES = ("reporter", "office", "police", "leader", "admin")
 
@@ -43,3 +44,15 @@ async def on_choice(ctx: Ctx, parts: list[str]) -> None:
           detail=role)
     ctx.say(ctx.t("Invite code: {code}\nIt can be used once, within {days} days. The person sends /start {code} to the bot.",
                   code=code, days=ctx.config.invite_days))
+    await _warn_if_a_bot_is_nearly_full(ctx)
+
+
+async def _warn_if_a_bot_is_nearly_full(ctx: Ctx) -> None:
+    """A new invite while a Zalo bot nears the people its plan allows: say so to whoever makes it."""
+    declared = ctx.services.capabilities.get("zalo_bot")
+    limit = (declared.max_users if declared else 0) or ctx.config.operations.zalo_bot_user_limit
+    served = max((await users_per_account(ctx.session, "zalo_bot")).values(), default=0)
+    if served >= ctx.config.operations.zalo_users_warn:
+        ctx.say(ctx.t("Note: the Zalo bot already serves {used} of the {limit} people its plan allows. Past that "
+                      "nobody new can enrol there: this code also works on Telegram and the Zalo official account.",
+                      used=served, limit=limit))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import Keyring
@@ -191,3 +191,11 @@ async def mark_reachable(session: AsyncSession, channel: str, account: str, exte
     if identity is not None:
         identity.unreachable_at = None if reachable else (identity.unreachable_at or now)
     return identity
+
+
+async def users_per_account(session: AsyncSession, channel: str) -> dict[str, int]:
+    """How many people each bot account of a channel serves (a plan may limit them)."""
+    rows = await session.execute(
+        select(Identity.account, func.count(distinct(Identity.external_id)))
+        .where(Identity.channel == channel).group_by(Identity.account))
+    return {account: int(n) for account, n in rows}

@@ -27,7 +27,7 @@ from handlers import admin_notices
 from storage import models, outbox
 from storage import operations as ops
 from storage.db import head_revision
-from storage.models import OutboxMessage
+from storage.models import AdminNotice, OutboxMessage
 from tests.fakechannel import FakeChannel, User
 from tests.helpers import enrolled, vi
 
@@ -371,3 +371,54 @@ async def test_json_logs_of_a_run_carry_no_token_and_no_phone_number(config, clo
     for phone in ("0912345678", "912345678", "0912 345 678"):
         assert phone not in logs
     assert "[phone]" in logs
+
+
+async def test_a_full_zalo_bot_refuses_new_enrolments_and_the_admins_see_it_coming(app, clock):
+    """The free Zalo Bot plan serves 50 people per bot: from 40 the admins are told (and whoever makes
+    an invite), at the limit a new person is pointed to Telegram or the official account, the invite
+    stays unused, and the emergency number is in the refusal."""
+    from handlers.admin_notices import check
+    from storage.models import Invite
+    from storage.people import attach_identity, create_person
+    from tests.fakechannel import PlainUser, declare
+    from tests.helpers import make_invite
+
+    declare(app, app.plain, max_users=1)  # a plan for one person, on the channel without buttons
+    first = PlainUser(app, "z-first")
+    await first.say(f"/start {await make_invite(app)}")
+    second = PlainUser(app, "z-second")
+    code = await make_invite(app)
+    refused = await second.say(f"/start {code}")
+    assert refused[-1] == vi("This Zalo bot already serves the {n} people its plan allows, so it cannot enrol anyone "
+                             "else. Please ask the office for an invite to use on Telegram or on the commune's Zalo "
+                             "official account. If someone is in danger, call 113 now.", n=1)
+    async with app.sessions() as s:  # the second invite is still unused: it works on another channel
+        assert len((await s.scalars(select(Invite).where(Invite.used_by.is_(None)))).all()) == 1
+
+    async with app.sessions() as s, s.begin():  # forty people on one Zalo bot
+        for n in range(40):
+            p = await create_person(s, now=clock.now(), name=f"z{n}", commune_id="xuanduong", roles=["reporter"],
+                                    villages=["t01"], org="village_head", lang="vi")
+            await attach_identity(s, p.id, channel="zalo_bot", account="111", external_id=f"zb{n}",
+                                  chat_id=f"zb{n}", display_name="", now=clock.now())
+    async with app.sessions() as s, s.begin():
+        await check(s, app.config, clock.now(), zalo_users=50)
+    async with app.sessions() as s:
+        rows = (await s.scalars(select(AdminNotice).where(AdminNotice.key == "zalo_users:111"))).all()
+    assert [(r.params["used"], r.params["limit"]) for r in rows] == [(40, 50)]
+    async with app.sessions() as s, s.begin():  # 10 messages by 10:00 on 25/11: 24 days and 10 hours in
+        for n in range(10):
+            s.add(OutboxMessage(person_id=None, channel="zalo_bot", account="111", chat_id=f"zb{n}", kind="push",
+                                payload=b"x", created_at=clock.now(), due_at=clock.now(), attempts=1,
+                                delivered_at=clock.now(), platform_ids=[f"p{n}"]))
+    _, out = await status(app)
+    assert "40 of 50 people this bot may serve" in out
+    # 10 × 30 days / 24.4 days elapsed (from 00:00 on 01/11, Hà Nội time) = 12.3: about 12 by the end.
+    assert "10 of 3000 messages this month (0%); at this rate 12 by the month's end" in out
+    admin = await enrolled(app, "admin", roles=("admin",), villages=(), org=None, name="Quản Trị")
+    await admin.say("/moi")
+    replies = await admin.press(vi("reporter"))
+    replies = await admin.press("Thôn 1")
+    assert vi("Note: the Zalo bot already serves {used} of the {limit} people its plan allows. Past that nobody new "
+              "can enrol there: this code also works on Telegram and the Zalo official account.", used=40,
+              limit=50) in replies

@@ -67,7 +67,8 @@ def unwrap(body) -> dict | None:
 
 class ZaloBotChannel(Channel):
     name = "zalo_bot"
-    capabilities = Capabilities(photos=True, monthly_quota=3000)  # the free plan: 3,000 messages a month
+    # The free plan: 3,000 messages a month, 50 people per bot.
+    capabilities = Capabilities(photos=True, monthly_quota=3000, max_users=50)
     reports_status = True  # on_status on connect and on losing the platform
     per_account = True  # the outbox sends a chat's messages through the bot that saw the person
 
