@@ -247,6 +247,15 @@ def _flow_line(w: Words, words: KindWords, flow: stats.CaseFlow) -> str:
                verifying=w.c(flow.verifying), handled=w.c(flow.handled))
 
 
+def _partition(w: Words, words: KindWords, flow: stats.CaseFlow) -> str:
+    """Each case received counted once, by its latest status: the parts add up to the received."""
+    return w.t("received {received} = still being verified {verifying} + {confirmed_label}, being handled "
+               "{confirmed} + handled {handled} + {not_label} {not_of_kind}", received=w.c(flow.received),
+               verifying=w.c(flow.verifying), confirmed_label=w.t(words.confirmed).lower(),
+               confirmed=w.c(flow.confirmed), handled=w.c(flow.handled), not_label=w.t(words.not_of_kind).lower(),
+               not_of_kind=w.c(flow.not_of_kind))
+
+
 def _kind_lines(w: Words, k: stats.KindFigures, number_: str) -> list[str]:
     """One kind's section: received, confirmed, handled, and the official breakdowns of the period."""
     words, c, y = KIND_WORDS[k.kind], k.period, k.flow_ytd
@@ -256,11 +265,7 @@ def _kind_lines(w: Words, k: stats.KindFigures, number_: str) -> list[str]:
         return lines
     lines += [
         w.t("This period: {line}", line=_flow_line(w, words, k.flow)),
-        w.t("Year to date, each case once by its latest status: received {received} = still being verified "
-            "{verifying} + {confirmed_label}, being handled {confirmed} + handled {handled} + {not_label} "
-            "{not_of_kind}", received=w.c(y.received), verifying=w.c(y.verifying),
-            confirmed_label=w.t(words.confirmed).lower(), confirmed=w.c(y.confirmed), handled=w.c(y.handled),
-            not_label=w.t(words.not_of_kind).lower(), not_of_kind=w.c(y.not_of_kind)),
+        w.t("Year to date, each case once by its latest status: {partition}", partition=_partition(w, words, y)),
         w.t("Breakdowns of the cases received this period ({n}), without those found not to be of this kind:",
             n=w.c(c.new)),
     ]
@@ -323,12 +328,8 @@ def _closed_year_lines(w: Words, y: stats.YearFigures) -> list[str]:
              w.t("Outreach: {line}", line=_outreach_line(w, y.outreach))]
     for kind, flow in y.flows.items():
         words = KIND_WORDS[kind]
-        lines.append(w.t("{title}: received {received} = still being verified {verifying} + {confirmed_label}, "
-                         "being handled {confirmed} + handled {handled} + {not_label} {not_of_kind} (status at "
-                         "31/12)", title=w.t(words.title), received=w.c(flow.received), verifying=w.c(flow.verifying),
-                         confirmed_label=w.t(words.confirmed).lower(), confirmed=w.c(flow.confirmed),
-                         handled=w.c(flow.handled), not_label=w.t(words.not_of_kind).lower(),
-                         not_of_kind=w.c(flow.not_of_kind)))
+        lines.append(w.t("{title}: {partition} (status at 31/12)", title=w.t(words.title),
+                         partition=_partition(w, words, flow)))
     return lines
 
 
