@@ -47,7 +47,7 @@ async def digest(config: Config, args, *, clock: Clock | None = None, out=None) 
     now = clock.now()
     today = now.astimezone(commune.tz).date()
     text = (args.week or "").strip()
-    period = periods.parse_week("last" if text == "last" else text, today)
+    period = periods.parse(text, today, default="week")
     if period is None or period.kind != "week":
         print(f"error: --week {args.week!r}: expected 2026-W48 or last", file=sys.stderr)
         return 2

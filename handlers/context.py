@@ -124,7 +124,7 @@ async def job_step(services: Services, sessions, now: datetime):
 @dataclass(kw_only=True)
 class Ctx(Outgoing):
     """A handler's context: the event, the person, and `say` for answers in the chat the event
-    came from (queued first, in order, then whatever else was said)."""
+    came from (queued in order after any alert, before the other pushes)."""
 
     event: Incoming
     person: Profile | None
@@ -146,10 +146,6 @@ class Ctx(Outgoing):
     @property
     def today(self) -> date:
         return self.now.astimezone(self.commune.tz).date()
-
-    @property
-    def chat(self) -> ChatAddress:
-        return ChatAddress(self.event.channel, self.event.account, self.event.chat_id)
 
     def t(self, msgid: str, **params) -> str:
         return translate(self.lang, msgid, **params)

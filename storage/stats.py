@@ -251,8 +251,8 @@ class Quality:
 
 @dataclass
 class CampaignFigures:
-    """One campaign of the plan that overlaps the period: every session held in its dates up to
-    `upto`, and of them those marked as part of it. `closed`: it is over ("kết quả", not "đến nay")."""
+    """One campaign of the plan that overlaps the period: every session held in its days up to
+    `upto`, and the sessions marked as part of it in its year. `closed`: it is over ("kết quả")."""
 
     code: str
     start: date

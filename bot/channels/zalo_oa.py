@@ -362,7 +362,7 @@ def _person_of(data: dict) -> str:
     """Who an event is about: `follow` and `unfollow` name the person as `follower.id` and have no
     `sender`; every other event has `sender.id`."""
     who = data.get("follower") if data.get("event_name") in ("follow", "unfollow") else data.get("sender")
-    return str((who or {}).get("id") or "") if isinstance(who, dict) else ""
+    return str(who.get("id") or "") if isinstance(who, dict) else ""
 
 
 def select_identity(channel: str, account: str, user_id: str):

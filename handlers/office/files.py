@@ -31,6 +31,7 @@ from handlers.office.render import (
     FORM_LABELS,
     FORMAT_LABELS,
     KIND_LABELS,
+    KIND_WORDS,
     TOPIC_LABELS,
     WHOLE_COMMUNE_LABEL,
     Words,
@@ -384,8 +385,6 @@ def _campaign_sheet(book: Book, f: Figures) -> None:
 
 def _closed_year_sheet(book: Book, f: Figures) -> None:
     """A week crossing 31/12: the final totals of the year it closes, as the digest gives them."""
-    from handlers.office.render import KIND_WORDS
-
     y, t = f.closed_year, book.t
     ws = book.data_sheet(t(N_("Year {year}"), year=y.year), [(t(N_("Indicator")), 60), (t(N_("Unit")), 12),
                                                              (t(N_("Final totals, status at 31/12")), 14)])

@@ -179,14 +179,3 @@ def parse_range(text: str, today: date) -> Period | None:
     if isinstance(first, parsing.ParseError) or isinstance(last, parsing.ParseError) or first > last:
         return None
     return range_period(first, last)
-
-
-def parse_week(text: str, today: date, reporting_start: tuple[int, int] = CALENDAR) -> Period | None:
-    return parse(text, today, default="week", reporting_start=reporting_start)
-
-
-def parse_month(text: str, today: date, reporting_start: tuple[int, int] = CALENDAR) -> Period | None:
-    return parse(text, today, default="month", reporting_start=reporting_start)
-
-
-parse_any = parse_month  # /xuat and the command line: nothing means this month so far
