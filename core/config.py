@@ -60,6 +60,8 @@ class Commune:
     villages: tuple[Village, ...]
     phones: Phones = field(default_factory=Phones)
     zalo: ZaloEnv = field(default_factory=ZaloEnv)
+    telegram_bot: str = ""  # the bot's handle, e.g. "@xuanduong_bot", printed in the reporter guide
+    zalo_name: str = ""  # the name of the Zalo OA or Zalo Bot to search for, printed in the guide
 
     @property
     def tz(self) -> ZoneInfo:
@@ -345,7 +347,9 @@ def _commune(raw: dict, index: int) -> Commune:
         office_duty=str(phones_raw.get("office_duty", "")),
     )
     province = _get(raw, "province", str, "", where)
-    return Commune(cid, name, province, tz, tuple(villages), phones, zalo=_zalo_env(raw, where))
+    return Commune(cid, name, province, tz, tuple(villages), phones, zalo=_zalo_env(raw, where),
+                   telegram_bot=_get(raw, "telegram_bot", str, "", where).strip(),
+                   zalo_name=_get(raw, "zalo_name", str, "", where).strip())
 
 
 def _weekly(table: dict, where: str, default: WeeklyAt) -> WeeklyAt:
