@@ -23,6 +23,9 @@ from storage.people import sync_communes
 log = logging.getLogger(__name__)
 
 
+STOP_GRACE_SECONDS = 5.0
+
+
 class App:
     def __init__(self, config: Config, *, clock: Clock | None = None, keyring: Keyring,
                  storage_url: str | None = None, fallback_sender=None) -> None:
@@ -96,6 +99,12 @@ class App:
             await self.channel_status.stopped(self.channels)
         if self.http is not None:
             await self.http.stop()
+        # The loops end their pass and see the flag: a delivery cancelled between its send and its
+        # record would be sent again, and a session cancelled mid-statement can leave its SQLite
+        # connection closing behind a lock for ever. Only what has not ended within the grace is cancelled.
+        loops = [t for t in self._tasks if t.get_name() != "channel-status"]
+        if loops:
+            await asyncio.wait(loops, timeout=STOP_GRACE_SECONDS)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from bot.app import App
 from bot.logs import setup_logging
-from core.config import Config, data_dir
+from core.config import Config
 from handlers import parsing
 from storage.crypto import KeyringError, keyring_for
 from storage.db import make_engine, migrate, session_factory
@@ -106,15 +106,19 @@ async def invite(config: Config, args) -> int:
     return 0
 
 
-def run(config: Config) -> int:
+def run(config: Config, *, demo_role: str | None = None) -> int:
     from bot import zalo
 
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
     setup_logging(extra_secrets=zalo.secret_values(config, os.environ))
     if token or zalo.configured(config, os.environ):
+        if demo_role:
+            print("error: --demo-role opens the terminal demo's database only; a messenger token is set, so this "
+                  "would be the real bot: run without --demo-role (or unset the token for the demo)", file=sys.stderr)
+            return 2
         return asyncio.run(_serve(config, token))
     if sys.stdin.isatty():
-        return asyncio.run(_demo(config))
+        return asyncio.run(_demo(config, demo_role or "reporter"))
     print("no channel configured: set TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN / ZALO_OA_APP_ID (see README), "
           "or run in a terminal for the demo", file=sys.stderr)
     return 2
@@ -166,26 +170,47 @@ async def _serve(config: Config, token: str) -> int:
     return 0
 
 
-async def _demo(config: Config) -> int:
+async def _demo(config: Config, role: str) -> int:
     from bot import demo
-    from bot.channels.terminal import DemoPrinter, TerminalChannel
+    from bot.channels.terminal import TerminalChannel
 
     logging.getLogger().setLevel(logging.WARNING)
-    url = f"sqlite+aiosqlite:///{data_dir() / 'demo.db'}"
-    demo_config = replace(config, storage_url=url)
-    app = App(demo_config, keyring=keyring_for(url), fallback_sender=DemoPrinter())
-    terminal = TerminalChannel(app.inbox)
+    demo.path().parent.mkdir(parents=True, exist_ok=True)
+    demo_config = demo.config_for(config)
+    demo_config = replace(demo_config, http=replace(demo_config.http, port=_free_port(demo_config.http.port)))
+    terminal = TerminalChannel(None, user=demo.person(role).chat, labels=demo.labels())
+    app = App(demo_config, keyring=keyring_for(demo_config.storage_url), fallback_sender=terminal)
+    terminal.inbox = app.inbox
     app.add_channel(terminal)
     await app.prepare()
+    if not await demo.is_demo_database(app):
+        await app.stop()
+        print(f"error: {demo.path()} holds people on real messengers: it is not a demo database, and "
+              "--demo-role never opens a real one", file=sys.stderr)
+        return 2
     await demo.seed(app)
-    print(demo.banner(config), flush=True)
-    await app.start(http=False)
+    print(demo.banner(demo_config, role), flush=True)
+    await app.start()  # with the HTTP server on loopback, so /xuat's links open
     await terminal.greet()
     try:
         await _until_signal(terminal.closed)
     finally:
         await app.stop()
     return 0
+
+
+def _free_port(preferred: int) -> int:
+    """The configured port if nothing listens there (a real bot may), else one the system picks."""
+    import socket
+
+    for port in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    return preferred
 
 
 async def purge(config: Config, *, dry_run: bool) -> int:

@@ -33,10 +33,12 @@ def add_parsers(sub) -> None:
     ex.add_argument("--cases", action="store_true", help="include the coded rows of cases whose person subjected "
                                                          "agreed to sharing (recorded in the audit log)")
     ex.add_argument("--lang", choices=("vi", "en"), default="vi", help="language of the file (default: vi)")
+    ex.add_argument("--demo", action="store_true", help="read the terminal demo's database (data/demo.db)")
     fg = sub.add_parser("figures", help="print the figures of a period, as /tuan prints them")
     fg.add_argument("--commune", help="commune id (may be left out when config has one commune)")
     fg.add_argument("--period", default="", help=PERIOD_HELP)
     fg.add_argument("--lang", choices=("vi", "en"), default="vi", help="language (default: vi)")
+    fg.add_argument("--demo", action="store_true", help="read the terminal demo's database (data/demo.db)")
 
 
 def main(config: Config, args, *, clock: Clock | None = None, out=None) -> int:

@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
 import time
+import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from handlers.forms.outreach import CAMPAIGN_QUESTIONS
+from storage.crypto import keyring_for
+from storage.db import make_engine, migrate, session_factory
+from storage.people import attach_identity, create_person
 from tests.helpers import vi
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def demo_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ZALO_", "DATABASE_URL"))}
+    env.update(BOT_DATA_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
+    env.pop("BOT_SECRET_KEY", None)
+    env.pop("BOT_SECRET_KEY_FILE", None)
+    return env
+
+
 class Terminal:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, *args: str) -> None:
         master, slave = pty.openpty()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ZALO_", "DATABASE_URL"))}
-        env.update(BOT_DATA_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
-        env.pop("BOT_SECRET_KEY", None)
-        env.pop("BOT_SECRET_KEY_FILE", None)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], cwd=ROOT, stdin=slave, stdout=slave, stderr=slave,
-            env=env, close_fds=True,
+            [sys.executable, "-m", "bot", "run", *args], cwd=ROOT, stdin=slave, stdout=slave, stderr=slave,
+            env=demo_env(tmp_path), close_fds=True,
         )
         os.close(slave)
         self.master = master
@@ -124,3 +135,94 @@ def test_without_a_terminal_or_a_token_run_refuses(tmp_path):
                             capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 2
     assert "no channel configured" in result.stderr
+
+
+def test_every_role_in_one_demo_database(tmp_path):
+    """A case filed as the demo village head alerts the demo officers (printed with who they are);
+    the police acknowledges it in the same demo database, the office lists it, exports and reads the
+    digest, whose link opens while the demo runs."""
+    reporter = Terminal(tmp_path)
+    try:
+        reporter.expect("Đổi vai: python3 tasks.py run --demo-role")  # the first lines say how to switch
+        reporter.expect("1. Báo cáo buổi tuyên truyền")
+        reporter.type("/baotin")
+        reporter.expect("Có nguy hiểm tức thời")
+        reporter.type("1")
+        screen = reporter.expect("Nếu có người đang gặp nguy hiểm")
+        ref = re.search(r"HS-\d{4}-0001", screen).group(0)
+        for label in ("Công an xã, Nguyễn Văn A", "Chủ tịch UBND xã, Trần Thị B", "Phòng VH-XH, Lê Thị C"):
+            reporter.expect(f"[DEMO → {label}] 🔴 KHẨN CẤP — hồ sơ {ref}")
+        assert "02xx xxx xxxx (số ví dụ)" in reporter.output  # the demo's numbers say they are examples
+        assert reporter.close() == 0
+    finally:
+        reporter.proc.kill()
+
+    police = Terminal(tmp_path, "--demo-role", "police")
+    try:
+        police.expect("vai: Công an xã, Nguyễn Văn A (police)")
+        police.expect("Trợ giúp")
+        police.type(f"nhan {ref}")  # typed without the slash
+        police.expect(f"đã tiếp nhận hồ sơ {ref}")
+        police.expect(f"[DEMO → Trưởng thôn, Hoàng Văn Bình] Hồ sơ {ref} đã được cán bộ tiếp nhận.")
+        assert police.close() == 0
+    finally:
+        police.proc.kill()
+
+    office = Terminal(tmp_path, "--demo-role", "office")
+    try:
+        office.expect("Trợ giúp")
+        office.type("/vuviec")
+        office.expect(ref)
+        office.type("/xuat")
+        link = re.search(r"Excel: (http://127\.0\.0\.1:\d+/files/\S+)", office.expect("(Đường dẫn có hiệu lực"))
+        with urllib.request.urlopen(link.group(1), timeout=10) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("application/vnd.openxmlformats")
+            assert response.read(2) == b"PK"
+        assert office.close() == 0
+    finally:
+        office.proc.kill()
+
+    digest = subprocess.run([sys.executable, "-m", "bot", "digest", "--print", "--demo"], cwd=ROOT,
+                            env=demo_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert digest.returncode == 0, digest.stderr
+    assert "Tiếp nhận mới trong kỳ, mọi loại: 1 (khẩn cấp 1, trong đó đã xác nhận tiếp nhận báo động 1)" in digest.stdout
+
+
+def test_demo_role_refused_where_it_would_not_be_the_demo(tmp_path):
+    env = demo_env(tmp_path)
+    env["TELEGRAM_BOT_TOKEN"] = "123:abc"  # the real bot would run: never as another person
+    result = subprocess.run([sys.executable, "-m", "bot", "run", "--demo-role", "office"], cwd=ROOT, env=env,
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--demo-role opens the terminal demo's database only" in result.stderr
+
+    asyncio.run(_make_real_database(tmp_path / "demo.db"))  # a real database where the demo's would be
+    screen = Terminal(tmp_path, "--demo-role", "office")
+    try:
+        screen.expect("it is not a demo database")
+        assert screen.proc.wait(timeout=30) == 2
+    finally:
+        screen.proc.kill()
+        os.close(screen.master)
+
+
+def test_cli_demo_flag_needs_a_demo_database(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bot", "figures", "--demo"], cwd=ROOT, env=demo_env(tmp_path),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "no demo database" in result.stderr
+
+
+async def _make_real_database(path: Path) -> None:
+    """A database of the bot's schema with one person on Telegram, made with the bot's own code."""
+    url = f"sqlite+aiosqlite:///{path}"
+    keyring = keyring_for(url)
+    engine = make_engine(url)
+    await migrate(engine, keyring)
+    async with session_factory(engine)() as session, session.begin():
+        person = await create_person(session, now=datetime.now(UTC), name="Real", commune_id=None,
+                                     roles=["office"], villages=[], org=None)
+        await attach_identity(session, person.id, channel="telegram", account="", external_id="42",
+                              chat_id="42", display_name="Real", now=datetime.now(UTC))
+    await engine.dispose()

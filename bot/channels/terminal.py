@@ -14,11 +14,17 @@ DEMO_USER = "demo"
 
 
 class TerminalChannel(Channel):
+    """The person at the keyboard is `user`; the other demo people share the terminal, and what the
+    bot sends them is printed with its recipient (`labels`: chat id → "Công an xã, Nguyễn Văn A")."""
+
     name = "terminal"
     account = "local"
 
-    def __init__(self, inbox, *, stdin=None, stdout=None) -> None:
+    def __init__(self, inbox, *, user: str = DEMO_USER, labels: dict[str, str] | None = None,
+                 stdin=None, stdout=None) -> None:
         self.inbox = inbox
+        self.user = user
+        self.labels = labels or {}
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
         self._ids = count(1)
@@ -46,17 +52,21 @@ class TerminalChannel(Channel):
         seq = next(self._ids)
         await self.inbox.put(
             Incoming(
-                channel=self.name, account=self.account, user_id=DEMO_USER, chat_id=DEMO_USER,
+                channel=self.name, account=self.account, user_id=self.user, chat_id=self.user,
                 dedup_key=f"{id(self)}-{seq}", text=text, kind="text", display_name="Demo",
             )
         )
 
     async def send(self, chat_id: str, reply: Reply, done: int = 0) -> Delivery:
-        self._print(render_plain(reply))
+        text = render_plain(reply)
         if reply.photo:
-            self._print("[ảnh / photo]")
+            text += "\n[ảnh / photo]"
         if reply.file:
-            self._print(f"[tệp / file: {reply.file[0]}]")
+            text += f"\n[tệp / file: {reply.file[0]}]"
+        if chat_id == self.user:
+            self._print(text)
+        else:
+            self._print_for(self.labels.get(chat_id, chat_id), text)
         return Delivery(ok=True, platform_ids=[str(next(self._ids))])
 
     async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery:
@@ -64,6 +74,11 @@ class TerminalChannel(Channel):
 
     def _print(self, text: str) -> None:
         self.stdout.write("\n" + text + "\n> ")
+        self.stdout.flush()
+
+    def _print_for(self, label: str, text: str) -> None:
+        prefix = f"[DEMO → {label}] "
+        self.stdout.write("\n" + prefix + text.replace("\n", "\n" + prefix) + "\n> ")
         self.stdout.flush()
 
 
