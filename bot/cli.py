@@ -101,7 +101,8 @@ async def invite(config: Config, args) -> int:
         )
     await engine.dispose()
     print(f"Invite for {', '.join(roles)}" + (f" in {commune_id}" if commune_id else "") + f", valid {config.invite_days} days.")
-    print("The person sends /start CODE to the bot (or opens t.me/<bot>?start=CODE).")
+    print("The person types /start CODE in the chat with the bot, on any channel (on Telegram the link "
+          "t.me/<bot>?start=CODE does the same).")
     print(code)
     return 0
 

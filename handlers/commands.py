@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.i18n import N_
-from handlers import enrolment, invites, menu, myreports
+from handlers import enrolment, invites, menu, myreports, role_help
 from handlers.context import Ctx
 from handlers.forms import engine
 from handlers.forms.case import CASE
@@ -78,7 +78,7 @@ async def language(ctx: Ctx, arg: str) -> None:
 
 @command("trogiup", N_("Help"), order=99)
 async def help_(ctx: Ctx, arg: str) -> None:
-    menu.show_help(ctx)
+    role_help.show_help(ctx)
     found = await engine.current_draft(ctx)
     if found is not None:
         await engine.reask(ctx, *found)

@@ -56,20 +56,6 @@ def menu_commands(ctx: Ctx) -> tuple[tuple[str, str], ...]:
     return tuple((cmd, ctx.t(desc)) for cmd, desc in commands_for(roles))
 
 
-def help_text(ctx: Ctx) -> str:
-    roles = ctx.person.roles if ctx.person else frozenset()
-    lines = [ctx.t("Commands:")]
-    lines += [f"/{cmd} — {ctx.t(desc)}" for cmd, desc in commands_for(roles)]
-    lines.append("")
-    lines.append(ctx.t("In a form you can always go back, skip an optional question or cancel: press the buttons, "
-                       "or type the words shown under the question."))
-    return "\n".join(lines)
-
-
-def show_help(ctx: Ctx) -> None:
-    ctx.say(help_text(ctx))
-
-
 def ask_language(ctx: Ctx) -> None:
     ctx.say(
         ctx.t("Choose your language:"),

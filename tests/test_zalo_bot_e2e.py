@@ -125,7 +125,8 @@ async def test_webhook_mode_checks_the_secret_and_takes_flat_or_wrapped_bodies(z
     thanks, menu = await lan.sticker()
     assert thanks == vi("Thank you. I can only act on the menu below.") and "1. " + vi("Report an outreach session") in menu
     [help_] = await lan.say("/trogiup")
-    assert help_.startswith(vi("Commands:"))
+    assert help_.startswith(vi("As {role}, what you do most:", role=vi("reporter")))
+    assert "→ /baocao" in help_ and vi("Every command you may use:") in help_
 
     # Zalo sending the same message again: one inbox row, one answer.
     before = len(lan.texts)

@@ -127,34 +127,61 @@ def _person_label(answers: Answers) -> str | None:
 
 
 PERSON_STEPS = (
-    Step("sex", Kind.CHOICE, N_("Sex of this person?"), label=N_("Sex"), options=SEXES),
+    Step("sex", Kind.CHOICE, N_("Sex of this person?"), label=N_("Sex"), options=SEXES,
+         help=N_("The sex of the person whose number is shown above the question. For example: “female”.")),
     Step("age_group", Kind.AGE, N_("How old is this person? An approximate age is fine; if you do not know, "
                                    "type 'không rõ'."), label=N_("Age group"), options=SUBJECTED_AGES,
-         age_groups=SUBJECTED_AGE_GROUPS, extra=AGE_NOT_KNOWN),
+         age_groups=SUBJECTED_AGE_GROUPS, extra=AGE_NOT_KNOWN,
+         help=N_("Type the age in years: only the age group (under 16, 16–59, 60 and over) is kept, never the age. A "
+                 "rough age is fine; if you do not know, type “không rõ”. For example: “about 40”.")),
     Step("flags", Kind.MULTI, N_("Does any of these apply? Choose, then press Done."), label=N_("Circumstances"),
-         options=FLAGS),
+         options=FLAGS,
+         help=N_("Choose “Has a disability” and/or “Pregnant or nursing a child under 36 months” if they apply to this "
+                 "person; otherwise choose “Neither”. For example: “3”, then “done”.")),
 )
 
 ITEMS = (
     Step("danger", Kind.YESNO, N_("Is anyone's life or health in immediate danger right now?"),
-         label=N_("Immediate danger"), options=YES_NO, on_answer=_on_danger),
+         label=N_("Immediate danger"), options=YES_NO, on_answer=_on_danger,
+         help=N_("Answer Yes if someone may be killed or badly hurt now or very soon: they are being beaten, threatened "
+                 "with a weapon, or cannot get away. The officers are alerted at once and you are shown the numbers to "
+                 "call; the other questions come after. For example: “yes”.")),
     Step("phone", Kind.PHONE, N_("What phone number can the police call you back on?"), label=N_("Your phone"),
-         when=equals("_need_phone", True), optional=True, on_answer=_save_phone, follow_up=True),
-    Step("village_id", Kind.CHOICE, N_("In which village did it happen?"), label=N_("Village"), options=_villages),
+         when=equals("_need_phone", True), optional=True, on_answer=_save_phone, follow_up=True,
+         help=N_("Your own phone number, so that the police can call you back about this urgent case; it is stored "
+                 "encrypted. You can skip it. For example: “0912 345 678”.")),
+    Step("village_id", Kind.CHOICE, N_("In which village did it happen?"), label=N_("Village"), options=_villages,
+         help=N_("The village where it happened, even if it is not one of yours; your villages come first in the list. "
+                 "For example: “1”.")),
     Step("occurred_on", Kind.DATE, N_("When did it happen or come to light? An approximate date is fine."),
          label=N_("Date"), window=False, extra=(Option("today", N_("Today")), Option("yesterday", N_("Yesterday")),
-                                                Option("unknown", N_("Not sure")))),
-    Step("source", Kind.CHOICE, N_("How did you learn about it?"), label=N_("Source"), options=SOURCES),
+                                                Option("unknown", N_("Not sure"))),
+         help=N_("The day it happened; if you do not know it, the day it came to light. An approximate day is fine; if "
+                 "you have no idea, choose “Not sure”. For example: “20/11”.")),
+    Step("source", Kind.CHOICE, N_("How did you learn about it?"), label=N_("Source"), options=SOURCES,
+         help=N_("Who first told you about it. If you saw or heard it yourself, choose “Found out myself”; if it came "
+                 "another way, choose “Other”. For example: “neighbour”.")),
     Step("source_other", Kind.TEXT, N_("Please say briefly how."), label=N_("Source (other)"),
-         when=equals("source", "other"), max_length=200, follow_up=True),
-    Step("kind", Kind.CHOICE, N_("What kind of case is it?"), label=N_("Kind"), options=KINDS),
+         when=equals("source", "other"), max_length=200, follow_up=True,
+         help=N_("Say in a few words how you learned about it, without names. "
+                 "For example: “from the village Zalo group”.")),
+    Step("kind", Kind.CHOICE, N_("What kind of case is it?"), label=N_("Kind"), options=KINDS,
+         help=N_("Domestic violence is between members of a family, including former spouses and people living "
+                 "together as spouses. Gender-based violence outside the family / sexual abuse is violence or sexual "
+                 "abuse by someone outside the family. Suspected human trafficking (someone lured, taken or sold for "
+                 "labour, marriage or sex) goes to the police at once. For example: “domestic violence”.")),
     *worded(Step("forms", Kind.MULTI, N_("Which forms of violence? Choose all that apply, then press Done."),
-                 label=N_("Forms of violence"), options=FORMS_OF_VIOLENCE),
+                 label=N_("Forms of violence"), options=FORMS_OF_VIOLENCE,
+                 help=N_("Physical: beating, injuring. Psychological (tinh thần): insulting, threatening, humiliating, "
+                         "controlling. Sexual: any forced sexual act. Economic: taking or withholding money or property, "
+                         "forced work. Choose all that apply, or “Not yet clear”. For example: “1 2”, then “done”.")),
             sexual_abuse=(N_("Which forms of violence or abuse? Choose all that apply, then press Done."), ""),
             trafficking=(N_("Which forms of violence did the victim suffer? Choose all that apply, then press Done."),
                          "")),
     *worded(Step("people_count", Kind.INTEGER, N_("How many people were subjected to violence? (1–10)"),
-                 label=N_("People subjected"), minimum=1, maximum=10),
+                 label=N_("People subjected"), minimum=1, maximum=10,
+                 help=N_("How many people were harmed in this case, from 1 to 10; you will then be asked the sex and age "
+                         "of each. For example: “1”.")),
             sexual_abuse=(N_("How many people were subjected to violence or abuse? (1–10)"),
                           N_("People subjected to violence or abuse")),
             trafficking=(N_("How many victims or people being identified as victims? (1–10)"),
@@ -162,59 +189,90 @@ ITEMS = (
     Group("people", "people_count", N_("Person subjected to violence no. {n}"), PERSON_STEPS,
           label_for=_person_label),
     *worded(Step("perpetrator_sex", Kind.CHOICE, N_("Sex of the person who committed the violence?"),
-                 label=N_("Person who committed it: sex"), options=SEXES),
+                 label=N_("Person who committed it: sex"), options=SEXES,
+                 help=N_("The sex of the person who committed it (for trafficking: the person suspected). "
+                         "For example: “male”.")),
             sexual_abuse=(N_("Sex of the person who committed the violence or abuse?"),
                           N_("Person who committed the violence or abuse: sex")),
             trafficking=(N_("Sex of the person suspected of trafficking?"), N_("Person suspected of trafficking: sex"))),
     *worded(Step("perpetrator_age", Kind.AGE, N_("How old is the person who committed the violence? An approximate "
                                                  "age is fine; if you do not know, type 'không rõ'."),
                  label=N_("Person who committed it: age group"), options=PERPETRATOR_AGES,
-                 age_groups=PERPETRATOR_AGE_GROUPS, extra=AGE_NOT_KNOWN),
+                 age_groups=PERPETRATOR_AGE_GROUPS, extra=AGE_NOT_KNOWN,
+                 help=N_("Type the age in years: only the age group (under 16, 16–17, 18–59, 60 and over) is kept, never "
+                         "the age. A rough age is fine; if you do not know, type “không rõ”. For example: “45”.")),
             sexual_abuse=(N_("How old is the person who committed the violence or abuse? An approximate age is fine; "
                              "if you do not know, type 'không rõ'."),
                           N_("Person who committed the violence or abuse: age group")),
             trafficking=(N_("How old is the person suspected of trafficking? An approximate age is fine; if you do "
                             "not know, type 'không rõ'."), N_("Person suspected of trafficking: age group"))),
     *worded(Step("relationship", Kind.CHOICE, N_("Their relationship to the person subjected?"),
-                 label=N_("Relationship"), options=RELATIONSHIPS),
+                 label=N_("Relationship"), options=RELATIONSHIPS,
+                 help=N_("What the person who committed it is to the person subjected: if a husband hit his wife, choose "
+                         "“Wife / husband”; if a son hit his mother, choose “Child”. For example: “wife / husband”.")),
             sexual_abuse=(N_("Their relationship to the person subjected to violence or abuse?"), ""),
             trafficking=(N_("Their relationship to the victim?"), "")),
     Step("relationship_other", Kind.TEXT, N_("Please name the relationship briefly."),
-         label=N_("Relationship (other)"), when=equals("relationship", "other"), max_length=200, follow_up=True),
+         label=N_("Relationship (other)"), when=equals("relationship", "other"), max_length=200, follow_up=True,
+         help=N_("Say in a few words how they are related, without names. For example: “uncle”.")),
     Step("repeat", Kind.CHOICE, N_("Is this the first time, or has it happened 2 or more times in 12 months?"),
-         label=N_("Times in 12 months"), options=REPEAT),
+         label=N_("Times in 12 months"), options=REPEAT,
+         help=N_("Choose “2 or more times in 12 months” if, as far as you know, this person has done it before in the "
+                 "last 12 months, so this is the second time or more. For example: “first time”.")),
     # Asked about domestic violence only: the fine it asks about is one for domestic violence.
     Step("fined_before", Kind.CHOICE, N_("Has this person been fined for domestic violence before?"),
-         label=N_("Fined before"), options=YES_NO_UNKNOWN, when=_kind_is("domestic")),
+         label=N_("Fined before"), options=YES_NO_UNKNOWN, when=_kind_is("domestic"),
+         help=N_("Answer Yes if this person has already been fined (xử phạt vi phạm hành chính) for domestic violence "
+                 "before this case; Unknown if you are not sure. For example: “unknown”.")),
     # The measures of the Law on domestic violence prevention; trafficking is the police's (Law 53/2024).
     *worded(Step("measures", Kind.MULTI, N_("Measures already applied? Choose all that apply, then press Done."),
-                 label=N_("Measures applied"), options=MEASURES, when=_kind_is("domestic", GBV)),
+                 label=N_("Measures applied"), options=MEASURES, when=_kind_is("domestic", GBV),
+                 help=N_("What the commune or the police have already done about the person who committed it, under the "
+                         "Law on domestic violence prevention. Choose all that apply; if nothing has been done yet, "
+                         "choose “None yet”. For example: “1 3”, then “done”.")),
             sexual_abuse=(N_("Measures already applied to the person who committed the violence or abuse? Choose "
                              "all that apply, then press Done."), "")),
     # NQ 28 indicator 3 counts the victims of trafficking who needed support and received it.
     Step("needs_support", Kind.CHOICE, N_("Does the victim need support (cần hỗ trợ)?"),
-         label=N_("Victim needs support"), options=YES_NO_UNKNOWN, when=_kind_is(TRAFFICKING)),
+         label=N_("Victim needs support"), options=YES_NO_UNKNOWN, when=_kind_is(TRAFFICKING),
+         help=N_("Answer Yes if the victim needs any help: medical care, counselling, legal aid, a safe place to stay, "
+                 "essential needs or help to return home. For example: “yes”.")),
     *worded(Step("support", Kind.MULTI, N_("Support the person subjected has received? Choose, then press Done."),
-                 label=N_("Support received"), options=SUPPORT),
+                 label=N_("Support received"), options=SUPPORT,
+                 help=N_("The help the person has already received since it happened: medical care, psychological "
+                         "counselling, legal aid, a shelter or trusted address (địa chỉ tin cậy), essential needs. If none "
+                         "yet, choose “No support yet”. For example: “1 2”, then “done”.")),
             sexual_abuse=(N_("Support the person subjected to violence or abuse has received? Choose, then press "
                              "Done."), ""),
             trafficking=(N_("Support the victim has received? Choose, then press Done."), "")),
     *worded(Step("perpetrator_counselled", Kind.CHOICE,
                  N_("Has the person who committed the violence been counselled (đã được tư vấn, tham vấn)?"),
                  label=N_("Person who committed it counselled"), options=YES_NO_UNKNOWN,
-                 when=_kind_is("domestic", GBV)),
+                 when=_kind_is("domestic", GBV),
+                 help=N_("Answer Yes if the person who committed it has been counselled (tư vấn, tham vấn) to change their "
+                         "behaviour, by the commune, a mediation group or an organisation. For example: “no”.")),
             sexual_abuse=(N_("Has the person who committed the violence or abuse been counselled (đã được tư vấn, "
                              "tham vấn)?"), N_("Person who committed the violence or abuse counselled"))),
     Step("told", Kind.MULTI, N_("Who has been told so far? Choose, then press Done."), label=N_("Already told"),
-         options=TOLD),
+         options=TOLD,
+         help=N_("Everyone who already knows about this case, apart from you. If you have told nobody yet, choose "
+                 "“Nobody yet”. For example: “2”, then “done”.")),
     *worded(Step("consent", Kind.CHOICE, N_("Does the person subjected agree to their information being shared?"),
-                 label=N_("Consent to share"), options=CONSENT),
+                 label=N_("Consent to share"), options=CONSENT,
+                 help=N_("Ask the person subjected whether they agree that their information is shared. Their answer "
+                         "decides who may read the details and whether the case may appear in exported files; urgent "
+                         "cases, sexual violence and trafficking go to the police whatever the answer. If you could not "
+                         "ask, choose “Could not ask yet”: it counts as not agreeing. For example: “agrees”.")),
             sexual_abuse=(N_("Does the person subjected to violence or abuse agree to their information being "
                              "shared?"), ""),
             trafficking=(N_("Does the victim agree to their information being shared?"), "")),
     Step("description", Kind.TEXT, N_("Briefly, what happened? (optional)"), label=N_("Description"),
          warning=N_("Do not write names, ID numbers, phone numbers or addresses of the people involved."),
-         optional=True, max_length=1500),
+         optional=True, max_length=1500,
+         help=N_("A few sentences: what happened, who did it to whom (say “the husband”, “the wife”, “the child”), and "
+                 "what has been done. Never write names, ID numbers, phone numbers or addresses of the people "
+                 "involved. You can skip this question. "
+                 "For example: “The husband was drunk and hit his wife; a neighbour reported it.”")),
 )
 
 

@@ -646,7 +646,7 @@ async def _help(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> None:
     lines = []
     if pos.step.help:
         lines.append(ctx.t(pos.step.help))
-    lines.append(ctx.t(KINDS[pos.step.kind].help))
+    lines.append(ctx.t(KINDS[pos.step.kind].help_for(ctx.caps)))
     lines.append(ctx.t("You can always type: back, skip (for optional questions), cancel."))
     ctx.say("\n".join(lines))
     await _ask(ctx, form, draft, pos)

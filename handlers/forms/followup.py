@@ -14,7 +14,11 @@ from storage.people import people_with_role
 ITEMS = (
     Step("note", Kind.TEXT, N_("What would you like to add to this case?"), label=N_("Added information"),
          warning=N_("Do not write names, ID numbers, phone numbers or addresses of the people involved."),
-         max_length=1500),
+         max_length=1500,
+         help=N_("New information about this case since you reported it: what has happened, what help was given, "
+                 "whether the violence has stopped. Never write names, ID numbers, phone numbers or addresses of the "
+                 "people involved. For example: “The couple took part in mediation; there has been no violence "
+                 "since.”")),
 )
 
 

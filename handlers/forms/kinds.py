@@ -39,6 +39,10 @@ class StepKind:
     toggles: bool = False  # several choices, toggled
     photos: bool = False  # answered by sending photos
     contact: bool = False  # answered by sharing a contact, or typing a number
+    plain: str = ""  # message id: how to answer it where the chat has no buttons (else `help`)
+
+    def help_for(self, caps) -> str:
+        return self.plain if self.plain and not caps.buttons else self.help
 
 
 def _read_yes_no(ctx: Ctx, step: Step, text: str) -> Value | Refusal:
@@ -122,10 +126,12 @@ def _show_plain(ctx: Ctx, step: Step, value: Any) -> str:
 
 KINDS: dict[Kind, StepKind] = {
     Kind.CHOICE: StepKind(N_("Press a button, or type the number or the name of an option."), _read_one,
-                          _show_codes, options=True),
-    Kind.YESNO: StepKind(N_("Press Yes or No, or type it."), _read_yes_no, _show_codes, options=True),
+                          _show_codes, options=True, plain=N_("Type the number or the name of an option.")),
+    Kind.YESNO: StepKind(N_("Press Yes or No, or type it."), _read_yes_no, _show_codes, options=True,
+                         plain=N_("Type the number of your answer, or type có or không.")),
     Kind.MULTI: StepKind(N_("Press the options you want, then Done. Or type their numbers, e.g. 1 3."),
-                         _read_several, _show_codes, options=True, gathers=True, toggles=True),
+                         _read_several, _show_codes, options=True, gathers=True, toggles=True,
+                         plain=N_("Type the numbers of the options you want, e.g. 1 3, then xong.")),
     Kind.INTEGER: StepKind(N_("Type a whole number, e.g. 45."), _read_integer,
                            lambda ctx, step, value: number(ctx.lang, value)),
     Kind.AGE: StepKind(N_("Type the age in years, e.g. 35; an approximate age is fine. If you do not know it, type "
@@ -134,9 +140,10 @@ KINDS: dict[Kind, StepKind] = {
                         lambda ctx, step, value: day(as_date(value))),
     Kind.TEXT: StepKind(N_("Type your answer in one message."), _read_text, _show_plain),
     Kind.PHONE: StepKind(N_("Share your phone number with the button, or type it, e.g. 0912 345 678."), _read_phone,
-                         _show_plain, contact=True),
+                         _show_plain, contact=True, plain=N_("Type your phone number, e.g. 0912 345 678.")),
     Kind.PHOTO: StepKind(N_("Send photos one at a time, then press Done."), _read_photo,
-                         lambda ctx, step, value: ctx.t("{n} photo(s)", n=len(value)), gathers=True, photos=True),
+                         lambda ctx, step, value: ctx.t("{n} photo(s)", n=len(value)), gathers=True, photos=True,
+                         plain=N_("Send photos one at a time, then type xong.")),
 }
 
 

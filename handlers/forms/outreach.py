@@ -142,52 +142,97 @@ def _within_total(msgid: str):
 
 ITEMS = (
     Step("village", Kind.CHOICE, N_("Which village was the session held in?"), label=N_("Village"),
-         options=_villages, explain=_not_your_village),
+         options=_villages, explain=_not_your_village,
+         help=N_("Choose the village where the session took place. If it was held for the whole commune or for several "
+                 "villages together, choose “Whole commune / several villages”. For example: “1”.")),
     Step("held_on", Kind.DATE, N_("On what date was it held? (dd/mm/yyyy, or 'hôm nay', 'hôm qua')"),
-         label=N_("Date held"), extra=(Option("today", N_("Today")), Option("yesterday", N_("Yesterday")))),
+         label=N_("Date held"), extra=(Option("today", N_("Today")), Option("yesterday", N_("Yesterday"))),
+         help=N_("The day the session took place, not the day you report it. It cannot be in the future, and a session "
+                 "from long ago cannot be reported here: tell the office. For example: “yesterday”.")),
     # One key per campaign: a date changed in the review to another campaign's days asks again.
     *(Step(campaign_key(code), Kind.YESNO, question, label=CAMPAIGN_LABELS[code], options=YES_NO,
-           when=_during(code), follow_up=True) for code, question in CAMPAIGN_QUESTIONS.items()),
-    Step("format", Kind.CHOICE, N_("What kind of session was it?"), label=N_("Format"), options=FORMATS),
+           when=_during(code), follow_up=True,
+           help=N_("The date falls within a campaign of the commune's plan. Answer Yes if the session was held for that "
+                   "campaign or on its theme; answer No if it was an ordinary session held on those days. "
+                   "For example: “yes”."))
+      for code, question in CAMPAIGN_QUESTIONS.items()),
+    Step("format", Kind.CHOICE, N_("What kind of session was it?"), label=N_("Format"), options=FORMATS,
+         help=N_("The main way the information was given. A meeting of a Women's Union, Youth Union or other branch is "
+                 "“Branch or union group meeting”; visiting families at home is “Household visits”. "
+                 "For example: “village meeting”.")),
     Step("format_other", Kind.TEXT, N_("Please describe the kind of session briefly."),
-         label=N_("Format (other)"), when=equals("format", "other"), max_length=200, follow_up=True),
+         label=N_("Format (other)"), when=equals("format", "other"), max_length=200, follow_up=True,
+         help=N_("Say in a few words what kind of session it was. For example: “film screening”.")),
     Step("topics", Kind.MULTI, N_("What topics were covered? Choose all that apply, then press Done."),
-         label=N_("Topics"), options=TOPICS),
+         label=N_("Topics"), options=TOPICS,
+         help=N_("Choose every subject the session talked about, not only the main one. "
+                 "For example: “1 2”, then “done”.")),
     Step("topic_other", Kind.TEXT, N_("Please name the other topic briefly."), label=N_("Topic (other)"),
-         when=selected("topics", "other"), max_length=200, follow_up=True),
+         when=selected("topics", "other"), max_length=200, follow_up=True,
+         help=N_("Name the other subject in a few words. For example: “drug prevention”.")),
     Step("attendees_total", Kind.INTEGER, N_("How many attendances in total (lượt người)?"),
          label=N_("Attendances"), minimum=1, maximum=100_000, confirm_above=LARGE_SESSION,
          confirm=N_("Is this right? {n} attendances at one session. Type the number again or answer Yes to keep "
-                    "it; No to change it.")),
+                    "it; No to change it."),
+         help=N_("Count attendances (lượt người): every person present at this session counts once. A person who also "
+                 "came to another session is counted again in that session's report, so a person at two sessions counts "
+                 "twice in the totals. For example: “120”.")),
     Step("attendees_male", Kind.INTEGER, N_("Of them, how many men?"), label=N_("Men"),
-         extra=(Option(UNCOUNTED, N_("Not counted by sex")),), maximum=100_000, check=_male_within_total),
+         extra=(Option(UNCOUNTED, N_("Not counted by sex")),), maximum=100_000, check=_male_within_total,
+         help=N_("How many of those attendances were men. Men and women together must make the total; if people were "
+                 "not counted by sex, choose “Not counted by sex” instead of a number. "
+                 "For example: “50”.")),
     Step("attendees_female", Kind.INTEGER, N_("And how many women?"), label=N_("Women"),
-         when=differs("attendees_male", UNCOUNTED), maximum=100_000, check=_sexes_add_up),
+         when=differs("attendees_male", UNCOUNTED), maximum=100_000, check=_sexes_add_up,
+         help=N_("How many of those attendances were women. Men plus women must equal the total; if they do not, check "
+                 "your count, or type “back” to change the other numbers. For example: “70”.")),
     Step("more", Kind.YESNO, N_("Add more details (campaign, language, materials, youth, ethnic minority, note)?"),
-         label=N_("More details"), options=YES_NO),
+         label=N_("More details"), options=YES_NO,
+         help=N_("Answer Yes to add optional details: the campaign, the language used, leaflets, banners, loudspeaker "
+                 "minutes, young people and ethnic minority attendances, and a note for the office. Answer No to go "
+                 "straight to the photos. For example: “no”.")),
     Step("campaign", Kind.CHOICE, N_("Was it part of a campaign?"), label=N_("Campaign"), options=CAMPAIGNS,
          when=lambda answers: answers.get("more") == "yes" and not _campaign_asked(answers), optional=True,
-         section=N_("More details")),
+         section=N_("More details"),
+         help=N_("Choose the campaign or day of action the session was held for; choose “None” if it was not part of "
+                 "one. You can skip this question. For example: “none”.")),
     Step("language", Kind.CHOICE, N_("Which language was used?"), label=N_("Language"), options=LANGUAGES,
-         when=equals("more", "yes"), optional=True),
+         when=equals("more", "yes"), optional=True,
+         help=N_("The language the session was held in. If two languages were used, such as Vietnamese and Mông, "
+                 "choose “Bilingual”. For example: “Vietnamese”.")),
     Step("leaflets", Kind.INTEGER, N_("How many leaflets were handed out?"), label=N_("Leaflets"),
-         when=equals("more", "yes"), optional=True),
+         when=equals("more", "yes"), optional=True,
+         help=N_("Count the leaflets, booklets and other papers handed out at this session; type 0 if there were none. "
+                 "For example: “50”.")),
     Step("banners", Kind.INTEGER, N_("How many banners or posters were put up?"), label=N_("Banners"),
-         when=equals("more", "yes"), optional=True, maximum=1000),
+         when=equals("more", "yes"), optional=True, maximum=1000,
+         help=N_("Count the banners, posters or panels put up for this session; type 0 if there were none. "
+                 "For example: “2”.")),
     Step("loudspeaker_minutes", Kind.INTEGER, N_("How many minutes on the loudspeaker?"),
-         label=N_("Loudspeaker minutes"), when=equals("more", "yes"), optional=True, maximum=10_000),
+         label=N_("Loudspeaker minutes"), when=equals("more", "yes"), optional=True, maximum=10_000,
+         help=N_("The total minutes the message of this session was broadcast on the loudspeaker; type 0 if it was not "
+                 "broadcast. For example: “15”.")),
     Step("youth", Kind.INTEGER, N_("Of the attendances, how many were young people?"), label=N_("Young people"),
          when=equals("more", "yes"), optional=True,
          check=_within_total(N_("Young people ({n}) cannot be more than the attendances in total ({total}). "
-                                "Please type the number again."))),
+                                "Please type the number again.")),
+         help=N_("Of the attendances, how many were young people (thanh niên, aged 16 to 30). It cannot be more than "
+                 "the total. For example: “30”.")),
     Step("ethnic_minority", Kind.INTEGER, N_("Of the attendances, how many were from ethnic minorities?"),
          label=N_("Ethnic minority"), when=equals("more", "yes"), optional=True,
          check=_within_total(N_("Attendances from ethnic minorities ({n}) cannot be more than the attendances in "
-                                "total ({total}). Please type the number again."))),
+                                "total ({total}). Please type the number again.")),
+         help=N_("Of the attendances, how many were people of an ethnic minority, such as Tày, Nùng, Dao or Mông. It "
+                 "cannot be more than the total. For example: “40”.")),
     Step("note", Kind.TEXT, N_("Any note for the office?"), label=N_("Note"), when=equals("more", "yes"),
-         optional=True, max_length=1000),
+         optional=True, max_length=1000,
+         help=N_("Anything else the office should know about this session, such as a request or a problem. You can "
+                 "skip this question. For example: “Please send more leaflets in Mông.”")),
     Step("photos", Kind.PHOTO, N_("Send up to 3 photos of the session (Ảnh minh chứng), then press Done. Or skip."),
-         label=N_("Photos"), optional=True, max_items=3, section=N_("Photos")),
+         label=N_("Photos"), optional=True, max_items=3, section=N_("Photos"),
+         help=N_("Photos of the session (the meeting, the banner, the people listening) show the office that it took "
+                 "place. Send up to 3, one at a time, or skip if you have none. For example: send 2 photos, then type "
+                 "“done”.")),
 )
 
 
