@@ -83,6 +83,11 @@ class Choice:
     shortcut: str = ""  # a control numbered on text-only channels all the same ("0. Xong")
 
 
+def is_action(choice: Choice) -> bool:
+    """A control that does something ("Sửa BC-…") rather than steer a form ("quay lại", "xong")."""
+    return choice.control and not choice.shortcut and (not choice.keyword or choice.keyword.startswith("/"))
+
+
 @dataclass(frozen=True)
 class Reply:
     text: str
@@ -100,6 +105,15 @@ class Reply:
     # Chat hygiene: delete the bot's messages in this chat since `since` (ISO time) and the
     # person's messages listed in `ids`, where the channel can delete. Nothing is shown.
     delete: dict | None = None
+
+    def listed(self) -> list[Choice]:
+        """What a chat without buttons numbers: the options, then, outside a form's question (the
+        form reads its own answers), the actions: controls with no word of their own to type ("Sửa
+        BC-…", "Cập nhật hỗ trợ, tư vấn"), so "1" is never read against an older list."""
+        options = [c for c in self.choices if not c.control]
+        if self.tag and self.tag.startswith("q"):
+            return options
+        return options + [c for c in self.choices if is_action(c)]
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -20,7 +20,7 @@ def chat_key(channel: str, account: str, user_id: str) -> str:
 def numbered(reply: Reply) -> list[list[str]] | None:
     """The [data, label] pairs a reply numbers on a channel without buttons, or None if it shows no
     list (an edit never replaces what the numbers mean)."""
-    options = [[c.data, c.label] for c in reply.choices if not c.control]
+    options = [[c.data, c.label] for c in reply.listed()]
     return options if options and not reply.edit else None
 
 

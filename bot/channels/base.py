@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.events import PLAIN, Capabilities, Delivery, Reply
+from core.events import PLAIN, Capabilities, Delivery, Reply, is_action
 
 
 class Channel:
@@ -41,19 +41,23 @@ class Channel:
         raise NotImplementedError(f"{self.name} declares delete but does not implement it")
 
 
-def render_plain(reply: Reply) -> str:
-    """A reply for channels without buttons: options numbered, controls as words to type."""
+def render_plain(reply: Reply, first: int = 1) -> str:
+    """A reply for channels without buttons: options and actions numbered from `first` (as
+    `Reply.listed` registers them), controls as words to type."""
     lines = [strip_html(reply.text) if reply.html else reply.text]
-    options = [c for c in reply.choices if not c.control]
-    if options:
+    listed = reply.listed()
+    if listed:
         lines.append("")
-        toggles = any(c.selected is not None for c in options)
-        for n, choice in enumerate(options, 1):
+        toggles = any(c.selected is not None for c in listed)
+        for n, choice in enumerate(listed, first):
+            if choice.control:  # an action: its command shown too, to type later
+                lines.append(f"{n}. {choice.label}" + (f" ({choice.keyword})" if choice.keyword else ""))
+                continue
             mark = ("[x] " if choice.selected else "[ ] ") if toggles else ""
             lines.append(f"{n}. {mark}{choice.label}")
     for choice in (c for c in reply.choices if c.control and c.shortcut):
         lines.append(f"{choice.shortcut}. {choice.label}")
-    commands = [c for c in reply.choices if c.control and c.keyword.startswith("/")]
+    commands = [c for c in reply.choices if is_action(c) and c.keyword and c not in listed]
     for choice in commands:
         lines.append(f"{choice.keyword} — {choice.label}")
     words = [c.keyword for c in reply.choices

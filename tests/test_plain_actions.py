@@ -1,0 +1,46 @@
+"""On a channel without buttons, the actions under a list ("Sửa BC-…", "Cập nhật hỗ trợ, tư vấn") are
+numbered too, and a number typed there acts on them, never on an older list such as the menu."""
+
+from sqlalchemy import select
+
+from bot.channels.base import render_plain
+from core.events import Choice, Reply
+from storage.chatlists import numbered
+from storage.models import Report
+from tests.helpers import enrolled, enrolled_plain, file_case, vi
+
+
+async def test_a_reporter_corrects_a_report_by_typing_its_number_in_my_reports(app):
+    head = await enrolled_plain(app, "p1")
+    await head.say("bao cao")
+    for typed in ("1", "hom qua", "khong", "1", "1 xong", "40", "15", "25", "khong", "xong", "xac nhan"):
+        await head.say(typed)
+    async with app.sessions() as s:
+        ref = (await s.scalars(select(Report.ref))).one()
+    listing = (await head.say("/cuatoi"))[-1]
+    assert f"\n1. {vi('Correct {ref}', ref=ref)} (/cuatoi {ref})" in listing
+    opened = "\n".join(await head.say("1"))  # the correction, not the menu's first line (a new report)
+    assert vi("Review: {form}", form=vi("Outreach session report")) in opened
+    assert vi("Which village was the session held in?") not in opened
+
+
+async def test_the_office_reaches_support_and_household_by_number_on_a_plain_channel(app):
+    await file_case(await enrolled(app, "r1"))
+    office = await enrolled_plain(app, "o1", roles=("office",), villages=(), org=None, name="Phạm Văn Hóa")
+    offer = (await office.say("/capnhat HS-2026-0001"))[-1]
+    assert "\n1. " + vi("Being verified") in offer  # the statuses first, the actions after them
+    assert f". {vi('Update support and counselling')}" in offer
+    assert f". {vi('Same household as another case')}" in offer
+    line = next(x for x in offer.splitlines() if x.endswith(vi("Update support and counselling")))
+    asked = await office.say(line.split(".")[0])
+    assert vi("Support the person subjected has received so far? Choose, then press Done.")[:30] in "\n".join(asked)
+
+
+def test_actions_are_numbered_after_the_options_and_registered_alike():
+    reply = Reply("x", (Choice("Một", "a:1"), Choice("Sửa BC-1", "r:BC-1", control=True, keyword="/cuatoi BC-1"),
+                        Choice("Hủy", "o:ux", control=True), Choice("Quay lại", "f1:b", control=True, keyword="quay lại")))
+    assert render_plain(reply).splitlines()[2:] == ["1. Một", "2. Sửa BC-1 (/cuatoi BC-1)", "3. Hủy", "» quay lại"]
+    assert numbered(reply) == [["a:1", "Một"], ["r:BC-1", "Sửa BC-1"], ["o:ux", "Hủy"]]
+    question = Reply("q", reply.choices, tag="q7:1")  # a form's question reads its own answers
+    assert numbered(question) == [["a:1", "Một"]]
+    assert "/cuatoi BC-1 — Sửa BC-1" in render_plain(question)
