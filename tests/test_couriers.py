@@ -36,9 +36,8 @@ BOT_UPDATES = [
     ({"event_name": "message.sticker.received", "message": {
         "from": {"id": "u1"}, "chat": {"id": "u1"}, "message_id": "m2", "sticker": "s1"}},
      ("sticker", "u1", "u1", None, None, "m2")),
-    ({"event_name": "message.text.received", "message": {
-        "from": {"id": "u1"}, "chat": {"id": "g9", "chat_type": "GROUP"}, "message_id": "m3", "text": "hi"}},
-     ("group", "u1", "g9", None, None, "m3")),
+    ({"event_name": "message.text.received", "message": {  # a group chat: ignored, never answered
+        "from": {"id": "u1"}, "chat": {"id": "g9", "chat_type": "GROUP"}, "message_id": "m3", "text": "hi"}}, None),
     ({"event_name": "message.voice.received", "message": {"from": {"id": "u1"}, "chat": {"id": "u1"},
                                                           "message_id": "m4"}},
      ("unsupported", "u1", "u1", None, None, "m4")),
@@ -70,6 +69,14 @@ OA_EVENTS = [
     ({"event_name": "unfollow", "follower": {"id": "z2"}, "timestamp": "1764000000001"}, None),  # handled apart
     ({"event_name": "oa_send_text", "sender": {"id": "42"}, "message": {"msg_id": "a6", "text": "x"}}, None),
     ({"event_name": "user_seen_message", "sender": {"id": "z1"}}, None),
+    # Group messages (GMF): ignored, not answered privately.
+    ({"event_name": "user_send_group_text", "sender": {"id": "z1"}, "recipient": {"id": "g1"},
+      "message": {"msg_id": "a7", "text": "chào cả nhóm"}}, None),
+    ({"event_name": "user_send_group_image", "sender": {"id": "z1"}, "recipient": {"id": "g1"},
+      "message": {"msg_id": "a8", "attachments": [{"type": "image", "payload": {"url": "https://x.invalid/i"}}]}},
+     None),
+    ({"event_name": "user_send_group_sticker", "sender": {"id": "z1"}, "recipient": {"id": "g1"},
+      "message": {"msg_id": "a9"}}, None),
 ]
 
 

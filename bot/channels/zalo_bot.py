@@ -3,9 +3,11 @@
 What differs from Telegram (see PLATFORMS.md): getUpdates returns ONE update, with no offset and no
 update id, and an empty long poll answers 408, which means "idle"; updates are deduplicated by
 message_id (the inbox's unique key); a 200 with `ok: false` is a failure; 429 means the monthly
-quota is used up, which is for the operator to hear about, not for the outbox to retry; there are
-no buttons, so choices go out as a numbered list and come back as typed text. The token sits in
-the URL path: no log line or exception of this module carries it.
+quota is used up, which is for the operator to hear about, not for the outbox to retry; 403 is
+Zalo's "internal server error", retried three times within a minute and then given up (see
+TransientRetries); there are no buttons, so choices go out as a numbered list and come back as
+typed text. Group chats are ignored: the bot works in private chats only. The token sits in the
+URL path: no log line or exception of this module carries it.
 """
 
 from __future__ import annotations
@@ -33,7 +35,43 @@ MAX_PHOTO_BYTES = 10 * 1024 * 1024
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 IDLE = 408
 QUOTA = 429
-PERMANENT = (400, 401, 403, 404)  # a bad request, a bad token, a person who left: retrying changes nothing
+PERMANENT = (400, 401, 404)  # a bad request, a bad token, a person who left: retrying changes nothing
+# Zalo's error tables give 403 as "internal server error" (as an HTTP status, or as the error code
+# in a body): transient, so retried after these many seconds, three times within a minute, then
+# given up as a permanent failure is (the outbox's due_at does the waiting, never a sleep here).
+TRANSIENT = 403
+TRANSIENT_RETRIES = (5.0, 15.0, 30.0)
+
+
+class TransientRetries:
+    """Counts the 403s in a row for one thing sent to one chat (both Zalo channels use it): the
+    delay before the next try, or None once the retries are spent. In memory: a restart starts the
+    count again, and the outbox's MAX_ATTEMPTS still bounds any row."""
+
+    LIMIT = 10_000  # entries kept at most (each is removed on the outcome that ends it)
+
+    def __init__(self, delays: tuple[float, ...] = TRANSIENT_RETRIES) -> None:
+        self.delays = delays
+        self._count: dict[tuple[str, str], int] = {}
+
+    @staticmethod
+    def _key(chat_id: str, what) -> tuple[str, str]:
+        raw = what if isinstance(what, str) else json.dumps(what, sort_keys=True, ensure_ascii=False)
+        return chat_id, hashlib.sha256(raw.encode()).hexdigest()
+
+    def failed(self, chat_id: str, what) -> float | None:
+        key = self._key(chat_id, what)
+        n = self._count.pop(key, 0)
+        if n >= len(self.delays):
+            return None  # retried enough: give up
+        if len(self._count) >= self.LIMIT:
+            self._count.pop(next(iter(self._count)))
+        self._count[key] = n + 1
+        return self.delays[n]
+
+    def done(self, chat_id: str, what) -> None:
+        """It went out, or failed otherwise: the count starts again."""
+        self._count.pop(self._key(chat_id, what), None)
 
 
 class ZaloBotError(Exception):
@@ -85,6 +123,7 @@ class ZaloBotChannel(Channel):
         self._poller: asyncio.Task | None = None
         self._stopping = False
         self.limiter = RateLimiter(rate=10, burst=10)
+        self.transient = TransientRetries()
         self.on_status = lambda connected, detail="": None  # the App's hook (bot/channel_status.py)
         self.on_quota = lambda channel: None  # wired to an operator alert (bot/zalo.py)
         self._connected: bool | None = None
@@ -204,8 +243,11 @@ class ZaloBotChannel(Channel):
         given = request.headers.get(SECRET_HEADER, "")
         if not self.webhook_secret or not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
             return web.Response(status=403)
+        raw = await request.read()
+        if not raw.strip():
+            return web.Response(status=200)  # an empty body with the right secret (Zalo checking the URL)
         try:
-            update = unwrap(json.loads(await request.read()))
+            update = unwrap(json.loads(raw))
         except ValueError:
             return web.Response(status=400)
         if update is not None:
@@ -234,7 +276,7 @@ class ZaloBotChannel(Channel):
             dedup_key=message_id, display_name=str(sender.get("display_name") or ""), sent_at=_from_ms(msg.get("date")),
         )
         if str(chat.get("chat_type", "PRIVATE")).upper() != "PRIVATE":
-            return Incoming(**common, kind="group")
+            return None  # a group chat ("coming soon" on Zalo Bot): ignored, nothing stored or sent
         event = str(update.get("event_name") or "")
         if event == "message.image.received" or msg.get("photo_url") or msg.get("photo"):
             url = msg.get("photo_url") or msg.get("photo")  # live payloads say photo_url, the docs photo
@@ -271,15 +313,31 @@ class ZaloBotChannel(Channel):
             try:
                 result = await self.call("sendMessage", chat_id=chat_id, text=part)
             except ConnectionError as exc:
+                self.transient.done(chat_id, part)
                 return Delivery(ok=False, error=str(exc)[:200], platform_ids=ids)
             except ZaloBotError as exc:
+                if exc.code == TRANSIENT:
+                    return self._transient(chat_id, part, exc, ids)
+                self.transient.done(chat_id, part)
                 if exc.code == QUOTA:
                     self._quota_exceeded()
                     # Not retried: the quota renews monthly. Pushes go to the person's other channels.
                     return Delivery(ok=False, permanent=True, error=f"quota exceeded: {exc}"[:200], platform_ids=ids)
                 return Delivery(ok=False, permanent=exc.code in PERMANENT, error=str(exc)[:200], platform_ids=ids)
+            self.transient.done(chat_id, part)
             ids.append(str((result or {}).get("message_id", "")))
         return Delivery(ok=True, platform_ids=ids)
+
+    def _transient(self, chat_id: str, part: str, exc: ZaloBotError, ids: list[str]) -> Delivery:
+        delay = self.transient.failed(chat_id, part)
+        if delay is None:
+            log.warning("zalo_bot %s: Zalo answered 403 (internal server error) %d times in a row; giving up",
+                        self.account, len(self.transient.delays) + 1)
+            return Delivery(ok=False, permanent=True, platform_ids=ids,
+                            error=f"{exc} (internal server error, given up after "
+                                  f"{len(self.transient.delays)} retries)"[:200])
+        return Delivery(ok=False, retry_after=delay, error=f"{exc} (internal server error, retried)"[:200],
+                        platform_ids=ids)
 
     async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery:
         return Delivery(ok=True)  # never called: can_edit is False, the outbox drops edits

@@ -11,7 +11,11 @@
   UPDATE on PostgreSQL, the IMMEDIATE transaction on SQLite). The refresh token is single-use:
   the new pair is written in the transaction that holds the lock.
 - Webhook: X-ZEvent-Signature = "mac=" + sha256_hex(app_id + raw body + timestamp + OA secret
-  key), over the raw bytes as received; stored in the inbox (msg_id is the dedup key), then 200.
+  key), over the raw bytes as received (accepted with or without the "mac=" prefix); stored in
+  the inbox (msg_id is the dedup key), then 200. Group events (user_send_group_*, the paid group
+  messaging) are answered 200 and ignored: the bot works in private chats only.
+- 403 (an HTTP status, or `error` in a 200 body) is Zalo's "internal server error": retried
+  three times within a minute, then given up (TransientRetries, shared with the Zalo Bot).
 - The 7-day window: a message that cannot go out (error -230, or the person last wrote more than
   7 days ago) is held and queued again when the person writes on the OA; the outbox meanwhile
   tries their other channels for pushes.
@@ -35,6 +39,7 @@ from sqlalchemy import select
 from bot.channels.base import Channel, render_plain
 from bot.channels.limits import RateLimiter
 from bot.channels.split import split_text, utf16_len
+from bot.channels.zalo_bot import TRANSIENT, TransientRetries
 from bot.logs import redact_also
 from core.config import ZaloOAConfig
 from core.events import Capabilities, Choice, Delivery, Incoming, Reply
@@ -77,6 +82,20 @@ def webhook_path(commune_id: str) -> str:
 def signature(app_id: str, raw: bytes, timestamp: str, secret_key: str) -> str:
     """Plain SHA-256 (not HMAC) over the raw body as received, with the OA secret key."""
     return "mac=" + hashlib.sha256(app_id.encode() + raw + timestamp.encode() + secret_key.encode()).hexdigest()
+
+
+def signature_matches(given: str, expected: str) -> bool:
+    """The header as Zalo documents it ("mac=" + hex) or the bare hex, compared in constant time."""
+    given = given.strip()
+    if given[:4].lower() == "mac=":
+        given = given[4:]
+    bare = expected.removeprefix("mac=")
+    return bool(given) and hmac.compare_digest(given.lower().encode(), bare.encode())
+
+
+def is_group_event(name: str) -> bool:
+    """user_send_group_text, oa_send_group_image, ...: a group's traffic, not a private chat's."""
+    return "group" in name.split("_")
 
 
 class OATokens:
@@ -173,6 +192,7 @@ class ZaloOAChannel(Channel):
         self.tokens = OATokens(self, app_secret=app_secret, seed_access=access_token, seed_refresh=refresh_token)
         self.http: aiohttp.ClientSession | None = None
         self.limiter = RateLimiter(rate=10, burst=10)
+        self.transient = TransientRetries()
         self.on_release = lambda: None  # wired to the outbox's wake-up
 
     # ---- lifecycle --------------------------------------------------------------------------
@@ -202,8 +222,8 @@ class ZaloOAChannel(Channel):
         if not isinstance(data, dict):
             return web.Response(status=400)
         expected = signature(self.account, raw, str(data.get("timestamp", "")), self.secret_key)
-        given = request.headers.get(SIGNATURE_HEADER, "").strip()
-        if not self.secret_key or not hmac.compare_digest(given.lower().encode(), expected.encode()):
+        given = request.headers.get(SIGNATURE_HEADER, "")
+        if not self.secret_key or not signature_matches(given, expected):
             log.warning("zalo_oa %s: a webhook call with a wrong signature was refused", self.account)
             return web.Response(status=403)
         if data.get("event_name") == "unfollow":
@@ -231,6 +251,8 @@ class ZaloOAChannel(Channel):
         user_id = _person_of(data)
         if not name.startswith("user_") and name != "follow" or not user_id:
             return None  # the OA's own messages, "seen" receipts; unfollow is handled apart
+        if is_group_event(name):
+            return None  # a group message: never answered, not even privately
         msg = data.get("message") or {}
         timestamp = str(data.get("timestamp") or "")
         common = dict(
@@ -308,10 +330,27 @@ class ZaloOAChannel(Channel):
             try:
                 ids.append(await self._send_one(chat_id, message))
             except WindowClosed:
+                self.transient.done(chat_id, message)
                 return await self._hold(chat_id, reply)
             except OAError as exc:
+                if exc.code == TRANSIENT:
+                    return self._transient(chat_id, message, exc, ids)
+                self.transient.done(chat_id, message)
                 return Delivery(ok=False, permanent=exc.permanent, error=f"zalo_oa {exc}"[:200], platform_ids=ids)
+            self.transient.done(chat_id, message)
         return Delivery(ok=True, platform_ids=ids)
+
+    def _transient(self, chat_id: str, message: dict, exc: OAError, ids: list[str]) -> Delivery:
+        """403, Zalo's internal server error: tried again after 5, 15 and 30 s, then given up."""
+        delay = self.transient.failed(chat_id, message)
+        if delay is None:
+            log.warning("zalo_oa %s: Zalo answered 403 (internal server error) %d times in a row; giving up",
+                        self.account, len(self.transient.delays) + 1)
+            return Delivery(ok=False, permanent=True, platform_ids=ids,
+                            error=f"zalo_oa {exc} (internal server error, given up after "
+                                  f"{len(self.transient.delays)} retries)"[:200])
+        return Delivery(ok=False, retry_after=delay, error=f"zalo_oa {exc} (internal server error, retried)"[:200],
+                        platform_ids=ids)
 
     async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery:
         return Delivery(ok=True)  # never called: can_edit is False
@@ -347,6 +386,8 @@ class ZaloOAChannel(Channel):
                     token = await self.tokens.refresh(token)  # refresh once, retry once
                     continue
                 raise OAError(EXPIRED_TOKEN, "access token refused after a refresh")
+            if status == TRANSIENT or error == TRANSIENT:
+                raise OAError(TRANSIENT, str(data.get("message") or "internal server error")[:120])
             if status != 200:
                 raise OAError(status, f"HTTP {status}", permanent=400 <= status < 500 and status != 429)
             if error == 0:
@@ -376,13 +417,17 @@ def render(reply: Reply) -> list[dict]:
     choices = list(reply.choices)
     options = [c for c in choices if not c.control]
     toggles = any(c.selected is not None for c in choices)
+    first = 1
     if choices and not toggles and len(choices) <= MAX_BUTTONS:
         buttons, rest = choices, replace(reply, choices=())
     elif options and not toggles and len(options) <= MAX_BUTTONS:
+        # the options are buttons; the actions go on counting after them, as the chat's list does
         buttons, rest = options, replace(reply, choices=tuple(c for c in choices if c.control))
+        first = len(options) + 1
     else:
         buttons, rest = [], reply
-    messages = [{"text": part} for part in split_text(render_plain(rest), MAX_TEXT, utf16_len)] or [{"text": "…"}]
+    text = render_plain(rest, first)
+    messages = [{"text": part} for part in split_text(text, MAX_TEXT, utf16_len)] or [{"text": "…"}]
     if buttons:
         messages[-1]["attachment"] = {"type": "template", "payload": {"buttons": [_button(c) for c in buttons]}}
     return messages

@@ -11,7 +11,10 @@ Strict where Zalo is: every reply is {ok, result?, description?, error_code?}; g
 ONE update and has no offset; texts are 1–2000 characters (UTF-16 units, as Java counts); the
 secret_token of setWebhook is 8–256 characters and the URL must be https; polling while a webhook
 is set receives nothing; past the monthly quota sendMessage answers 429 "Quota exceeded". Tests
-inject failures with `fail_next`, including a 200 with ok:false.
+inject failures with `fail_next`, including a 200 with ok:false, and `internal_errors_403` for
+Zalo's 403 "internal server error". `post_empty` sends a webhook call with no body (the secret
+right), and `send_group_text` a message in a group chat (chat_type "GROUP", "coming soon" in the
+docs).
 """
 
 from __future__ import annotations
@@ -115,6 +118,13 @@ class ZaloBotEmulator:
         http_status 200 with ok:false included."""
         self._fail.setdefault(method.lower(), []).append(
             [after, Failure(http_status, error_code if error_code is not None else http_status, description or "Error")])
+
+    def internal_errors_403(self, times: int, method: str = "sendMessage", as_: str = "http") -> None:
+        """The next `times` calls of `method` answer 403 "Internal server error": as the HTTP status
+        ("http") or as error_code 403 in an HTTP 200 body with ok:false ("body")."""
+        assert as_ in ("http", "body")
+        for _ in range(times):
+            self.fail_next(method, 403 if as_ == "http" else 200, 403, "Internal server error")
 
     async def _params(self, request: web.Request) -> dict:
         params = dict(request.query)
@@ -246,10 +256,10 @@ class ZaloBotEmulator:
     def mark(self) -> int:
         return max((m.seq for m in self.sent), default=0)
 
-    def _update(self, user_id: str, event: str, **fields) -> dict:
+    def _update(self, user_id: str, event: str, *, group: str | None = None, **fields) -> dict:
         message = {
             "from": {"id": user_id, "display_name": self.users.get(user_id, ""), "is_bot": False},
-            "chat": {"id": user_id, "chat_type": "PRIVATE"},
+            "chat": {"id": group, "chat_type": "GROUP"} if group else {"id": user_id, "chat_type": "PRIVATE"},
             "message_id": f"m{next(self._ids)}", "date": int(time.time() * 1000), **fields,
         }
         update = {"event_name": event, "message": message}
@@ -266,6 +276,9 @@ class ZaloBotEmulator:
         if caption:
             fields["caption"] = caption
         return await self.deliver(self._update(user_id, "message.image.received", **fields))
+
+    async def send_group_text(self, user_id: str, group_id: str, text: str) -> str:
+        return await self.deliver(self._update(user_id, "message.text.received", group=group_id, text=text))
 
     async def send_sticker(self, user_id: str) -> str:
         return await self.deliver(self._update(user_id, "message.sticker.received", sticker="s1", url=""))
@@ -288,6 +301,15 @@ class ZaloBotEmulator:
         """The same update once more (Zalo retrying, or a poller seeing it twice)."""
         update = next(u for u in self.updates_made if u["message"]["message_id"] == message_id)
         await self.deliver(copy.deepcopy(update))
+
+    async def post_empty(self, *, secret: str | None = None) -> int:
+        """A webhook call with no body at all (as when Zalo checks the URL)."""
+        headers = {"User-Agent": "Java/1.8.0_292"}
+        secret = self.webhook["secret_token"] if secret is None else secret
+        if secret:
+            headers[SECRET_HEADER] = secret
+        async with self._client.post(self.resolve(self.webhook["url"]), headers=headers, data=b"") as resp:
+            return resp.status
 
     async def post_webhook(self, update: dict, *, secret: str | None = None, body: bytes | None = None) -> int:
         payload = {"ok": True, "result": update} if self.webhook_body == "wrapped" else update

@@ -7,10 +7,15 @@ disputed behaviours:
 - `single_use_refresh`: a refresh token works once (True) or until the next one is issued (False);
 - `enforce_window`: messages to a person who has not interacted for 7 days fail with -230;
 - `body_style`: webhook bodies are sent "compact" or "spaced" (indented, ASCII-escaped), so a bot
-  that re-serialises the JSON instead of hashing the raw bytes fails the signature.
+  that re-serialises the JSON instead of hashing the raw bytes fails the signature;
+- `signature_style`: the signature header is sent "mac" ("mac=" + hex, as documented) or "bare"
+  (the hex alone, as some deliveries are reported to carry it).
 
 The webhook signature is X-ZEvent-Signature = "mac=" + sha256_hex(app_id + raw body + timestamp +
-OA secret key). Button clicks come back as user_send_text carrying the button's payload.
+OA secret key). Button clicks come back as user_send_text carrying the button's payload. Group
+messages (the paid GMF product) arrive as user_send_group_* with the group as `recipient.id`.
+`internal_errors_403(n)` makes the next n sends answer 403, Zalo's "internal server error" (in a
+200 body, or as the HTTP status), before sending succeeds again.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ class ZaloOAEmulator:
     single_use_refresh: bool = True
     enforce_window: bool = True
     body_style: str = "compact"  # or "spaced"
+    signature_style: str = "mac"  # or "bare"
     access_ttl: int = 90000  # seconds, as Zalo's "expires_in"
     refresh_delay: float = 0.0  # seconds the OAuth server takes to answer (widens races in tests)
     sent: list[OAMessage] = field(default_factory=list)
@@ -80,6 +86,8 @@ class ZaloOAEmulator:
         self.users: dict[str, str] = {}
         self.unfollowed: set[str] = set()  # users who left the OA: a message to them is refused (-213)
         self.last_interaction: dict[str, float] = {}
+        self._403: list[str] = []  # how the next sends fail with 403: "body" or "http", one each
+        self.send_attempts = 0
         self._runner: web.AppRunner | None = None
         self._client: aiohttp.ClientSession | None = None
 
@@ -173,11 +181,22 @@ class ZaloOAEmulator:
         self.refused_sends.append(code)
         return web.json_response({"error": code, "message": message})
 
+    def internal_errors_403(self, times: int, as_: str = "body") -> None:
+        """The next `times` sends answer 403 "internal server error": error 403 in an HTTP 200 body
+        ("body"), or HTTP 403 ("http"); then sending works again."""
+        assert as_ in ("body", "http")
+        self._403.extend([as_] * times)
+
     async def _send(self, request: web.Request) -> web.Response:
+        self.send_attempts += 1
         if not self._valid(request.headers.get("access_token", "")):
             self.refused_sends.append(-216)
             return web.json_response({"error": -216, "message": "Access token is invalid"},
                                      status=401 if self.expired_as == "http" else 200)
+        if self._403:
+            self.refused_sends.append(403)
+            return web.json_response({"error": 403, "message": "Internal server error"},
+                                     status=403 if self._403.pop(0) == "http" else 200)
         body = await request.json()
         user_id = str((body.get("recipient") or {}).get("user_id") or "")
         if user_id not in self.users or user_id in self.unfollowed:
@@ -262,6 +281,12 @@ class ZaloOAEmulator:
         return await self._emit(self._event(user_id, "user_send_location", {"attachments": [
             {"type": "location", "payload": {"coordinates": {"latitude": str(latitude), "longitude": str(longitude)}}}]}))
 
+    async def send_group_text(self, user_id: str, group_id: str, text: str) -> dict:
+        """A member writes in a group the OA is in: the group is the recipient, the person the sender."""
+        event = self._event(user_id, "user_send_group_text", {"text": text})
+        event["recipient"] = {"id": group_id}
+        return await self._emit(event)
+
     async def send_file(self, user_id: str) -> dict:
         return await self._emit(self._event(user_id, "user_send_file", {"attachments": [
             {"type": "file", "payload": {"url": "https://example.invalid/f.pdf", "name": "f.pdf"}}]}))
@@ -275,13 +300,14 @@ class ZaloOAEmulator:
             return json.dumps(event, indent=2, ensure_ascii=True).encode()
         return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
 
-    def sign(self, raw: bytes, timestamp: str, key: str | None = None) -> str:
+    def sign(self, raw: bytes, timestamp: str, key: str | None = None, style: str | None = None) -> str:
         key = self.secret_key if key is None else key
-        return "mac=" + hashlib.sha256(self.app_id.encode() + raw + timestamp.encode() + key.encode()).hexdigest()
+        digest = hashlib.sha256(self.app_id.encode() + raw + timestamp.encode() + key.encode()).hexdigest()
+        return ("" if (style or self.signature_style) == "bare" else "mac=") + digest
 
     async def deliver(self, event: dict, *, raw: bytes | None = None, signature: str | None = None) -> int:
         """POST the event to the webhook, signed over the exact bytes sent; its HTTP status."""
-        if event["event_name"].startswith("user_"):
+        if event["event_name"].startswith("user_") and "_group_" not in event["event_name"]:
             self.last_interaction[event["sender"]["id"]] = self.now()
         elif event["event_name"] == "follow":
             self.last_interaction[event["follower"]["id"]] = self.now()
