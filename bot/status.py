@@ -135,6 +135,14 @@ async def collect(config: Config, engine: AsyncEngine, *, now: datetime, disk_us
         report.add("database", f"{url}, {_size(size)}, schema {current or 'none'}, this code expects {head}: {hint}",
                    attention=True)
 
+    for commune in config.communes:  # shown to a reporter in an emergency: the commune's own, or none
+        missing = [what for what, value in (("police", commune.phones.police),
+                                            ("office_duty", commune.phones.office_duty)) if not value.strip()]
+        if missing:
+            report.add(f"phones {commune.id}", f"[communes.phones] {', '.join(missing)} not set in config.toml: "
+                       "a reporter in danger is shown only 113 and 111, and the printed guide has blank lines",
+                       attention=True)
+
     async def section(name: str, body) -> None:
         try:
             async with sessions() as session:

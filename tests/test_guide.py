@@ -135,11 +135,8 @@ def test_numbers_and_handles_not_configured_are_blank_lines_never_examples(tmp_p
     assert text.count(guide.BLANK) == 4  # the police, the office duty phone, the Zalo name, the Telegram handle
     assert set(phone_like(text)) <= {"113", "111"}, phone_like(text)
     assert "113" in text and "111" in text
-    example = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))["communes"][0]
-    digits = re.sub(r"\D", "", text)
-    for number in example["phones"].values():
-        assert number not in text
-        assert re.sub(r"\D", "", number) not in digits
+    shipped = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))["communes"][0]
+    assert set(shipped["phones"].values()) == {""}  # config.toml ships no number someone could call
     assert "@xuanduong_bot" not in text
 
 

@@ -122,6 +122,17 @@ async def test_status_of_a_healthy_deployment_exits_zero(app, clock):
     # A full disk is a problem too.
     code, out = await status(app, disk_usage=lambda _p: Usage(100, 95, 5))
     assert code == 1 and "5% free" in out
+    # The commune's emergency numbers left empty (as config.toml ships them): a problem to fix.
+    from dataclasses import replace
+
+    from core.config import Phones
+
+    bare = replace(app.config, communes=tuple(replace(c, phones=Phones(police="0208 3000 113"))
+                                              for c in app.config.communes))
+    out_io = io.StringIO()
+    code = await status_command(bare, url=str(app.engine.url), now=app.clock.now(), out=out_io, disk_usage=ROOMY)
+    assert code == 1 and "!!  phones xuanduong" in out_io.getvalue()
+    assert "[communes.phones] office_duty not set in config.toml" in out_io.getvalue()
 
 
 async def test_status_runs_from_the_command_line_and_never_writes(app, clock, tmp_path, secret_env):
