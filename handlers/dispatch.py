@@ -58,7 +58,10 @@ async def handle(ctx: Ctx) -> None:
 async def _handle(ctx: Ctx) -> None:
     ev = ctx.event
     if ev.kind == "group":
-        if not await safety.flooding(ctx):
+        if urgent.is_emergency(ev.text, free_text=False):  # "cứu" in a group: the numbers at once, never throttled
+            ctx.say(urgent.numbers_to_call(ctx) + "\n\n" + ctx.t("Please write to me in a private chat. Reports are "
+                                                                  "never handled in groups."))
+        elif not await safety.flooding(ctx):
             ctx.say(ctx.t("Please write to me in a private chat. Reports are never handled in groups."))
         return
     stranger = ctx.person is None or not ctx.person.active

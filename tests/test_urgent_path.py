@@ -4,6 +4,7 @@ an open draft, a pending resume offer, a stale list or the flood guard."""
 from sqlalchemy import select
 
 from storage.models import Alert, Case, Draft
+from tests.fakechannel import User
 from tests.helpers import enrolled, enrolled_plain, file_case, vi
 
 DANGER = "Is anyone's life or health in immediate danger right now?"
@@ -209,3 +210,16 @@ async def test_an_emergency_word_right_after_enrolment_leaves_the_phone_question
     await head.say("có")
     [case] = await rows(app, Case)
     assert case.urgent
+
+
+async def test_a_cry_for_help_in_a_group_gets_the_numbers_there_and_nothing_else_is_read(app):
+    group = User(app, "group-1")  # a group chat the bot was added to: its events come as kind "group"
+    cry = await group._send(text="cứu với", kind="group")
+    assert len(cry) == 1
+    assert vi("If someone is in danger, call now:") in cry[0] and vi("• 113 (police)") in cry[0]
+    assert "0208 3000 113" in cry[0] and vi("Please write to me in a private chat. Reports are never handled in "
+                                            "groups.") in cry[0]
+    other = await group._send(text="hôm nay họp thôn", kind="group")
+    assert other == [vi("Please write to me in a private chat. Reports are never handled in groups.")]
+    async with app.sessions() as s:
+        assert (await s.scalars(select(Case))).all() == []  # nothing about a case comes from a group

@@ -184,8 +184,8 @@ class TelegramChannel(Channel):
             **base, user_id=str(msg.from_user.id), chat_id=str(msg.chat.id), display_name=msg.from_user.full_name,
             lang_hint=msg.from_user.language_code, sent_at=msg.date, message_id=str(msg.message_id),
         )
-        if msg.chat.type != "private":
-            return Incoming(**common, kind="group")
+        if msg.chat.type != "private":  # its text only to see a cry for help; nothing else is read
+            return Incoming(**common, kind="group", text=(msg.text or "")[:200] or None)
         if update.edited_message is not None:
             return Incoming(**common, kind="edited", text=msg.text)
         if msg.text is not None:
