@@ -6,7 +6,7 @@ from sqlalchemy import select
 from bot.channels.base import render_plain
 from core.events import Choice, Reply
 from storage.chatlists import numbered
-from storage.models import Report
+from storage.models import Report, ReportTopic
 from tests.helpers import enrolled, enrolled_plain, file_case, vi
 
 
@@ -44,3 +44,29 @@ def test_actions_are_numbered_after_the_options_and_registered_alike():
     question = Reply("q", reply.choices, tag="q7:1")  # a form's question reads its own answers
     assert numbered(question) == [["a:1", "Một"]]
     assert "/cuatoi BC-1 — Sửa BC-1" in render_plain(question)
+
+
+async def test_on_a_quota_channel_a_toggle_answers_with_one_line_and_the_list_on_request(app):
+    from tests.fakechannel import declare
+
+    declare(app, app.plain, monthly_quota=3000)  # like the free Zalo Bot plan: every message counts
+    head = await enrolled_plain(app)
+    for typed in ("bao cao", "1", "hom qua", "khong", "2"):
+        await head.say(typed)
+    assert await head.say("1") == [vi("Chosen: {numbers}. Type other numbers to choose or unchoose, “xem” to see the "
+                                      "list, or xong.", numbers="1")]
+    assert await head.say("3") == [vi("Chosen: {numbers}. Type other numbers to choose or unchoose, “xem” to see the "
+                                      "list, or xong.", numbers="1, 3")]
+    assert await head.say("1") == [vi("Chosen: {numbers}. Type other numbers to choose or unchoose, “xem” to see the "
+                                      "list, or xong.", numbers="3")]
+    assert await head.say("3") == [vi("Nothing chosen yet. Type the numbers to choose, “xem” to see the list, or xong.")]
+    await head.say("1 3")
+    shown = await head.say("xem")
+    assert len(shown) == 1 and "\n1. [x] " + vi("Law on Gender Equality") in shown[0] and "\n2. [ ] " in shown[0]
+    following = await head.say("xong")
+    assert vi("How many attendances in total (lượt người)?") in following[-1]
+    for answer in ("40", "15", "25", "không", "bỏ qua", "xác nhận"):
+        await head.say(answer)
+    async with app.sessions() as s:
+        topics = sorted((await s.scalars(select(ReportTopic.topic))).all())
+    assert topics == ["gender_equality", "trafficking"]

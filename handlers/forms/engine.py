@@ -55,6 +55,7 @@ CANCEL_WORDS = {"huy", "cancel", "thoi", "huy ban nhap", "discard", "discard dra
 RESUME_WORDS = {"tiep tuc", "continue"}
 HELP_WORDS = {"tro giup", "help", "?", "giup"}
 DONE_WORDS = {"xong", "done", "het", "tiep", "0"}
+LIST_WORDS = {"xem", "ds", "danh sach", "list", "xem lai", "xem danh sach"}  # a several-choice list shown again
 CONFIRM_WORDS = {"xac nhan", "ok", "gui", "dong y", "confirm", "send", "hoan thanh"}
 
 
@@ -573,6 +574,9 @@ async def _typed_toggles(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, 
     """Typed choices at a several-choice step toggle, like the buttons do; "xong" (alone, or at the
     end: "1 3 xong") ends the step. A number is never carried on to the next question."""
     plain = parsing.nfc(text)
+    if parsing.fold(plain) in LIST_WORDS:  # the whole list again, on request
+        await _ask(ctx, form, draft, pos)
+        return
     done = bool(_TRAILING_DONE.search(parsing.fold(plain)))
     body = _strip_done(plain) if done else plain
     if body.strip():
@@ -585,6 +589,13 @@ async def _typed_toggles(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, 
             _toggle(pending, code)
     if done:
         await _done(ctx, form, draft, pos)
+        return
+    if ctx.caps.monthly_quota:  # every message counts on this plan: one line, not the list again
+        options = [o.code for o in pos.step.options_for(FormEnv(ctx))]
+        chosen = [str(options.index(c) + 1) for c in draft.state.meta["pending"]["items"] if c in options]
+        ctx.say(ctx.t("Chosen: {numbers}. Type other numbers to choose or unchoose, “xem” to see the list, or xong.",
+                      numbers=", ".join(sorted(chosen, key=int))) if chosen else
+                ctx.t("Nothing chosen yet. Type the numbers to choose, “xem” to see the list, or xong."))
         return
     await _ask(ctx, form, draft, pos)
 
