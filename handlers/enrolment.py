@@ -147,6 +147,8 @@ async def handle_phone(ctx: Ctx) -> None:
         phone = parsing.parse_phone(ev.text)
         if isinstance(phone, parsing.ParseError):
             ctx.say(ctx.t("“{text}” does not look like a phone number. Type it like 0912 345 678, or press Skip.",
+                          text=parsing.quotable(ev.text)) if ctx.caps.buttons else
+                    ctx.t("“{text}” does not look like a phone number. Type it like 0912 345 678, or type bỏ qua.",
                           text=parsing.quotable(ev.text)))
             ask_phone(ctx)
             return

@@ -11,7 +11,7 @@ ROLE_ORDER = ("reporter", "office", "police", "leader", "admin", "province")
 # {month} are today's, so an example typed as shown works.
 MOST_DONE: dict[str, tuple[tuple[str, str], ...]] = {
     "reporter": (
-        (N_("Report an outreach session you held: answer each question by pressing a button or typing its number."),
+        (N_("Report an outreach session you held, question by question; type ? at any question for an example."),
          "/baocao"),
         (N_("Report a suspected case. If someone is in danger right now, call 113 first."), "/baotin"),
         (N_("See your recent reports, correct one (within {days} days) or add to a case."), "/cuatoi"),
@@ -22,12 +22,12 @@ MOST_DONE: dict[str, tuple[tuple[str, str], ...]] = {
         (N_("Excel for the province (the report form, then the data)."), "/xuat {month} · /xuat nam {year}"),
     ),
     "police": (
-        (N_("Acknowledge an alert: press “Đã tiếp nhận” under it, or type:"), "/nhan HS-{year}-0001"),
+        (N_("Acknowledge an alert by typing this (or with the “Đã tiếp nhận” button under it, where there is one):"), "/nhan HS-{year}-0001"),
         (N_("The open cases routed to you, and one case in full."), "/vuviec · /vuviec HS-{year}-0001"),
         (N_("Record what was done: change a case's status."), "/capnhat HS-{year}-0001"),
     ),
     "leader": (
-        (N_("Acknowledge an alert: press “Đã tiếp nhận” under it, or type:"), "/nhan HS-{year}-0001"),
+        (N_("Acknowledge an alert by typing this (or with the “Đã tiếp nhận” button under it, where there is one):"), "/nhan HS-{year}-0001"),
         (N_("Read the commune's cases (the free text only where the person agreed)."), "/vuviec · /vuviec HS-{year}-0001"),
         (N_("The commune's figures of a week, a month or the year."), "/tuan · /thang {month} · /thang nam {year}"),
     ),
@@ -64,5 +64,8 @@ def help_text(ctx: Ctx) -> str:
     lines.append("")
     lines.append(ctx.t("In a form, type ? to have the question explained with an example. You can always go "
                        "back, skip an optional question or cancel: press the buttons, or type the words shown "
-                       "under the question."))
+                       "under the question.") if ctx.caps.buttons else
+                 ctx.t("In a form, type ? to have the question explained with an example. Answer by typing the "
+                       "number of an option; to go back, skip an optional question or cancel, type the words "
+                       "shown under the question."))
     return "\n".join(lines)

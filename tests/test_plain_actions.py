@@ -33,7 +33,7 @@ async def test_the_office_reaches_support_and_household_by_number_on_a_plain_cha
     assert f". {vi('Same household as another case')}" in offer
     line = next(x for x in offer.splitlines() if x.endswith(vi("Update support and counselling")))
     asked = await office.say(line.split(".")[0])
-    assert vi("Support the person subjected has received so far? Choose, then press Done.")[:30] in "\n".join(asked)
+    assert vi("Support the person subjected has received so far? Choose all that apply.")[:30] in "\n".join(asked)
 
 
 def test_actions_are_numbered_after_the_options_and_registered_alike():
@@ -70,3 +70,29 @@ async def test_on_a_quota_channel_a_toggle_answers_with_one_line_and_the_list_on
     async with app.sessions() as s:
         topics = sorted((await s.scalars(select(ReportTopic.topic))).all())
     assert topics == ["gender_equality", "trafficking"]
+
+
+async def test_nothing_on_a_plain_channel_asks_to_press_a_button(app):
+    """Enrolment, an outreach report with wrong answers and "?" at every kind of question, photos,
+    help and my reports: no line tells the person to press something this chat does not have."""
+    from tests.fakechannel import PlainUser
+    from tests.helpers import make_invite
+
+    head = PlainUser(app, "p9")
+    seen = await head.say(f"/start {await make_invite(app, villages=('t03',))}")
+    seen += await head.say("113")  # not a phone number
+    seen += await head.say("bỏ qua")
+    for typed in ("bao cao", "?", "thon 5", "1", "?", "hom qua", "khong", "?", "1", "?", "1 2", "xem", "xong",
+                  "?", "40", "15", "25", "co"):
+        seen += await head.say(typed)
+    for typed in ("?", "bỏ qua", "bỏ qua", "bỏ qua", "bỏ qua", "bỏ qua", "bỏ qua", "bỏ qua", "bỏ qua"):
+        seen += await head.say(typed)
+        if any(vi("Photos so far: {n}/{max}", n=0, max=3) in m for m in seen[-2:]):
+            break
+    seen += await head.photo(b"not a photo")
+    seen += await head.say("?")
+    seen += await head.say("xong")
+    seen += await head.say("/trogiup")
+    text = "\n".join(seen).lower()
+    assert vi("Photos so far: {n}/{max}", n=0, max=3).lower() in text  # the walk reached the photos
+    assert "bấm" not in text, [m for m in seen if "bấm" in m.lower()]

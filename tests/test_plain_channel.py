@@ -7,7 +7,7 @@ from core.i18n import translate
 from storage.models import Case, CaseText, Report, ReportTopic
 from tests.helpers import enrolled, enrolled_plain, file_case, vi
 
-TOPICS_Q = "What topics were covered? Choose all that apply, then press Done."
+TOPICS_Q = "What topics were covered? Choose all that apply."
 
 
 async def topics_of_report(app):

@@ -132,7 +132,7 @@ async def test_a_village_head_types_the_age_of_the_person_subjected(app, channel
     else:
         assert head.last.labels[0] == vi("Unknown")
     replies = await head.say(typed)
-    assert vi("Does any of these apply? Choose, then press Done.") in replies[-1]
+    assert vi("Does any of these apply? Choose all that apply.") in replies[-1]
     assert await stored_people(app) == [group]
     # The draft keeps the group and nothing else about the age.
     assert (await draft_answers(app))["people"] == [{"sex": "female", "age_group": group}]

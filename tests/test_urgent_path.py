@@ -47,7 +47,7 @@ async def test_a_case_request_with_an_outreach_draft_open_goes_straight_to_the_d
     await head.say("hủy")
     assert head.last.text.startswith(vi(OFFER, form=vi("Outreach session report")))
     topics = await head.say("1")  # "Tiếp tục"
-    assert vi("What topics were covered? Choose all that apply, then press Done.") in topics[-1]
+    assert vi("What topics were covered? Choose all that apply.") in topics[-1]
     assert [(d.form, d.slot) for d in await rows(app, Draft)] == [("outreach", "active")]
 
 
@@ -147,7 +147,7 @@ async def test_emergency_words_without_tone_marks_and_never_inside_a_free_text_a
     note = "Cứu trợ gạo cho các hộ khó khăn cũng được nhắc đến trong buổi họp"
     replies = await head.say(note)
     assert vi(DANGER) not in replies[-1]
-    assert vi("Send up to 3 photos of the session (Ảnh minh chứng), then press Done. Or skip.") in replies[-1]
+    assert vi("Send up to 3 photos of the session (Ảnh minh chứng), one at a time. Or skip.") in replies[-1]
 
 
 async def test_an_emergency_word_inside_a_case_form_marks_that_case_urgent_never_a_second(app):

@@ -77,7 +77,7 @@ async def test_a_village_head_enrols_on_zalo_and_reports_a_meeting(zalo, idle, p
 
     # The photo is downloaded at once from the URL in the update (photo_url or photo).
     got, _ = await ba.photo(jpeg(2000, 1500))
-    assert got == vi("Photo {n} received. Send another, or press Done.", n=1)
+    assert got == vi("Photo {n} received. Send another, or type xong.", n=1)  # no Done button to press here
     [review] = await ba.say("xong")
     assert review.startswith(vi("Review: {form}", form=FORM)) and "<b>" not in review
     assert "24/11/2026" in review and "» " + vi("confirm") in review

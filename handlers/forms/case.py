@@ -134,7 +134,7 @@ PERSON_STEPS = (
          age_groups=SUBJECTED_AGE_GROUPS, extra=AGE_NOT_KNOWN,
          help=N_("Type the age in years: only the age group (under 16, 16–59, 60 and over) is kept, never the age. A "
                  "rough age is fine; if you do not know, type “không rõ”. For example: “about 40”.")),
-    Step("flags", Kind.MULTI, N_("Does any of these apply? Choose, then press Done."), label=N_("Circumstances"),
+    Step("flags", Kind.MULTI, N_("Does any of these apply? Choose all that apply."), label=N_("Circumstances"),
          options=FLAGS,
          help=N_("Choose “Has a disability” and/or “Pregnant or nursing a child under 36 months” if they apply to this "
                  "person; otherwise choose “Neither”. For example: “3”, then “done”.")),
@@ -170,13 +170,13 @@ ITEMS = (
                  "together as spouses. Gender-based violence outside the family / sexual abuse is violence or sexual "
                  "abuse by someone outside the family. Suspected human trafficking (someone lured, taken or sold for "
                  "labour, marriage or sex) goes to the police at once. For example: “domestic violence”.")),
-    *worded(Step("forms", Kind.MULTI, N_("Which forms of violence? Choose all that apply, then press Done."),
+    *worded(Step("forms", Kind.MULTI, N_("Which forms of violence? Choose all that apply."),
                  label=N_("Forms of violence"), options=FORMS_OF_VIOLENCE,
                  help=N_("Physical: beating, injuring. Psychological (tinh thần): insulting, threatening, humiliating, "
                          "controlling. Sexual: any forced sexual act. Economic: taking or withholding money or property, "
                          "forced work. Choose all that apply, or “Not yet clear”. For example: “1 2”, then “done”.")),
-            sexual_abuse=(N_("Which forms of violence or abuse? Choose all that apply, then press Done."), ""),
-            trafficking=(N_("Which forms of violence did the victim suffer? Choose all that apply, then press Done."),
+            sexual_abuse=(N_("Which forms of violence or abuse? Choose all that apply."), ""),
+            trafficking=(N_("Which forms of violence did the victim suffer? Choose all that apply."),
                          "")),
     *worded(Step("people_count", Kind.INTEGER, N_("How many people were subjected to violence? (1–10)"),
                  label=N_("People subjected"), minimum=1, maximum=10,
@@ -225,26 +225,26 @@ ITEMS = (
          help=N_("Answer Yes if this person has already been fined (xử phạt vi phạm hành chính) for domestic violence "
                  "before this case; Unknown if you are not sure. For example: “unknown”.")),
     # The measures of the Law on domestic violence prevention; trafficking is the police's (Law 53/2024).
-    *worded(Step("measures", Kind.MULTI, N_("Measures already applied? Choose all that apply, then press Done."),
+    *worded(Step("measures", Kind.MULTI, N_("Measures already applied? Choose all that apply."),
                  label=N_("Measures applied"), options=MEASURES, when=_kind_is("domestic", GBV),
                  help=N_("What the commune or the police have already done about the person who committed it, under the "
                          "Law on domestic violence prevention. Choose all that apply; if nothing has been done yet, "
                          "choose “None yet”. For example: “1 3”, then “done”.")),
             sexual_abuse=(N_("Measures already applied to the person who committed the violence or abuse? Choose "
-                             "all that apply, then press Done."), "")),
+                             "all that apply."), "")),
     # NQ 28 indicator 3 counts the victims of trafficking who needed support and received it.
     Step("needs_support", Kind.CHOICE, N_("Does the victim need support (cần hỗ trợ)?"),
          label=N_("Victim needs support"), options=YES_NO_UNKNOWN, when=_kind_is(TRAFFICKING),
          help=N_("Answer Yes if the victim needs any help: medical care, counselling, legal aid, a safe place to stay, "
                  "essential needs or help to return home. For example: “yes”.")),
-    *worded(Step("support", Kind.MULTI, N_("Support the person subjected has received? Choose, then press Done."),
+    *worded(Step("support", Kind.MULTI, N_("Support the person subjected has received? Choose all that apply."),
                  label=N_("Support received"), options=SUPPORT,
                  help=N_("The help the person has already received since it happened: medical care, psychological "
                          "counselling, legal aid, a shelter or trusted address (địa chỉ tin cậy), essential needs. If none "
                          "yet, choose “No support yet”. For example: “1 2”, then “done”.")),
-            sexual_abuse=(N_("Support the person subjected to violence or abuse has received? Choose, then press "
-                             "Done."), ""),
-            trafficking=(N_("Support the victim has received? Choose, then press Done."), "")),
+            sexual_abuse=(N_("Support the person subjected to violence or abuse has received? Choose all "
+                             "that apply."), ""),
+            trafficking=(N_("Support the victim has received? Choose all that apply."), "")),
     *worded(Step("perpetrator_counselled", Kind.CHOICE,
                  N_("Has the person who committed the violence been counselled (đã được tư vấn, tham vấn)?"),
                  label=N_("Person who committed it counselled"), options=YES_NO_UNKNOWN,
@@ -253,7 +253,7 @@ ITEMS = (
                          "behaviour, by the commune, a mediation group or an organisation. For example: “no”.")),
             sexual_abuse=(N_("Has the person who committed the violence or abuse been counselled (đã được tư vấn, "
                              "tham vấn)?"), N_("Person who committed the violence or abuse counselled"))),
-    Step("told", Kind.MULTI, N_("Who has been told so far? Choose, then press Done."), label=N_("Already told"),
+    Step("told", Kind.MULTI, N_("Who has been told so far? Choose all that apply."), label=N_("Already told"),
          options=TOLD,
          help=N_("Everyone who already knows about this case, apart from you. If you have told nobody yet, choose "
                  "“Nobody yet”. For example: “2”, then “done”.")),

@@ -246,8 +246,12 @@ def _question_text(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> str
     if KINDS[pos.step.kind].photos:
         have = len(draft.state.meta.get("pending", {}).get("items", []))
         lines.append(ctx.t("Photos so far: {n}/{max}", n=have, max=pos.step.max_items))
-    if KINDS[pos.step.kind].toggles and not ctx.caps.toggles:
-        lines.append(ctx.t("Type the numbers to choose or unchoose (e.g. 1 3), then type xong or 0."))
+        if ctx.caps.photos:  # how to end it, in this chat's terms
+            lines.append(ctx.t("When you have sent them, press Done.") if ctx.caps.buttons
+                         else ctx.t("When you have sent them, type xong."))
+    if KINDS[pos.step.kind].toggles:
+        lines.append(ctx.t("Then press Done.") if ctx.caps.toggles
+                     else ctx.t("Type the numbers to choose or unchoose (e.g. 1 3), then type xong or 0."))
     return "\n".join(lines)
 
 
@@ -636,7 +640,8 @@ async def _on_photo(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> No
     if len(pending) >= pos.step.max_items:
         await _accept(ctx, form, draft, pos, list(pending), pressed=False)
     else:
-        ctx.say(ctx.t("Photo {n} received. Send another, or press Done.", n=len(pending)))
+        ctx.say(ctx.t("Photo {n} received. Send another, or press Done.", n=len(pending)) if ctx.caps.buttons
+                else ctx.t("Photo {n} received. Send another, or type xong.", n=len(pending)))
         await _ask(ctx, form, draft, pos)
 
 

@@ -105,7 +105,8 @@ def _read_phone(ctx: Ctx, step: Step, text: str) -> Value | Refusal:
 
 
 def _read_photo(ctx: Ctx, step: Step, text: str) -> Value | Refusal:
-    return Refusal(ctx.t("Please send a photo, or press Done."))
+    return Refusal(ctx.t("Please send a photo, or press Done.") if ctx.caps.buttons
+                   else ctx.t("Please send a photo, or type xong."))
 
 
 def _show_codes(ctx: Ctx, step: Step, value: Any) -> str:

@@ -102,7 +102,9 @@ def _not_your_village(text: str, env: FormEnv) -> tuple[str, dict] | None:
     names = [v.name for v in commune.villages]
     hit = parsing.parse_choices(text, names, multi=False) if not text.strip().isdigit() else None
     if hit is not None:
-        return N_("{village} is not one of your villages. Please choose one of the buttons."), {"village": names[hit[0]]}
+        return (N_("{village} is not one of your villages. Please choose one of the buttons.") if env.ctx.caps.buttons
+                else N_("{village} is not one of your villages. Please type the number of one of yours."),
+                {"village": names[hit[0]]})
     return None
 
 
@@ -163,7 +165,7 @@ ITEMS = (
     Step("format_other", Kind.TEXT, N_("Please describe the kind of session briefly."),
          label=N_("Format (other)"), when=equals("format", "other"), max_length=200, follow_up=True,
          help=N_("Say in a few words what kind of session it was. For example: “film screening”.")),
-    Step("topics", Kind.MULTI, N_("What topics were covered? Choose all that apply, then press Done."),
+    Step("topics", Kind.MULTI, N_("What topics were covered? Choose all that apply."),
          label=N_("Topics"), options=TOPICS,
          help=N_("Choose every subject the session talked about, not only the main one. "
                  "For example: “1 2”, then “done”.")),
@@ -228,7 +230,7 @@ ITEMS = (
          optional=True, max_length=1000,
          help=N_("Anything else the office should know about this session, such as a request or a problem. You can "
                  "skip this question. For example: “Please send more leaflets in Mông.”")),
-    Step("photos", Kind.PHOTO, N_("Send up to 3 photos of the session (Ảnh minh chứng), then press Done. Or skip."),
+    Step("photos", Kind.PHOTO, N_("Send up to 3 photos of the session (Ảnh minh chứng), one at a time. Or skip."),
          label=N_("Photos"), optional=True, max_items=3, section=N_("Photos"),
          help=N_("Photos of the session (the meeting, the banner, the people listening) show the office that it took "
                  "place. Send up to 3, one at a time, or skip if you have none. For example: send 2 photos, then type "

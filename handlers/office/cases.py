@@ -299,8 +299,8 @@ _COUNSELLED = next(st for st in case_form.ITEMS if isinstance(st, Step) and st.k
 _NEEDS = next(st for st in case_form.ITEMS if isinstance(st, Step) and st.key == "needs_support")
 CASE_SUPPORT = engine.register(Form(
     name="case_support", title=N_("Update support and counselling"), sensitive=True, submit=submit_support,
-    items=(Step("support", Kind.MULTI, N_("Support the person subjected has received so far? Choose, then press "
-                                          "Done."), label=_SUPPORT.label, options=case_form.SUPPORT),
+    items=(Step("support", Kind.MULTI, N_("Support the person subjected has received so far? Choose all that "
+                                          "apply."), label=_SUPPORT.label, options=case_form.SUPPORT),
            Step("perpetrator_counselled", Kind.CHOICE, _COUNSELLED.prompt, label=_COUNSELLED.label,
                 options=case_form.YES_NO_UNKNOWN)),
 ))
@@ -308,7 +308,7 @@ CASE_SUPPORT_TRAFFICKING = engine.register(Form(
     name="case_support_trafficking", title=N_("Update support and counselling"), sensitive=True,
     submit=submit_support,
     items=(Step("needs_support", Kind.CHOICE, _NEEDS.prompt, label=_NEEDS.label, options=case_form.YES_NO_UNKNOWN),
-           Step("support", Kind.MULTI, N_("Support the victim has received so far? Choose, then press Done."),
+           Step("support", Kind.MULTI, N_("Support the victim has received so far? Choose all that apply."),
                 label=_SUPPORT.label, options=case_form.SUPPORT)),
 ))
 CASE_HOUSEHOLD = engine.register(Form(
