@@ -70,7 +70,7 @@ async def handle_stranger(ctx: Ctx) -> None:
     explain_enrolment(ctx)
 
 
-async def _bot_is_full(ctx: Ctx) -> bool:
+async def bot_is_full(ctx: Ctx) -> bool:
     """A channel whose plan limits the people one bot serves (the free Zalo Bot: 50) and that is
     full refuses new enrolments, pointing elsewhere. The emergency numbers are never refused: the
     urgent path answers before enrolment, and the refusal repeats them."""
@@ -88,7 +88,7 @@ async def _bot_is_full(ctx: Ctx) -> bool:
 
 async def _try_code(ctx: Ctx, typed: str) -> None:
     key = ctx.event.conv_key
-    if await _bot_is_full(ctx):
+    if await bot_is_full(ctx):
         return  # the invite is not used: it still works on another channel
     if await invites.failures_in_last_hour(ctx.session, key, ctx.now) >= invites.MAX_FAILURES_PER_HOUR:
         ctx.say(ctx.t("Too many wrong codes. Please try again in an hour, or ask the office for a new code."))

@@ -58,6 +58,8 @@ enrolment.STRANGER_HOOKS.append(stranger_links)
 
 async def _redeem(ctx: Ctx, typed: str) -> None:
     key = ctx.event.conv_key
+    if await enrolment.bot_is_full(ctx):
+        return  # a full Zalo bot takes nobody new, linked or not; the code still works elsewhere
     if await invites.failures_in_last_hour(ctx.session, key, ctx.now) >= invites.MAX_FAILURES_PER_HOUR:
         ctx.say(ctx.t("Too many wrong codes. Please try again in an hour, or ask the office for a new code."))
         return

@@ -27,7 +27,7 @@ from handlers import admin_notices
 from storage import models, outbox
 from storage import operations as ops
 from storage.db import head_revision
-from storage.models import AdminNotice, OutboxMessage
+from storage.models import AdminNotice, Identity, OutboxMessage
 from tests.fakechannel import FakeChannel, User
 from tests.helpers import enrolled, vi
 
@@ -405,6 +405,16 @@ async def test_a_full_zalo_bot_refuses_new_enrolments_and_the_admins_see_it_comi
                              "official account. If someone is in danger, call 113 now.", n=1)
     async with app.sessions() as s:  # the second invite is still unused: it works on another channel
         assert len((await s.scalars(select(Invite).where(Invite.used_by.is_(None)))).all()) == 1
+    # Nor can someone enrolled elsewhere link this full bot with /lienket; their code stays usable.
+    elsewhere = await enrolled(app, "tg-linker")
+    [shown] = await elsewhere.say("/lienket")
+    link_code = shown.split("/lienket ", 1)[1].split()[0]
+    refused = await PlainUser(app, "z-linker").say(f"/lienket {link_code}")
+    assert refused[-1] == vi("This Zalo bot already serves the {n} people its plan allows, so it cannot enrol anyone "
+                             "else. Please ask the office for an invite to use on Telegram or on the commune's Zalo "
+                             "official account. If someone is in danger, call 113 now.", n=1)
+    async with app.sessions() as s:
+        assert await s.scalar(select(Identity).where(Identity.external_id == "z-linker")) is None
 
     async with app.sessions() as s, s.begin():  # forty people on one Zalo bot
         for n in range(40):
