@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from bot.channels.base import render_plain
 from core.events import Choice, Reply
+from core.i18n import translate
 from storage.chatlists import numbered
 from storage.models import Report, ReportTopic
 from tests.helpers import enrolled, enrolled_plain, file_case, vi
@@ -96,3 +97,13 @@ async def test_nothing_on_a_plain_channel_asks_to_press_a_button(app):
     text = "\n".join(seen).lower()
     assert vi("Photos so far: {n}/{max}", n=0, max=3).lower() in text  # the walk reached the photos
     assert "bấm" not in text, [m for m in seen if "bấm" in m.lower()]
+
+
+async def test_an_english_speaker_may_type_the_vietnamese_of_an_extra_answer(app):
+    head = await enrolled_plain(app, "en1")
+    await head.say("/ngonngu en")
+    for typed in ("bao cao", "1", "hom qua", "khong", "1", "1 xong", "40"):
+        await head.say(typed)
+    after = await head.say("khong dem theo gioi")  # "Không đếm theo giới", typed without tone marks
+    assert "not a number" not in "\n".join(after).lower()
+    assert translate("en", "Add more details (campaign, language, materials, youth, ethnic minority, note)?") in after[-1]

@@ -152,7 +152,7 @@ def typed(ctx: Ctx, step: Step, text: str, folded: str) -> Value | Refusal:
     """A typed answer to a step: one of its extra buttons by name, else as its kind reads it."""
     text = parsing.nfc(text)
     if step.extra:
-        hit = parsing.parse_choices(text, [ctx.t(o.label) for o in step.extra], multi=False)
+        hit = _match(ctx, step.extra, text, multi=False)  # as shown, or in Vietnamese whatever the language
         if hit is not None and not re.fullmatch(r"\s*\d+\s*", text):
             return Value(extra_value(ctx, step, step.extra[hit[0]].code))
     return KINDS[step.kind].read(ctx, step, text)
