@@ -21,6 +21,7 @@ from pathlib import Path
 from fpdf import FPDF
 
 from core.config import Commune, Config
+from core.fonts import FontMissing, dejavu
 
 BODY_PT = 11.0  # the smallest font size on the page: every set_font / set_font_size is checked against it
 HEADING_PT = 12.5
@@ -48,14 +49,11 @@ class GuideOverflow(GuideError):
 
 
 def font_files() -> tuple[Path, Path]:
-    """DejaVu Sans regular and bold, as shipped with matplotlib (pyplot is not imported)."""
-    import matplotlib
-
-    ttf = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-    regular, bold = ttf / "DejaVuSans.ttf", ttf / "DejaVuSans-Bold.ttf"
-    for path in (regular, bold):
-        if not path.is_file():
-            raise GuideError(f"font not found: {path} (it comes with matplotlib; is matplotlib installed?)")
+    """DejaVu Sans regular and bold, as shipped with matplotlib (core/fonts.py)."""
+    try:
+        regular, bold = dejavu("", "-Bold")
+    except FontMissing as exc:
+        raise GuideError(str(exc)) from None
     return regular, bold
 
 

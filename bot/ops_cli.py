@@ -1,4 +1,5 @@
-"""The operator's subcommands: status, backup, restore, copy-db (see README, Operations)."""
+"""The operator's subcommands: status, backup, restore, copy-db, zalo-template-test (see README,
+Operations and Zalo template messages)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 
 from core.config import Config
 
-COMMANDS = ("status", "backup", "restore", "copy-db")
+COMMANDS = ("status", "backup", "restore", "copy-db", "zalo-template-test")
 
 
 def add_parsers(sub) -> None:
@@ -22,6 +23,9 @@ def add_parsers(sub) -> None:
     cp = sub.add_parser("copy-db", help="copy this SQLite deployment into an empty PostgreSQL database")
     cp.add_argument("--to", required=True, help="postgresql+asyncpg://user:password@host/database")
     cp.add_argument("--from", dest="source", help="the SQLite url (default: this deployment's)")
+    zt = sub.add_parser("zalo-template-test", help="send one Zalo template message ([zalo_template]) with test "
+                                                   "fields (HS-TEST) and print Zalo's answer")
+    zt.add_argument("--to", required=True, help="the phone number to send it to, e.g. 0912345678")
 
 
 def main(config: Config, args) -> int:
@@ -33,7 +37,42 @@ def main(config: Config, args) -> int:
         return _backup_or_restore(config, args)
     if args.command == "copy-db":
         return asyncio.run(_copy(config, args))
+    if args.command == "zalo-template-test":
+        return asyncio.run(template_test_command(config, args.to))
     return 2
+
+
+async def template_test_command(config: Config, to: str, *, env=None, out=None, keyring=None,
+                                storage_url: str | None = None) -> int:
+    """The official account's token is the one the bot keeps in its database (or the environment's)."""
+    import os
+
+    from bot import zalo
+    from bot.app import App
+    from storage.crypto import KeyringError, keyring_for
+
+    env = os.environ if env is None else env
+    out = out or sys.stdout
+    if not config.zalo_template.enabled or not zalo.oa_credentials(config, env):
+        print("error: set [zalo_template] template_id and params in config.toml, and the official account's "
+              "variables (ZALO_OA_APP_ID, …) in the environment", file=out)
+        return 2
+    if keyring is None:
+        try:
+            keyring = keyring_for(storage_url or config.storage_url)
+        except KeyringError as exc:
+            print(f"error: {exc}", file=out)
+            return 2
+    app = App(config, keyring=keyring, storage_url=storage_url)
+    try:
+        await app.prepare()
+        zalo.add_channels(app, env)
+        return await zalo.template_test(app, to, out)
+    except zalo.ZaloSetupError as exc:
+        print(f"error: {exc}", file=out)
+        return 2
+    finally:
+        await app.engine.dispose()
 
 
 def _backup_or_restore(config: Config, args) -> int:

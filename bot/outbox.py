@@ -7,7 +7,6 @@ Only a message in flight when the process dies may be sent twice; nothing is los
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from datetime import datetime, timedelta
 
@@ -18,10 +17,12 @@ from bot.metrics import NO_METRICS
 from core.events import Delivery, Reply
 from handlers.admin_notices import undeliverable
 from handlers.context import Outgoing
+from handlers.reachability import TEMPLATE_CHANNEL, template_for_held
 from storage import chatlists
 from storage.crypto import Keyring
 from storage.models import OutboxMessage
-from storage.outbox import fall_back
+from storage.outbox import decode_payload, fall_back, queue_template
+from storage.people import OA_CHANNEL, held_for
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ class Outbox:
         sender = self._sender(identity.channel, identity.account) if identity is not None else None
         if sender is None or sender.capabilities.buttons:
             return
-        reply = Reply.from_dict(json.loads(self.keyring.decrypt(row.payload)))
+        reply, _ = decode_payload(self.keyring, row.payload)
         items = chatlists.numbered(reply)
         if items is not None:
             await chatlists.register(session, chatlists.chat_key(identity.channel, identity.account,
@@ -190,9 +191,11 @@ class Outbox:
 
     async def _deliver(self, row: OutboxMessage) -> None:
         sender = self._sender(row.channel, row.account)
-        reply = Reply.from_dict(json.loads(self.keyring.decrypt(row.payload)))
+        reply, fields = decode_payload(self.keyring, row.payload)
         try:
-            if row.kind == "delete":
+            if fields is not None and hasattr(sender, "send_fields"):
+                result = await sender.send_fields(row.chat_id, fields)  # a template message: its fields, only
+            elif row.kind == "delete":
                 result = await self._delete(row, sender, reply)
             elif row.kind == "edit":
                 target = await self._previous_platform_id(row) if sender.capabilities.edit else None
@@ -205,6 +208,21 @@ class Outbox:
             log.exception("delivery raised on %s", row.channel)
             result = Delivery(ok=False, error=type(exc).__name__)
         await self._record(row.id, result)
+
+    async def _template_beside(self, session, row: OutboxMessage, now) -> None:
+        """An urgent alert the official account held (its window closed): the template message the
+        domain decides on goes out beside it, at once (handlers/reachability.py)."""
+        if self.services is None or f"{TEMPLATE_CHANNEL}:{row.account}" not in self.channels:
+            return
+        if not await held_for(session, row.channel, row.account, row.chat_id):
+            return  # failed for another reason (blocked, unfollowed): the other channels carry it
+        plan = await template_for_held(session, self.services, row)
+        if plan is None:
+            return
+        queue_template(session, self.keyring, channel=TEMPLATE_CHANNEL, account=plan.account, chat_id=plan.chat_id,
+                       person_id=plan.person_id, fields=plan.fields, tag=plan.tag, now=now)
+        log.info("outbox message %s: held by the official account; a template message goes beside it", row.id)
+        self.wake()
 
     async def _record(self, row_id: int, result: Delivery) -> None:
         now = self.clock.now()
@@ -224,6 +242,8 @@ class Outbox:
             if result.permanent or row.attempts >= MAX_ATTEMPTS:
                 row.failed_at = now
                 log.warning("outbox message %s to %s failed for good: %s", row.id, row.channel, result.error)
+                if row.kind in URGENT_KINDS and row.channel == OA_CHANNEL:
+                    await self._template_beside(session, row, now)
                 if row.kind in FALLBACK_KINDS and row.person_id is not None:
                     went = await fall_back(session, self.keyring, row, now)
                     if went is None and self.services is not None:

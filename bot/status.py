@@ -1,4 +1,5 @@
-"""`python -m bot status`: is the bot working? One line per thing to check; the exit status is
+"""`python -m bot status`: is the bot working? One line per thing to check (the Zalo template
+message's start-up check among them); the exit status is
 0 when all is well, 1 when something needs attention, 2 when there is no database to look at.
 
 Read-only: it opens the database in a mode that cannot write and never migrates, so it can run
@@ -244,8 +245,24 @@ async def collect(config: Config, engine: AsyncEngine, *, now: datetime, disk_us
             report.add("unreachable", f"{gone} person(s) left the Zalo official account; {stranded} of them can "
                        "be reached on no channel now", attention=stranded > 0, info=not stranded)
 
+    async def template(session) -> None:
+        tpl = config.zalo_template
+        if not tpl.enabled:
+            report.add("zalo template", "not configured: an urgent alert to someone whose Zalo OA window is closed "
+                       "waits until they write (README, Zalo template messages)", info=True)
+            return
+        wrong = await ops.open_notices(session, "zalo_template:")
+        for notice in wrong:
+            report.add("zalo template", f"template {tpl.template_id} cannot be used as configured: "
+                       f"{(notice.params or {}).get('problem', '?')} (since {_when(notice.raised_at, tz)})",
+                       attention=True)
+        if not wrong:
+            report.add("zalo template", f"template {tpl.template_id}: no problem reported by the start-up check (it "
+                       "runs when the bot starts with the official account's credentials)")
+
     for name, body in (("channels", channels), ("outbox", outbox), ("alerts", alerts), ("digest", digests),
-                       ("zalo quota", quota), ("notices", notices), ("unreachable", unreachable), ("disk", disk)):
+                       ("zalo quota", quota), ("zalo template", template), ("notices", notices),
+                       ("unreachable", unreachable), ("disk", disk)):
         await section(name, body)
     return report
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from bot.channels.zalo_bot import ZaloBotChannel
 from bot.channels.zalo_oa import ZaloOAChannel
+from bot.channels.zalo_template import ZaloTemplateChannel
 from core.config import Config
 from core.events import Reply
 from core.i18n import N_, translate
@@ -139,7 +140,59 @@ def add_channels(app, env: Mapping[str, str]) -> list[str]:
         channel.tokens.on_problem = lambda _problem, ch=channel: alerts.raise_soon("token", ch)
         app.add_channel(channel)
         added.append(f"zalo_oa {'+'.join(creds.communes)} (webhook)")
+        if config.zalo_template.enabled:  # with the official account's token, after it (it starts first)
+            app.add_channel(ZaloTemplateChannel(config=config.zalo_template, oa=channel))
+            added.append(f"zalo_template {config.zalo_template.template_id} via the official account {creds.app_id}")
     return added
+
+
+async def template_test(app, to: str, out) -> int:
+    """`python -m bot zalo-template-test --to PHONE`: one template message with test fields
+    ("HS-TEST", "(thử)") through the first official account; prints Zalo's answer. 0 when Zalo
+    accepted it."""
+    import json
+
+    channel = next((c for c in app.channels if isinstance(c, ZaloTemplateChannel)), None)
+    if channel is None:
+        print("error: no template channel: set [zalo_template] template_id and params in config.toml and the "
+              "official account's variables (ZALO_OA_APP_ID, …) in the environment", file=out)
+        return 2
+    address = phone_for_template(to)
+    if address is None:
+        print(f"error: {to!r} is not a Vietnamese phone number (0912345678, +84912345678 or 84912345678)", file=out)
+        return 2
+    await channel.oa.start()  # its HTTP session and its token pair (seeded from the environment)
+    try:
+        await channel.start()  # the start-up check
+        if channel.problems is None:
+            print("note: Zalo's template info could not be read; sending anyway", file=out)
+        for problem in channel.problems or ():
+            print(f"problem: {problem}", file=out)
+        from bot.channels.zalo_template import TemplateError
+
+        try:
+            answer = await channel.send_test(address)
+        except TemplateError as exc:
+            print(f"error: the request did not get an answer from Zalo: {exc}", file=out)
+            return 1
+    finally:
+        await channel.stop()
+        await channel.oa.stop()
+    print(f"template {channel.config.template_id} to {address}: Zalo answered", file=out)
+    print(json.dumps(answer, ensure_ascii=False, indent=2), file=out)
+    return 0 if answer.get("error") == 0 else 1
+
+
+def phone_for_template(typed: str) -> str | None:
+    """0912 345 678, +84912345678, 84912345678 → 84912345678 (Zalo's form)."""
+    import re
+
+    digits = re.sub(r"[\s.\-()]", "", typed or "")
+    if digits.startswith("+"):
+        digits = digits[1:]
+    if digits.startswith("0"):
+        digits = "84" + digits[1:]
+    return digits if re.fullmatch(r"84[1-9]\d{7,9}", digits) else None
 
 
 class OperatorAlerts:

@@ -102,6 +102,63 @@ class ZaloOAConfig:
     refresh_before_minutes: int = 60  # the access token is renewed this long before it expires
 
 
+TEMPLATE_FIELDS = ("ref", "urgent_word", "village", "reporter_phone")  # what the bot fills in, and nothing else
+
+
+@dataclass(frozen=True)
+class ZaloTemplateConfig:
+    """A Zalo template message (ZNS, "ZBS Template Message" from 2026) for urgent alerts to people
+    whose official-account window is closed. Off while `template_id` is empty; it needs the OA's
+    credentials too (the same access token)."""
+
+    template_id: str = ""
+    params: tuple[tuple[str, str], ...] = ()  # (our field, the template's parameter name)
+    api_url: str = "https://business.openapi.zalo.me"  # /message/template and /template/info/v2
+    uid_url: str = "https://openapi.zalo.me/v3.0/oa/message/template"  # by Zalo user id
+    by_user_id: bool = True  # a person without a phone number gets it by their OA user id
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.template_id)
+
+    def param(self, field: str) -> str | None:
+        return dict(self.params).get(field)
+
+
+def _zalo_template(raw: dict) -> ZaloTemplateConfig:
+    t = _section(raw, "zalo_template")
+    where = "zalo_template"
+    template_id = t.get("template_id", "")
+    if isinstance(template_id, int) and not isinstance(template_id, bool):
+        template_id = str(template_id)
+    if not isinstance(template_id, str) or (template_id.strip() and not template_id.strip().isdigit()):
+        raise ConfigError(f"{where}.template_id: expected the template's number as Zalo shows it, e.g. \"412345\"; "
+                          f"got {template_id!r}")
+    params_raw = t.get("params", {})
+    if not isinstance(params_raw, dict):
+        raise ConfigError(f"{where}.params: expected a table of our field = the template's parameter name")
+    params = []
+    for key, value in params_raw.items():
+        if key not in TEMPLATE_FIELDS:
+            raise ConfigError(f"{where}.params.{key}: not a field the bot fills in; those are {', '.join(TEMPLATE_FIELDS)}")
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_]{1,50}", value):
+            raise ConfigError(f"{where}.params.{key}: expected the template's parameter name (letters, digits, _), "
+                              f"got {value!r}")
+        params.append((key, value))
+    names = [v for _, v in params]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}.params: two fields name the same template parameter")
+    config = ZaloTemplateConfig(
+        template_id=template_id.strip(), params=tuple(params),
+        api_url=_get(t, "api_url", str, ZaloTemplateConfig.api_url, where).rstrip("/"),
+        uid_url=_get(t, "uid_url", str, ZaloTemplateConfig.uid_url, where),
+        by_user_id=_get(t, "by_user_id", bool, True, where),
+    )
+    if config.enabled and config.param("ref") is None:
+        raise ConfigError(f"{where}.params.ref: the template must carry the case reference; name its parameter")
+    return config
+
+
 def _zalo_env(raw: dict, where: str) -> ZaloEnv:
     """`zalo_bot_token_env = "ZALO_BOT_TOKEN_XD"` and the like: this commune's own variables."""
     names = {}
@@ -296,6 +353,7 @@ class Config:
     reminders: WeeklyAt = WeeklyAt(4, 16, 0)
     zalo_bot: ZaloBotConfig = ZaloBotConfig()
     zalo_oa: ZaloOAConfig = ZaloOAConfig()
+    zalo_template: ZaloTemplateConfig = ZaloTemplateConfig()
     targets: TargetsConfig = TargetsConfig()
     reporting_start: tuple[int, int] = (1, 1)  # (day, month) of the province's reporting year
 
@@ -442,6 +500,7 @@ def parse_config(raw: dict, path: Path | None = None, env: dict | None = None) -
         reminders=reminders,
         zalo_bot=zalo_bot,
         zalo_oa=zalo_oa,
+        zalo_template=_zalo_template(raw),
         targets=_targets(raw),
         reporting_start=_reporting_start(raw),
     )

@@ -105,6 +105,12 @@ class Reply:
     # Chat hygiene: delete the bot's messages in this chat since `since` (ISO time) and the
     # person's messages listed in `ids`, where the channel can delete. Nothing is shown.
     delete: dict | None = None
+    # The reply's file or photo as a signed link (handlers/office/links.py), for channels where it may
+    # not get into the chat: `url` for a platform that fetches media itself (Zalo Bot's sendPhoto),
+    # `instead` the words with that link a channel sends in its place when it cannot go (an upload
+    # refused). Without them, a file or photo that cannot go is the reply's failure.
+    url: str = ""
+    instead: str = ""
 
     def listed(self) -> list[Choice]:
         """What a chat without buttons numbers: the options, then, outside a form's question (the

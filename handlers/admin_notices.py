@@ -1,5 +1,6 @@
 """Telling the admins when the bot needs them: a channel down, messages stuck in the outbox, a
-failed digest, the Zalo quota nearly used up, the official account's token, a full disk.
+failed digest, the Zalo quota nearly used up, the official account's token, the Zalo template
+message, a full disk.
 
 A scheduled job looks at the state of things, raises or resolves one notice per problem
 (storage.operations.raise_notice / resolve_notice, which other features call too), and sends each
@@ -38,6 +39,7 @@ TITLES = {
     "zalo_quota": N_("the Zalo message quota"),
     "zalo_users": N_("the people a Zalo bot may serve"),
     "zalo_oa_token": N_("the Zalo official account's token"),
+    "zalo_template": N_("the Zalo template message for urgent alerts"),
     "disk_low": N_("disk space for the data"),
 }
 
@@ -77,6 +79,11 @@ def describe(lang: str, notice: AdminNotice, tz: ZoneInfo) -> str:
     if family == "zalo_oa_token":
         return t("The access token of the Zalo official account could not be renewed. Re-authorise the official "
                  "account (see README).")
+    if family == "zalo_template":
+        # Raised by the start-up check (bot/channels/zalo_template.py); the problem is the check's own words.
+        return t("The Zalo template message for urgent alerts cannot be used as configured: {problem}. Until it "
+                 "is fixed, an urgent alert to someone whose Zalo window is closed waits until they write.",
+                 problem=p.get("problem", "?"))
     if family == "disk_low":
         return t("The disk holding the bot's data has only {percent}% free.", percent=p.get("percent", 0))
     return t("Problem: {key}", key=notice.key)

@@ -15,11 +15,12 @@ from core import vocabulary as form
 from core.events import Choice, Reply
 from core.i18n import N_, day, translate
 from handlers.context import Ctx, Outgoing, Services, job_step
+from handlers.reachability import reporter_villages  # also registers its jobs (handlers/features.py imports this)
 from handlers.registry import job
 from storage import cases as store
 from storage.db import claim_rows
 from storage.models import Alert, Case, Person
-from storage.people import load_profile, phone_of
+from storage.people import phone_of
 
 
 def emergency_numbers(ctx: Ctx, case: Case) -> str:
@@ -69,10 +70,7 @@ def ack_button(lang: str, case: Case) -> Choice:
 
 
 async def urgent_text(session: AsyncSession, services: Services, lang: str, case: Case) -> str:
-    commune = services.config.commune(case.commune_id)
-    reporter = await load_profile(session, case.reporter_id)
-    mine = set(reporter.villages) if reporter else set()
-    villages = [v.name for v in commune.villages if v.id in mine] or [commune.name]
+    villages = await reporter_villages(session, services.config, case)  # the template message names the same
     return "\n".join([
         translate(lang, "🔴 URGENT — case {ref}", ref=case.ref),
         await _reporter_line(session, services, lang, case),

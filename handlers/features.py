@@ -5,6 +5,7 @@ from handlers import (  # noqa: F401
     commands,
     linking,  # noqa: F401 - /lienket: one person on several messengers
     office,  # noqa: F401 - the digest, reminders and the office's commands
+    reachability,  # noqa: F401 - urgent alerts through a closed Zalo window: template messages, nudges, the daily list
     safety,
 )
 from handlers.alerts import send_due_details  # noqa: F401

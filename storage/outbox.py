@@ -17,6 +17,8 @@ from storage.people import delivery_order
 
 log = logging.getLogger(__name__)
 
+TEMPLATE_KEY = "template"  # beside the reply in a row's payload: the fields of a template message
+
 
 def queue_to_chat(
     session: AsyncSession, keyring: Keyring, *, channel: str, account: str, chat_id: str,
@@ -30,6 +32,29 @@ def queue_to_chat(
             created_at=now, due_at=now, attempts=0,
         )
     )
+
+
+def decode_payload(keyring: Keyring, payload: bytes) -> tuple[Reply, dict | None]:
+    """A row's reply, and the fields of a template message if it is one. Rows written before
+    template messages existed hold the reply alone, and read as before."""
+    data = json.loads(keyring.decrypt(payload))
+    fields = data.pop(TEMPLATE_KEY, None)
+    return Reply.from_dict(data), fields if isinstance(fields, dict) else None
+
+
+def queue_template(
+    session: AsyncSession, keyring: Keyring, *, channel: str, account: str, chat_id: str, person_id: int | None,
+    fields: dict[str, str], tag: str, now: datetime, kind: str = "alert",
+) -> None:
+    """A template message: only `fields` go out (the channel maps them onto the template's
+    parameters); the reply beside them is a one-line summary for logs and demo printers."""
+    summary = Reply(text=f"[{channel}] " + " · ".join(str(v) for v in fields.values()), tag=tag)
+    data = {**summary.to_dict(), TEMPLATE_KEY: dict(fields)}
+    session.add(OutboxMessage(
+        person_id=person_id, channel=channel, account=account, chat_id=chat_id, kind=kind, tag=tag,
+        payload=keyring.encrypt(json.dumps(data, ensure_ascii=False).encode()), created_at=now, due_at=now,
+        attempts=0,
+    ))
 
 
 async def fall_back(session: AsyncSession, keyring: Keyring, row: OutboxMessage, now: datetime) -> Identity | None:

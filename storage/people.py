@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import Keyring
-from storage.models import Commune, Identity, Person, PersonRole, PersonVillage, Village
+from storage.models import Commune, HeldMessage, Identity, Person, PersonRole, PersonVillage, Village
+
+OA_CHANNEL = "zalo_oa"
+OA_WINDOW = timedelta(days=7)  # Zalo's consultation window, from the person's last message; -230 wins over it
 
 ROLES = ("reporter", "office", "police", "leader", "admin", "province")
 ORGS = (
@@ -199,3 +202,31 @@ async def users_per_account(session: AsyncSession, channel: str) -> dict[str, in
         select(Identity.account, func.count(distinct(Identity.external_id)))
         .where(Identity.channel == channel).group_by(Identity.account))
     return {account: int(n) for account, n in rows}
+
+
+async def held_for(session: AsyncSession, channel: str, account: str, chat_id: str) -> bool:
+    """Whether a message waits for this chat to open again (Zalo OA: a closed window)."""
+    return bool(await session.scalar(
+        select(HeldMessage.id).where(HeldMessage.channel == channel, HeldMessage.account == account,
+                                     HeldMessage.chat_id == chat_id, HeldMessage.released_at.is_(None)).limit(1)
+    ))
+
+
+async def oa_window_closed(session: AsyncSession, identity: Identity, now: datetime) -> bool:
+    """An official-account identity whose window is known closed: the person last wrote more than
+    7 days ago, or something is held for them (Zalo answered -230)."""
+    if identity.channel != OA_CHANNEL:
+        return False
+    if identity.last_seen_at is not None and now - identity.last_seen_at > OA_WINDOW:
+        return True
+    return await held_for(session, identity.channel, identity.account, identity.chat_id)
+
+
+def template_address(phone: str | None, oa_user_id: str | None, *, by_user_id: bool) -> str | None:
+    """Where a template message goes: "84…" for a Vietnamese phone number (Zalo's form, no "+"),
+    else "uid:<Zalo user id>" where templates by user id are allowed; None when neither."""
+    if phone and phone.startswith("+84") and phone[1:].isdigit() and len(phone) in (12, 13):
+        return phone[1:]
+    if by_user_id and oa_user_id:
+        return "uid:" + oa_user_id
+    return None

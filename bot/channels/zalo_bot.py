@@ -8,6 +8,11 @@ Zalo's "internal server error", retried three times within a minute and then giv
 TransientRetries); there are no buttons, so choices go out as a numbered list and come back as
 typed text. Group chats are ignored: the bot works in private chats only. The token sits in the
 URL path: no log line or exception of this module carries it.
+
+Photos go out with sendPhoto {chat_id, photo: a URL Zalo fetches itself}: only with [http]
+public_url set (then the capabilities say the chat takes JPG and PNG, and a photo reply carries
+its signed link as `url`); when sendPhoto fails, the reply's `instead` (the link in words) goes as
+text. Without public_url, no photo goes out (handlers then send links in the text).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import hashlib
 import hmac
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import aiohttp
@@ -41,6 +47,7 @@ PERMANENT = (400, 401, 404)  # a bad request, a bad token, a person who left: re
 # given up as a permanent failure is (the outbox's due_at does the waiting, never a sleep here).
 TRANSIENT = 403
 TRANSIENT_RETRIES = (5.0, 15.0, 30.0)
+PHOTO_TYPES = ("image/jpeg", "image/png")  # what sendPhoto shows, by a URL Zalo fetches
 
 
 class TransientRetries:
@@ -117,6 +124,8 @@ class ZaloBotChannel(Channel):
         self.communes = communes
         self.webhook_secret = webhook_secret
         self.public_url = public_url
+        if public_url:  # sendPhoto takes a URL that Zalo fetches: only a public one will do
+            self.capabilities = replace(self.capabilities, files=True, file_types=PHOTO_TYPES)
         self.account = account_of(token)
         self._token = token
         self._http: aiohttp.ClientSession | None = None
@@ -305,28 +314,48 @@ class ZaloBotChannel(Channel):
     # ---- sending ------------------------------------------------------------------------------
 
     async def send(self, chat_id: str, reply: Reply, done: int = 0) -> Delivery:
-        """Send the reply's parts, skipping the `done` first ones a previous attempt delivered."""
+        """Send the reply's parts, skipping the `done` first ones a previous attempt delivered: its
+        text, then its photo (by its URL) where it has one."""
         ids: list[str] = []
         text = render_plain(reply)
-        for part in (split_text(text, MAX_TEXT, utf16_len) if text.strip() else [])[done:]:
+        parts: list[str | None] = list(split_text(text, MAX_TEXT, utf16_len) if text.strip() else [])
+        if reply.photo and (self._fetchable(reply.url) or reply.instead):
+            parts.append(None)  # the photo
+        for part in parts[done:]:
             await self.limiter.acquire()
+            key = part if part is not None else f"photo:{reply.url or reply.instead}"
             try:
-                result = await self.call("sendMessage", chat_id=chat_id, text=part)
+                result = await (self.call("sendMessage", chat_id=chat_id, text=part) if part is not None
+                                else self._photo(chat_id, reply))
             except ConnectionError as exc:
-                self.transient.done(chat_id, part)
+                self.transient.done(chat_id, key)
                 return Delivery(ok=False, error=str(exc)[:200], platform_ids=ids)
             except ZaloBotError as exc:
                 if exc.code == TRANSIENT:
-                    return self._transient(chat_id, part, exc, ids)
-                self.transient.done(chat_id, part)
+                    return self._transient(chat_id, key, exc, ids)
+                self.transient.done(chat_id, key)
                 if exc.code == QUOTA:
                     self._quota_exceeded()
                     # Not retried: the quota renews monthly. Pushes go to the person's other channels.
                     return Delivery(ok=False, permanent=True, error=f"quota exceeded: {exc}"[:200], platform_ids=ids)
                 return Delivery(ok=False, permanent=exc.code in PERMANENT, error=str(exc)[:200], platform_ids=ids)
-            self.transient.done(chat_id, part)
+            self.transient.done(chat_id, key)
             ids.append(str((result or {}).get("message_id", "")))
         return Delivery(ok=True, platform_ids=ids)
+
+    def _fetchable(self, url: str) -> bool:
+        return bool(self.public_url) and url.startswith(("https://", "http://"))
+
+    async def _photo(self, chat_id: str, reply: Reply):
+        """sendPhoto with the photo's URL; its link in words instead when that fails (the quota aside)."""
+        if self._fetchable(reply.url):
+            try:
+                return await self.call("sendPhoto", chat_id=chat_id, photo=reply.url)
+            except (ZaloBotError, ConnectionError) as exc:
+                if not reply.instead or isinstance(exc, ZaloBotError) and exc.code == QUOTA:
+                    raise
+                log.warning("zalo_bot %s: sendPhoto failed (%s); the photo's link is sent instead", self.account, exc)
+        return await self.call("sendMessage", chat_id=chat_id, text=reply.instead[:MAX_TEXT])
 
     def _transient(self, chat_id: str, part: str, exc: ZaloBotError, ids: list[str]) -> Delivery:
         delay = self.transient.failed(chat_id, part)

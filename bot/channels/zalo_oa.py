@@ -19,6 +19,18 @@
 - The 7-day window: a message that cannot go out (error -230, or the person last wrote more than
   7 days ago) is held and queued again when the person writes on the OA; the outbox meanwhile
   tries their other channels for pushes.
+- Files and photos: uploaded, then sent as an attachment message to /v3.0/oa/message/cs. A file
+  (PDF, DOC or DOCX up to 5 MB; never an .xlsx) goes to /v2.0/oa/upload/file, multipart field
+  `file`, which answers `data.token` (one integration reads `data.attachment_id`: either is taken),
+  and is sent as {"attachment": {"type": "file", "payload": {"token": ...}}}. A photo (JPG or PNG up
+  to 1 MB, kept about 7 days; a larger one is re-encoded or scaled down first) goes to
+  /v2.0/oa/upload/image, which answers `data.attachment_id`, and is sent as the media template
+  {"attachment": {"type": "template", "payload": {"template_type": "media", "elements":
+  [{"media_type": "image", "attachment_id": ...}]}}} (the shapes of Zalo's own Java SDK,
+  zaloplatform/zalo-java-sdk, src/test/java/v3/SendFileCSMessage.java, SendImageCSMessage.java and
+  UploadFile.java, and of PLATFORMS.md). When the upload or the attachment message fails, for any
+  reason but the closed window, the reply's `instead` (its signed link, in words) goes as text in
+  its place; a reply without one fails as a text would.
 """
 
 from __future__ import annotations
@@ -26,9 +38,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import io
 import json
 import logging
 import re
+import zipfile
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -54,6 +68,13 @@ MAX_TEXT = 2000
 MAX_BUTTONS = 5
 MAX_TITLE = 100
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
+PDF, DOC = "application/pdf", "application/msword"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+JPEG, PNG = "image/jpeg", "image/png"
+UPLOAD_FILES = (PDF, DOC, DOCX)  # /v2.0/oa/upload/file; an .xlsx cannot be uploaded
+UPLOAD_IMAGES = (JPEG, PNG)  # /v2.0/oa/upload/image
+MAX_UPLOAD_FILE = 5 * 1024 * 1024
+MAX_UPLOAD_IMAGE = 1024 * 1024
 WINDOW = timedelta(days=7)
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 EXPIRED_TOKEN = -216
@@ -177,8 +198,9 @@ class OATokens:
 
 class ZaloOAChannel(Channel):
     name = "zalo_oa"
-    # Up to 5 buttons; several-choice toggles go out as a numbered list (see render below).
-    capabilities = Capabilities(buttons=MAX_BUTTONS, photos=True)
+    # Up to 5 buttons; several-choice toggles go out as a numbered list (see render below). Files:
+    # what the upload API takes (PDF, DOC, DOCX; JPG and PNG as images), never a workbook.
+    capabilities = Capabilities(buttons=MAX_BUTTONS, photos=True, files=True, file_types=UPLOAD_FILES + UPLOAD_IMAGES)
     per_account = True
 
     def __init__(self, *, app_id: str, app_secret: str, secret_key: str, config: ZaloOAConfig, inbox,
@@ -321,24 +343,71 @@ class ZaloOAChannel(Channel):
     # ---- sending ------------------------------------------------------------------------------
 
     async def send(self, chat_id: str, reply: Reply, done: int = 0) -> Delivery:
-        """Send the reply's messages, skipping the `done` first ones a previous attempt delivered."""
+        """Send the reply's messages, skipping the `done` first ones a previous attempt delivered:
+        its text (with buttons), then its file and its photo, one message each."""
         if await self._window_closed(chat_id):
             return await self._hold(chat_id, reply)
         ids: list[str] = []
-        for message in render(reply)[done:]:
+        for step in steps(reply)[done:]:
             await self.limiter.acquire()
+            # what the 403s in a row are counted against: the message, or the file or photo sent
+            key = step if isinstance(step, dict) else {step: reply.file[0] if step == "file" else len(reply.photo)}
             try:
-                ids.append(await self._send_one(chat_id, message))
+                ids.append(await self._send_one(chat_id, step) if isinstance(step, dict)
+                           else await self._attachment(chat_id, reply, step))
             except WindowClosed:
-                self.transient.done(chat_id, message)
+                self.transient.done(chat_id, key)
                 return await self._hold(chat_id, reply)
             except OAError as exc:
                 if exc.code == TRANSIENT:
-                    return self._transient(chat_id, message, exc, ids)
-                self.transient.done(chat_id, message)
+                    return self._transient(chat_id, key, exc, ids)
+                self.transient.done(chat_id, key)
                 return Delivery(ok=False, permanent=exc.permanent, error=f"zalo_oa {exc}"[:200], platform_ids=ids)
-            self.transient.done(chat_id, message)
+            self.transient.done(chat_id, key)
         return Delivery(ok=True, platform_ids=ids)
+
+    async def _attachment(self, chat_id: str, reply: Reply, kind: str) -> str:
+        """The reply's file or photo, uploaded and sent; its link in words where that fails."""
+        try:
+            if kind == "file":
+                name, data = reply.file
+                mime = file_type(name, data)
+                if mime not in UPLOAD_FILES or len(data) > MAX_UPLOAD_FILE:
+                    raise OAError(-1, f"{name.rsplit('.', 1)[-1]} of {len(data)} bytes cannot be uploaded to an "
+                                      "official account (PDF, DOC or DOCX up to 5 MB)", permanent=True)
+                token = await self._upload("file", name, mime, data)
+                message = {"attachment": {"type": "file", "payload": {"token": token}}}
+            else:
+                data, mime = fit_image(reply.photo)
+                token = await self._upload("image", "image.png" if mime == PNG else "image.jpg", mime, data)
+                message = {"attachment": {"type": "template", "payload": {
+                    "template_type": "media", "elements": [{"media_type": "image", "attachment_id": token}]}}}
+            return await self._send_one(chat_id, message)
+        except OAError as exc:
+            if not reply.instead:
+                raise
+            log.warning("zalo_oa %s: a %s could not go into the chat (%s); its link is sent instead", self.account,
+                        kind, exc)
+            return await self._send_one(chat_id, {"text": reply.instead[:MAX_TEXT]})
+
+    async def _upload(self, kind: str, name: str, mime: str, data: bytes) -> str:
+        """POST the bytes to /v2.0/oa/upload/{file,image}: the token or attachment id it answers."""
+        def form() -> dict:
+            body = aiohttp.FormData()
+            body.add_field("file", data, filename=name, content_type=mime)
+            return {"data": body}
+
+        status, answer = await self._post(f"/v2.0/oa/upload/{kind}", form)
+        error = answer.get("error")
+        if status != 200 or error != 0:
+            code = error if isinstance(error, int) and error else status
+            raise OAError(code, f"{kind} upload refused: {answer.get('message') or f'HTTP {status}'}"[:120],
+                          permanent=code not in RETRYABLE and code != TRANSIENT)
+        got = answer.get("data") or {}
+        ref = got.get("token") or got.get("attachment_id")  # a file answers token (or attachment_id), an image the id
+        if not ref:
+            raise OAError(-1, f"{kind} upload answered no token")
+        return str(ref)
 
     def _transient(self, chat_id: str, message: dict, exc: OAError, ids: list[str]) -> Delivery:
         """403, Zalo's internal server error: tried again after 5, 15 and 30 s, then given up."""
@@ -370,33 +439,39 @@ class ZaloOAChannel(Channel):
         return Delivery(ok=False, permanent=True,
                         error="zalo_oa: outside the 7-day window (-230); kept until the person writes again")
 
-    async def _send_one(self, chat_id: str, message: dict) -> str:
+    async def _post(self, path: str, request) -> tuple[int, dict]:
+        """POST to the OA API with the access token, refreshed once and tried again once when it is
+        refused as expired; `request()` gives the body each time (a multipart form is read once)."""
         token = await self.tokens.current()
-        body = {"recipient": {"user_id": chat_id}, "message": message}
         for attempt in (1, 2):
             try:
-                async with self.http.post(f"{self.config.api_url}/v3.0/oa/message/cs", json=body,
-                                          headers={"access_token": token}) as resp:
+                async with self.http.post(f"{self.config.api_url}{path}", headers={"access_token": token},
+                                          **request()) as resp:
                     status, data = resp.status, await _json(resp)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise OAError(0, type(exc).__name__) from None
-            error = data.get("error")
-            if status == 401 or error == EXPIRED_TOKEN:
+            if status == 401 or data.get("error") == EXPIRED_TOKEN:
                 if attempt == 1:
                     token = await self.tokens.refresh(token)  # refresh once, retry once
                     continue
                 raise OAError(EXPIRED_TOKEN, "access token refused after a refresh")
-            if status == TRANSIENT or error == TRANSIENT:
-                raise OAError(TRANSIENT, str(data.get("message") or "internal server error")[:120])
-            if status != 200:
-                raise OAError(status, f"HTTP {status}", permanent=400 <= status < 500 and status != 429)
-            if error == 0:
-                return str((data.get("data") or {}).get("message_id", ""))
-            if error == WINDOW_CLOSED:
-                raise WindowClosed()
-            code = int(error) if isinstance(error, int) else -1
-            raise OAError(code, str(data.get("message") or "")[:120], permanent=code not in RETRYABLE)
+            return status, data
         raise AssertionError("unreachable")
+
+    async def _send_one(self, chat_id: str, message: dict) -> str:
+        body = {"recipient": {"user_id": chat_id}, "message": message}
+        status, data = await self._post("/v3.0/oa/message/cs", lambda: {"json": body})
+        error = data.get("error")
+        if status == TRANSIENT or error == TRANSIENT:
+            raise OAError(TRANSIENT, str(data.get("message") or "internal server error")[:120])
+        if status != 200:
+            raise OAError(status, f"HTTP {status}", permanent=400 <= status < 500 and status != 429)
+        if error == 0:
+            return str((data.get("data") or {}).get("message_id", ""))
+        if error == WINDOW_CLOSED:
+            raise WindowClosed()
+        code = int(error) if isinstance(error, int) else -1
+        raise OAError(code, str(data.get("message") or "")[:120], permanent=code not in RETRYABLE)
 
 
 def _person_of(data: dict) -> str:
@@ -431,6 +506,71 @@ def render(reply: Reply) -> list[dict]:
     if buttons:
         messages[-1]["attachment"] = {"type": "template", "payload": {"buttons": [_button(c) for c in buttons]}}
     return messages
+
+
+def steps(reply: Reply) -> list[dict | str]:
+    """What the reply sends, one message each: its text messages (render), then "file" and "photo"
+    (uploaded, or their links in words). A reply of a file or a photo alone has no text message."""
+    attachments = [kind for kind, there in (("file", reply.file), ("photo", reply.photo)) if there]
+    if attachments and not reply.text.strip() and not reply.choices:
+        return attachments
+    return [*render(reply), *attachments]
+
+
+def file_type(name: str, data: bytes) -> str | None:
+    """The upload type of a file, by its bytes (and, for the Office formats, its name): PDF, DOC,
+    DOCX; None for anything else (an .xlsx is a zip too, but holds no word/document.xml)."""
+    lower = name.lower()
+    if data.startswith(b"%PDF-"):
+        return PDF
+    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1") and lower.endswith(".doc"):
+        return DOC
+    if data.startswith(b"PK\x03\x04") and lower.endswith(".docx"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                return DOCX if "word/document.xml" in z.namelist() else None
+        except zipfile.BadZipFile:
+            return None
+    return None
+
+
+def image_type(data: bytes) -> str | None:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if data.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    return None
+
+
+def fit_image(data: bytes, limit: int = MAX_UPLOAD_IMAGE) -> tuple[bytes, str]:
+    """A JPG or PNG of at most `limit` bytes: the photo as it is when it fits; else PNG with a
+    palette (a chart's few colours lose nothing), else JPEG, smaller each time, down to 640 px;
+    OAError when even that does not fit or the bytes are no image."""
+    kind = image_type(data)
+    if kind is not None and len(data) <= limit:
+        return data, kind
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise OAError(-1, f"the photo is not an image the official account takes ({type(exc).__name__})",
+                      permanent=True) from None
+    rgb = image.convert("RGB")
+    out = io.BytesIO()
+    rgb.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(out, format="PNG")
+    if out.tell() <= limit:
+        return out.getvalue(), PNG
+    scale = 1.0
+    while max(rgb.size) * scale >= 640:
+        size = (max(1, int(rgb.width * scale)), max(1, int(rgb.height * scale)))
+        out = io.BytesIO()
+        rgb.resize(size, Image.Resampling.LANCZOS).save(out, format="JPEG", quality=85)
+        if out.tell() <= limit:
+            return out.getvalue(), JPEG
+        scale *= 0.75
+    raise OAError(-1, f"the photo does not fit the official account's {limit // 1024} KB", permanent=True)
 
 
 def _button(choice: Choice) -> dict:

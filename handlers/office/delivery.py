@@ -16,7 +16,7 @@ from core.config import WeeklyAt
 from core.events import PLAIN, Reply
 from core.i18n import translate
 from handlers.context import Outgoing, job_step
-from handlers.office import files, links, render
+from handlers.office import files, form_pdf, links, render
 from handlers.registry import job
 from storage import stats
 from storage.db import upsert_insert
@@ -26,6 +26,7 @@ from storage.people import delivery_order
 DIGEST_ROLES = ("office", "leader")
 MAX_MISSED = 52
 FIRST_GRACE = timedelta(hours=24)
+PNG = "image/png"
 
 
 def digest_moment(period: stats.Period, at: WeeklyAt, tz) -> datetime:
@@ -77,15 +78,22 @@ async def preferred_channel(session, person: Person) -> str | None:
 
 
 class Attachments:
-    """The workbook and chart of one digest, made once per language and reader (inside the commune,
-    or outside it, where case counts of 1 or 2 read "<3") and stored once for links."""
+    """The workbook, chart and report form of one digest, made once per language and reader (inside
+    the commune, or outside it, where case counts of 1 or 2 read "<3") and stored once for links.
+
+    Per channel, by what it takes (its capabilities, never its name): the workbook and the chart
+    into the chat (Telegram); else the workbook as a signed link, and the report form as a PDF and
+    the chart as an image where the channel takes those (a Zalo Official Account uploads PDF, JPG
+    and PNG, never XLSX; the Zalo Bot sends an image by its public URL), each carrying its own link
+    in words (`Reply.instead`) for the adapter to send when the upload fails; else links only."""
 
     def __init__(self, session, services, commune, figures: stats.Figures, *, now: datetime) -> None:
         self.session, self.services, self.commune, self.figures, self.now = session, services, commune, figures, now
         self._rows: list | None = None
         self._others: dict = {}
         self._made: dict[tuple[str, bool], tuple[bytes, bytes]] = {}
-        self._links: dict[tuple[str, bool], str] = {}
+        self._forms: dict[tuple[str, bool], bytes] = {}
+        self._links: dict[tuple[str, bool, str], str] = {}
 
     @property
     def name(self) -> str:
@@ -104,19 +112,54 @@ class Attachments:
                 files.chart(lang, self.figures, self.commune.name))
         return self._made[(lang, small)]
 
+    def form(self, lang: str, small: bool = False) -> bytes:
+        """The workbook's form sheet as a PDF (handlers/office/form_pdf.py)."""
+        if (lang, small) not in self._forms:
+            self._forms[(lang, small)] = form_pdf.report_form_pdf(lang, self.figures, self.commune, now=self.now,
+                                                                  small=small)
+        return self._forms[(lang, small)]
+
+    async def link(self, lang: str, small: bool, kind: str) -> str:
+        """The signed link to one of the files ("xlsx", "png", "pdf"), stored once."""
+        if (lang, small, kind) not in self._links:
+            if kind == "pdf":
+                data, mime = self.form(lang, small), form_pdf.PDF
+            else:
+                xlsx, png = await self.made(lang, small)
+                data, mime = (xlsx, files.XLSX) if kind == "xlsx" else (png, PNG)
+            self._links[(lang, small, kind)] = await links.link(
+                self.session, self.services, commune_id=self.commune.id, name=f"{self.name}.{kind}", mime=mime,
+                data=data, now=self.now)
+        return self._links[(lang, small, kind)]
+
     async def replies(self, lang: str, channel: str, text: str, small: bool = False) -> list[Reply]:
         xlsx, png = await self.made(lang, small)
-        if self.services.capabilities.get(channel, PLAIN).takes(files.XLSX):  # else a signed link
+        caps = self.services.capabilities.get(channel, PLAIN)
+        if caps.takes(files.XLSX):
             return [Reply(text=text), Reply(text="", photo=png), Reply(text="", file=(self.name + ".xlsx", xlsx))]
-        if (lang, small) not in self._links:
-            args = dict(commune_id=self.commune.id, now=self.now)
-            book = await links.link(self.session, self.services, name=self.name + ".xlsx", mime=files.XLSX, data=xlsx,
-                                    **args)
-            picture = await links.link(self.session, self.services, name=self.name + ".png", mime="image/png",
-                                       data=png, **args)
-            self._links[(lang, small)] = translate(lang, "Excel file: {xlsx}\nChart: {png}\n(The links work for {days} days.)",
-                                          xlsx=book, png=picture, days=self.services.config.digest.link_days)
-        return [Reply(text=text + "\n\n" + self._links[(lang, small)])]
+        days = self.services.config.digest.link_days
+        book = await self.link(lang, small, "xlsx")
+        pdf_in, png_in = caps.takes(form_pdf.PDF), caps.takes(PNG)
+        if not (pdf_in or png_in):  # links only
+            picture = await self.link(lang, small, "png")
+            return [Reply(text=text + "\n\n" + translate(
+                lang, "Excel file: {xlsx}\nChart: {png}\n(The links work for {days} days.)", xlsx=book, png=picture,
+                days=days))]
+        valid = translate(lang, "(The link works for {days} days.)", days=days)
+        lines = [translate(lang, "Excel file: {url}", url=book), valid]
+        if not png_in:
+            lines[1:] = [translate(lang, "Chart: {url}", url=await self.link(lang, small, "png")),
+                         translate(lang, "(The links work for {days} days.)", days=days)]
+        out = [Reply(text=text + "\n\n" + "\n".join(lines))]
+        if pdf_in:
+            url = await self.link(lang, small, "pdf")
+            out.append(Reply(text="", file=(self.name + ".pdf", self.form(lang, small)), url=url,
+                             instead=translate(lang, "Report form (PDF): {url}", url=url) + "\n" + valid))
+        if png_in:
+            url = await self.link(lang, small, "png")
+            out.append(Reply(text="", photo=png, url=url,
+                             instead=translate(lang, "Chart: {url}", url=url) + "\n" + valid))
+        return out
 
 
 async def queue_digest(out: Outgoing, commune, period: stats.Period, *, missed: list[str] = (),

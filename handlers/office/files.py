@@ -140,7 +140,7 @@ def as_of_text(lang: str, moment: datetime) -> str:
                      date=official_day(moment.date()))
 
 
-def _resolve(rows, values: dict[str, int], ytd_only_blank: bool) -> tuple[dict[int, object], dict[int, str]]:
+def resolve(rows, values: dict[str, int], ytd_only_blank: bool) -> tuple[dict[int, object], dict[int, str]]:
     """Per row index of one section: the cached value and, for totals and shares, the formula's terms."""
     by_stt = {r.stt: i for i, r in enumerate(rows)}
     children = {i: [j for j, c in enumerate(rows) if c.stt.rsplit(".", 1)[0] == r.stt and "." in c.stt]
@@ -217,7 +217,7 @@ def form_sheet(book: Book, commune, f: Figures, *, now: datetime, form: report_f
             ws.merge_range(row, 1, row, 4, t(section.label), book.bold_text)
             row += 1
         first = row
-        columns = [_resolve(rows, now_values, True), _resolve(rows, ytd_values, False)]
+        columns = [resolve(rows, now_values, True), resolve(rows, ytd_values, False)]
         for i, r in enumerate(rows):
             strong = r.total or "." not in r.stt
             ws.write_string(row, 0, r.stt, book.center)

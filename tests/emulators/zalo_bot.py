@@ -15,6 +15,10 @@ inject failures with `fail_next`, including a 200 with ok:false, and `internal_e
 Zalo's 403 "internal server error". `post_empty` sends a webhook call with no body (the secret
 right), and `send_group_text` a message in a group chat (chat_type "GROUP", "coming soon" in the
 docs).
+
+sendPhoto takes `photo` as an http(s) URL only, and (`fetch_photos`, on by default, as Zalo does)
+fetches it at once, through `resolve`, answering 400 unless it gets a JPG or PNG back: the image
+arrives in `sent` with its bytes.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ class SentMessage:
     text: str
     message_id: str
     seq: int
+    photo: bytes | None = None  # sendPhoto: the image fetched from its URL
+    photo_url: str = ""
 
 
 @dataclass
@@ -69,6 +75,7 @@ class ZaloBotEmulator:
     webhook_body: str = "flat"  # or "wrapped"
     quota: int = 3000  # outgoing messages a month
     max_poll_seconds: float = 2.0  # a long poll is cut short here, so tests stay quick
+    fetch_photos: bool = True  # sendPhoto fetches the URL and checks it is an image
     sent: list[SentMessage] = field(default_factory=list)
     calls: dict[str, int] = field(default_factory=dict)
     webhook: dict | None = None
@@ -229,19 +236,36 @@ class ZaloBotEmulator:
 
     async def _m_sendphoto(self, params: dict) -> dict:
         chat_id = self._chat(params)
-        if not str(params.get("photo") or "").startswith("https://"):
+        url = str(params.get("photo") or "")
+        if not url.startswith(("https://", "http://")):
             raise ApiError(400, "Bad Request: photo must be a public URL")
-        return self._count_and_record(chat_id, "[photo] " + str(params.get("caption") or ""))
+        caption = params.get("caption")
+        if caption is not None and (not isinstance(caption, str) or utf16_len(caption) > MAX_TEXT):
+            raise ApiError(400, "Bad Request: caption must be at most 2000 characters")
+        data = await self._fetch_image(url) if self.fetch_photos else None
+        return self._count_and_record(chat_id, "[photo] " + str(caption or ""), photo=data, photo_url=url)
+
+    async def _fetch_image(self, url: str) -> bytes:
+        """Zalo fetches the photo itself: it must answer 200 with a JPG or PNG."""
+        try:
+            async with self._client.get(self.resolve(url), timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                status, kind, data = resp.status, resp.content_type, await resp.read()
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            raise ApiError(400, "Bad Request: the photo URL could not be fetched") from None
+        looks = data.startswith(b"\x89PNG\r\n\x1a\n") or data.startswith(b"\xff\xd8\xff")
+        if status != 200 or not kind.startswith("image/") or not looks:
+            raise ApiError(400, f"Bad Request: the photo URL gave no image (HTTP {status}, {kind})")
+        return data
 
     async def _m_sendchataction(self, params: dict) -> bool:
         self._chat(params)
         return True
 
-    def _count_and_record(self, chat_id: str, text: str) -> dict:
+    def _count_and_record(self, chat_id: str, text: str, **photo) -> dict:
         if len(self.sent) >= self.quota:
             self.refused_429 += 1
             raise ApiError(429, "Quota exceeded")
-        message = SentMessage(chat_id, text, f"b{next(self._ids)}", next(self._seq))
+        message = SentMessage(chat_id, text, f"b{next(self._ids)}", next(self._seq), **photo)
         self.sent.append(message)
         return {"message_id": message.message_id, "date": int(time.time() * 1000)}
 

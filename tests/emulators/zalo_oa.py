@@ -16,6 +16,15 @@ OA secret key). Button clicks come back as user_send_text carrying the button's 
 messages (the paid GMF product) arrive as user_send_group_* with the group as `recipient.id`.
 `internal_errors_403(n)` makes the next n sends answer 403, Zalo's "internal server error" (in a
 200 body, or as the HTTP status), before sending succeeds again.
+
+Uploads, strict as PLATFORMS.md says: /v2.0/oa/upload/file takes PDF, DOC and DOCX up to 5 MB and
+answers `data.token`; /v2.0/oa/upload/image takes JPG and PNG up to 1 MB and answers
+`data.attachment_id`, kept 7 days. The type is read from the bytes (an .xlsx is a zip without
+word/document.xml), and a declared content type that says otherwise is refused too. A refusal is
+HTTP 200 with a non-zero `error`, as Zalo answers. A token or attachment id serves one purpose (a
+file's token in a file message, an image's id in a media template) and must exist, unexpired, when
+a message names it. `refuse_uploads(n)` refuses the next n uploads whatever they hold. Every upload
+tried is in `uploads`; an attachment message arrives in `sent` with the uploaded bytes.
 """
 
 from __future__ import annotations
@@ -23,11 +32,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
+import io
 import itertools
 import json
 import secrets
 import time
 import traceback
+import zipfile
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -37,6 +48,34 @@ MAX_TEXT = 2000
 MAX_BUTTONS = 5
 MAX_TITLE = 100
 WINDOW_SECONDS = 7 * 24 * 3600
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_IMAGE_BYTES = 1024 * 1024
+IMAGE_KEPT_SECONDS = 7 * 24 * 3600
+PDF, DOC = "application/pdf", "application/msword"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+JPEG, PNG = "image/jpeg", "image/png"
+UNTYPED = ("", "application/octet-stream")  # a part sent without a type of its own
+UPLOAD_REFUSED = -210  # the emulator's code for a refused upload: the bot must treat any non-zero as a refusal
+
+
+def sniff(data: bytes) -> str | None:
+    """What the bytes are, whatever the file is called."""
+    if data.startswith(b"%PDF-"):
+        return PDF
+    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return DOC
+    if data.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                names = z.namelist()
+        except zipfile.BadZipFile:
+            return None
+        return DOCX if "word/document.xml" in names else "application/zip"  # an .xlsx holds xl/, not word/
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if data.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    return None
 
 
 def utf16_len(text: str) -> int:
@@ -50,10 +89,36 @@ class OAMessage:
     buttons: list[dict]
     message_id: str
     seq: int
+    kind: str = "text"  # "text", "file" (an uploaded file) or "image" (a media template)
+    data: bytes | None = None  # the uploaded bytes a file or image message shows
+    name: str = ""  # the uploaded file's name
+    mime: str = ""
 
     @property
     def titles(self) -> list[str]:
         return [b["title"] for b in self.buttons]
+
+
+@dataclass
+class Upload:
+    """One upload tried, accepted or not."""
+
+    endpoint: str  # "file" or "image"
+    name: str
+    declared: str  # the content type the part was sent with
+    sniffed: str | None  # what its bytes are
+    size: int
+    error: int  # 0: accepted
+    data: bytes = b""
+
+
+@dataclass
+class Stored:
+    purpose: str  # "file" or "image"
+    data: bytes
+    name: str
+    mime: str
+    expires: float | None  # emulator time; None: kept
 
 
 @dataclass
@@ -74,6 +139,7 @@ class ZaloOAEmulator:
     refused_sends: list[int] = field(default_factory=list)
     events_made: list[dict] = field(default_factory=list)
     internal_errors: list[str] = field(default_factory=list)
+    uploads: list[Upload] = field(default_factory=list)
     webhook_url: str = ""
 
     def __post_init__(self) -> None:
@@ -87,6 +153,8 @@ class ZaloOAEmulator:
         self.unfollowed: set[str] = set()  # users who left the OA: a message to them is refused (-213)
         self.last_interaction: dict[str, float] = {}
         self._403: list[str] = []  # how the next sends fail with 403: "body" or "http", one each
+        self._stored: dict[str, Stored] = {}  # upload token or attachment id -> what was uploaded
+        self._refuse_uploads = 0
         self.send_attempts = 0
         self._runner: web.AppRunner | None = None
         self._client: aiohttp.ClientSession | None = None
@@ -100,8 +168,10 @@ class ZaloOAEmulator:
     # ---- server -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(client_max_size=32 * 1024 * 1024)  # sizes are judged below, as Zalo does
         app.router.add_post("/v3.0/oa/message/cs", self._guard(self._send))
+        app.router.add_post("/v2.0/oa/upload/file", self._guard(self._upload_file))
+        app.router.add_post("/v2.0/oa/upload/image", self._guard(self._upload_image))
         app.router.add_post("/v4/oa/access_token", self._guard(self._oauth))
         app.router.add_get("/media/{name}", self._media_file)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
@@ -204,23 +274,118 @@ class ZaloOAEmulator:
         if self.enforce_window and self.now() - self.last_interaction.get(user_id, 0) > WINDOW_SECONDS:
             return self._refuse(-230, "User has not interacted with the OA in the last 7 days")
         message = body.get("message") or {}
+        att = message.get("attachment") if "attachment" in message else None
+        payload = (att.get("payload") or {}) if isinstance(att, dict) else {}
+        if isinstance(att, dict) and att.get("type") == "file":
+            return self._file_message(user_id, message, payload)
+        if isinstance(att, dict) and att.get("type") == "template" and payload.get("template_type") == "media":
+            return self._media_message(user_id, message, payload)
         text = message.get("text")
         if not isinstance(text, str) or not 1 <= utf16_len(text) <= MAX_TEXT:
             return self._refuse(-201, "message.text is invalid: 1-2000 characters")
         buttons = []
-        if "attachment" in message:
-            att = message["attachment"]
-            buttons = ((att or {}).get("payload") or {}).get("buttons") or []
-            if att.get("type") != "template" or not 1 <= len(buttons) <= MAX_BUTTONS:
+        if att is not None:
+            buttons = payload.get("buttons") or []
+            if not isinstance(att, dict) or att.get("type") != "template" or not 1 <= len(buttons) <= MAX_BUTTONS:
                 return self._refuse(-201, "attachment is invalid: a template with 1-5 buttons")
             for b in buttons:
                 if (not isinstance(b.get("title"), str) or not 1 <= len(b["title"]) <= MAX_TITLE
                         or b.get("type") != "oa.query.hide" or not isinstance(b.get("payload"), str)):
                     return self._refuse(-201, "button is invalid")
-        sent = OAMessage(user_id, text, buttons, f"oa{next(self._ids)}", next(self._seq))
+        return self._record(OAMessage(user_id, text, buttons, f"oa{next(self._ids)}", next(self._seq)))
+
+    def _record(self, sent: OAMessage) -> web.Response:
         self.sent.append(sent)
         return web.json_response({"error": 0, "message": "Success",
-                                  "data": {"message_id": sent.message_id, "user_id": user_id}})
+                                  "data": {"message_id": sent.message_id, "user_id": sent.user_id}})
+
+    def _stored_for(self, ref, purpose: str) -> Stored | None:
+        stored = self._stored.get(str(ref or ""))
+        if stored is None or stored.purpose != purpose:
+            return None
+        if stored.expires is not None and stored.expires <= self.now():
+            return None
+        return stored
+
+    def _file_message(self, user_id: str, message: dict, payload: dict) -> web.Response:
+        """{"attachment": {"type": "file", "payload": {"token": <a file upload's token>}}}, no text."""
+        if "text" in message:
+            return self._refuse(-201, "a file message carries no text")
+        stored = self._stored_for(payload.get("token"), "file")
+        if stored is None:
+            return self._refuse(-201, "attachment.payload.token is invalid: upload the file first")
+        return self._record(OAMessage(user_id, "", [], f"oa{next(self._ids)}", next(self._seq), kind="file",
+                                      data=stored.data, name=stored.name, mime=stored.mime))
+
+    def _media_message(self, user_id: str, message: dict, payload: dict) -> web.Response:
+        """The media template: one image element, by an uploaded image's attachment_id (or a URL);
+        the text beside it is optional."""
+        text = message.get("text")
+        if text is not None and (not isinstance(text, str) or not 1 <= utf16_len(text) <= MAX_TEXT):
+            return self._refuse(-201, "message.text is invalid: 1-2000 characters")
+        elements = payload.get("elements")
+        if not isinstance(elements, list) or len(elements) != 1 or not isinstance(elements[0], dict):
+            return self._refuse(-201, "a media template has one element")
+        element = elements[0]
+        if element.get("media_type") != "image":
+            return self._refuse(-201, "elements[0].media_type must be image")
+        if "attachment_id" in element:
+            stored = self._stored_for(element["attachment_id"], "image")
+            if stored is None:
+                return self._refuse(-201, "elements[0].attachment_id is invalid or expired: upload the image")
+            data, mime = stored.data, stored.mime
+        elif str(element.get("url") or "").startswith(("http://", "https://")):
+            data, mime = None, ""
+        else:
+            return self._refuse(-201, "elements[0] needs an attachment_id or a url")
+        return self._record(OAMessage(user_id, text or "", [], f"oa{next(self._ids)}", next(self._seq), kind="image",
+                                      data=data, mime=mime))
+
+    # ---- uploads ------------------------------------------------------------------------------
+
+    def refuse_uploads(self, times: int) -> None:
+        """The next `times` uploads are refused (HTTP 200, error -210), whatever they hold."""
+        self._refuse_uploads += times
+
+    async def _upload_file(self, request: web.Request) -> web.Response:
+        return await self._upload(request, "file", (PDF, DOC, DOCX), MAX_FILE_BYTES)
+
+    async def _upload_image(self, request: web.Request) -> web.Response:
+        return await self._upload(request, "image", (JPEG, PNG), MAX_IMAGE_BYTES)
+
+    async def _upload(self, request: web.Request, endpoint: str, types: tuple[str, ...], limit: int) -> web.Response:
+        if not self._valid(request.headers.get("access_token", "")):
+            return web.json_response({"error": -216, "message": "Access token is invalid"},
+                                     status=401 if self.expired_as == "http" else 200)
+        if not request.content_type.startswith("multipart/"):
+            return web.json_response({"error": -201, "message": "the upload must be multipart/form-data"})
+        form = await request.post()
+        part = form.get("file")
+        if not isinstance(part, web.FileField):
+            return web.json_response({"error": -201, "message": "the multipart field `file` is missing"})
+        data = part.file.read()
+        declared = (part.content_type or "").split(";")[0].strip().lower()
+        sniffed = sniff(data)
+        upload = Upload(endpoint, part.filename or "", declared, sniffed, len(data), 0, data)
+        self.uploads.append(upload)
+        if self._refuse_uploads:
+            self._refuse_uploads -= 1
+            upload.error = UPLOAD_REFUSED
+            return web.json_response({"error": UPLOAD_REFUSED, "message": "Upload failed"})
+        if sniffed not in types or (declared not in UNTYPED and declared not in types):
+            upload.error = UPLOAD_REFUSED
+            kinds = "PDF, DOC or DOCX" if endpoint == "file" else "JPG or PNG"
+            return web.json_response({"error": UPLOAD_REFUSED, "message": f"File type is not supported: {kinds} only"})
+        if len(data) > limit:
+            upload.error = UPLOAD_REFUSED
+            return web.json_response({"error": UPLOAD_REFUSED,
+                                      "message": f"File size exceeds the limit of {limit // (1024 * 1024)} MB"})
+        ref = secrets.token_hex(12)
+        kept = self.now() + IMAGE_KEPT_SECONDS if endpoint == "image" else None
+        self._stored[ref] = Stored(endpoint, data, part.filename or "", sniffed, kept)
+        if endpoint == "file":
+            return web.json_response({"error": 0, "message": "Success", "data": {"token": ref}})
+        return web.json_response({"error": 0, "message": "Success", "data": {"attachment_id": ref}})
 
     # ---- people -------------------------------------------------------------------------------
 
