@@ -279,3 +279,21 @@ def test_a_reply_stored_before_the_link_fields_still_reads():
     assert (reply.photo, reply.url, reply.instead) == (PNG_MAGIC, "", "")
     again = Reply(text="", photo=PNG_MAGIC, url="https://bot.example.test/files/x", instead="Biểu đồ: …")
     assert Reply.from_dict(again.to_dict()) == again
+
+
+async def test_xuat_on_the_official_account_brings_the_form_as_a_pdf_beside_the_links(zalo):
+    oa = await zalo.oa_emulator()
+    bot = await zalo.start(oa_emu=oa)
+    office = bot.oa_user("o-office", "Văn phòng")
+    await enrol_on_oa(bot, office, name="Nguyễn Thị Thu", roles=("office",), villages=())
+    await seed(bot)
+    mark = oa.mark()
+    await office.say("/xuat 11/2026")
+    await bot.settle()
+    *texts, form = [m for m in office.messages if m.seq > mark]
+    text = "".join(m.text for m in texts)
+    assert "Excel: " in text and "CSV: " in text  # the workbook and the CSV stay links: no .xlsx upload
+    assert form.kind == "file" and form.name == "so-lieu-2026-11-01-2026-11-30.pdf"
+    words = pdf_text(form.data)  # November by hand: 2 sessions, 100 people, men 35, women 65
+    assert "Kỳ báo cáo: từ 01/11/2026 đến 30/11/2026" in words and "1 Số buổi tuyên truyền Buổi 2 2" in words
+    assert [u.sniffed for u in oa.uploads] == ["application/pdf"]

@@ -7,7 +7,7 @@ from core.events import Choice
 from core.i18n import N_, number, official_day
 from handlers import parsing
 from handlers.context import Ctx
-from handlers.office import cases, files, links, people, periods, render
+from handlers.office import cases, files, form_pdf, links, people, periods, render
 from handlers.registry import Press, button, command
 from storage import stats
 from storage.cases import audit
@@ -182,6 +182,13 @@ async def export(ctx: Ctx, arg: str) -> None:
                                 mime="text/csv; charset=utf-8", data=table, now=ctx.now)
     ctx.say(caption + "\n" + ctx.t("Excel: {xlsx}\nCSV: {csv}\n(The links work for {days} days.)", xlsx=book_link,
                                    csv=csv_link, days=ctx.config.digest.link_days))
+    if figures is not None and ctx.caps.takes(form_pdf.PDF):  # a Zalo OA: the form to sign, in the chat too
+        pdf = form_pdf.report_form_pdf(ctx.lang, figures, ctx.commune, now=ctx.now)
+        pdf_link = await links.link(ctx.session, ctx.services, commune_id=commune_id, name=stem + ".pdf",
+                                    mime=form_pdf.PDF, data=pdf, now=ctx.now)
+        ctx.say("", file=(stem + ".pdf", pdf), url=pdf_link,
+                instead=ctx.t("Report form (PDF): {url}", url=pdf_link) + "\n"
+                + ctx.t("(The link works for {days} days.)", days=ctx.config.digest.link_days))
 
 
 async def _village_pressed(ctx: Ctx, parts: list[str]) -> None:
