@@ -62,3 +62,10 @@ async def show_again(ctx: Ctx) -> None:
     ctx.say(ctx.t("The list has changed, or it has no such number."))
     if row is not None and row.items:
         ctx.say(ctx.t("Here is the current list:"), [Choice(label, data) for data, label in row.items])
+
+
+async def show_current(ctx: Ctx) -> None:
+    """The chat's numbered list again, if one is showing (after help, say)."""
+    row = await ctx.session.get(ChatList, ctx.event.conv_key)
+    if row is not None and row.items:
+        ctx.say(ctx.t("Here is the current list:"), [Choice(label, data) for data, label in row.items])

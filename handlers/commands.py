@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.i18n import N_
-from handlers import enrolment, invites, menu, myreports, role_help
+from handlers import chatlists, enrolment, invites, menu, myreports, role_help
 from handlers.context import Ctx
 from handlers.forms import engine
 from handlers.forms.case import CASE
@@ -82,6 +82,8 @@ async def help_(ctx: Ctx, arg: str) -> None:
     found = await engine.current_draft(ctx)
     if found is not None:
         await engine.reask(ctx, *found)
+    elif not ctx.caps.buttons:  # a numbered list was showing: it again, its numbers unchanged
+        await chatlists.show_current(ctx)
 
 
 @command("start", N_("Start, or enter an invite code"), order=0, in_menu=False)

@@ -26,6 +26,8 @@ def parse_command(text: str | None, *, bare: bool = True) -> tuple[str, str] | N
     if not text:
         return None
     stripped = text.strip()
+    if bare and stripped in ("?", "？"):  # outside a form, a lone "?" asks for help (inside, the form explains)
+        return "trogiup", ""
     slash = stripped.startswith("/")
     words = stripped[1:].split() if slash else stripped.split()
     if not words:

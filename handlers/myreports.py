@@ -27,20 +27,23 @@ async def list_reports(ctx: Ctx) -> None:
     if not reports and not cases:
         ctx.say(ctx.t("You have not sent any reports yet. Use /baocao to report an outreach session."))
         return
-    if cases:
-        _list_cases(ctx, cases)
+    # One message: on a channel without buttons its actions are numbered once, 1, 2, 3…, not twice from 1.
+    lines, buttons = _list_cases(ctx, cases) if cases else ([], [])
     if reports:
-        await _list_reports(ctx, reports)
+        more_lines, more_buttons = await _list_reports(ctx, reports)
+        lines += ([""] if lines else []) + more_lines
+        buttons += more_buttons
+    ctx.say("\n".join(lines), buttons)
 
 
-def _list_cases(ctx: Ctx, cases) -> None:
+def _list_cases(ctx: Ctx, cases) -> tuple[list[str], list[Choice]]:
     lines = [ctx.t("Your case reports:")]
     buttons = []
     for case in cases:
         lines.append(ctx.t("{ref}: {status}", ref=case.ref, status=ctx.t(STATUS_NAMES.get(case.status, case.status))))
         buttons.append(Choice(ctx.t("Add information to {ref}", ref=case.ref), f"h:{case.ref}",
                               control=True, keyword=f"/cuatoi {case.ref}"))
-    ctx.say("\n".join(lines), buttons)
+    return lines, buttons
 
 
 async def follow_up(ctx: Ctx, ref: str) -> None:
@@ -51,7 +54,7 @@ async def follow_up(ctx: Ctx, ref: str) -> None:
     await engine.start(ctx, FOLLOW_UP, meta={"case_id": case.id})
 
 
-async def _list_reports(ctx: Ctx, reports) -> None:
+async def _list_reports(ctx: Ctx, reports) -> tuple[list[str], list[Choice]]:
     commune = ctx.commune
     lines = [ctx.t("Your recent reports:")]
     buttons = []
@@ -68,7 +71,7 @@ async def _list_reports(ctx: Ctx, reports) -> None:
                                   keyword=f"/cuatoi {r.ref}"))
     if buttons:
         lines.append(ctx.t("Reports sent in the last {days} days can be corrected.", days=ctx.config.forms.correction_days))
-    ctx.say("\n".join(lines), buttons)
+    return lines, buttons
 
 
 async def correct(ctx: Ctx, ref: str) -> None:

@@ -107,3 +107,30 @@ async def test_an_english_speaker_may_type_the_vietnamese_of_an_extra_answer(app
     after = await head.say("khong dem theo gioi")  # "Không đếm theo giới", typed without tone marks
     assert "not a number" not in "\n".join(after).lower()
     assert translate("en", "Add more details (campaign, language, materials, youth, ethnic minority, note)?") in after[-1]
+
+
+async def test_a_question_mark_at_a_list_keeps_the_list(app):
+    """"?" under /moi's list of roles: help, then the same list, and "1" is its first line — never the
+    menu's (which once switched the commune's reminders off)."""
+    admin = await enrolled_plain(app, "a1", roles=("admin",), villages=(), org=None, name="Quản Trị")
+    roles = (await admin.say("/moi"))[-1]
+    assert "\n1. " + vi("reporter") in roles
+    helped = await admin.say("?")
+    assert vi("As {role}, what you do most:", role=vi("administrator")) in helped[0]
+    assert helped[-1].startswith(vi("Here is the current list:")) and "\n1. " + vi("reporter") in helped[-1]
+    picked = (await admin.say("1"))[-1]
+    assert vi("Which village does the reporter work in?") in picked
+
+
+async def test_my_reports_is_one_list_numbered_once(app):
+    from tests.helpers import walk_to_review
+
+    head = await enrolled(app, "r2")
+    await file_case(head)
+    await walk_to_review(head)
+    await head.press(vi("Confirm"))
+    shown = await head.say("/cuatoi")
+    assert len(shown) == 1  # the cases and the reports together: one list, not two lists both from 1
+    drawn = render_plain(head.last.reply)
+    assert f"\n1. {vi('Add information to {ref}', ref='HS-2026-0001')}" in drawn
+    assert f"\n2. {vi('Correct {ref}', ref='BC-2026-0001')}" in drawn

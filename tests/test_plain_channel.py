@@ -238,4 +238,4 @@ async def test_what_the_channel_cannot_do_is_not_asked_of_the_person(app):
     for answer in ("1", "05/11/2026", "1", "1 xong", "40", "20", "20", "2"):  # 05/11: no campaign question
         replies = await user.say(answer)
     assert vi("Photos cannot be sent on this channel: type “bỏ qua” to go on without them.") in replies[-1]
-    assert vi("Confirm") in (await user.say("bỏ qua"))[-1]
+    assert "» " + vi("confirm") in (await user.say("bỏ qua"))[-1]  # the review, confirmed by typing
