@@ -179,7 +179,7 @@ async def _demo(config: Config, role: str) -> int:
     demo.path().parent.mkdir(parents=True, exist_ok=True)
     demo_config = demo.config_for(config)
     demo_config = replace(demo_config, http=replace(demo_config.http, port=_free_port(demo_config.http.port)))
-    terminal = TerminalChannel(None, user=demo.person(role).chat, labels=demo.labels())
+    terminal = TerminalChannel(None, user=demo.person(role).chat, labels=demo.labels(), mailbox=demo.mailbox())
     app = App(demo_config, keyring=keyring_for(demo_config.storage_url), fallback_sender=terminal)
     terminal.inbox = app.inbox
     app.add_channel(terminal)
@@ -192,6 +192,8 @@ async def _demo(config: Config, role: str) -> int:
     await demo.seed(app)
     print(demo.banner(demo_config, role), flush=True)
     await app.start()  # with the HTTP server on loopback, so /xuat's links open
+    logging.getLogger().setLevel(logging.ERROR)  # from here on the screen is the chat's (a refused command is logged)
+    terminal.show_kept()
     await terminal.greet()
     try:
         await _until_signal(terminal.closed)

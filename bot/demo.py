@@ -44,6 +44,11 @@ def path() -> Path:
     return data_dir() / "demo.db"
 
 
+def mailbox() -> Path:
+    """Where what was printed for the other demo people waits for them (one file per person)."""
+    return data_dir() / "demo-messages"
+
+
 def url() -> str:
     return f"sqlite+aiosqlite:///{path()}"
 

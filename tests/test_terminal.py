@@ -160,6 +160,9 @@ def test_every_role_in_one_demo_database(tmp_path):
     police = Terminal(tmp_path, "--demo-role", "police")
     try:
         police.expect("vai: Công an xã, Nguyễn Văn A (police)")
+        # The alert printed for the police while the demo ran as the village head waits in their chat.
+        police.expect("received while you were someone else")
+        police.expect(f"🔴 KHẨN CẤP — hồ sơ {ref}")
         police.expect("Trợ giúp")
         police.type(f"nhan {ref}")  # typed without the slash
         police.expect(f"đã tiếp nhận hồ sơ {ref}")
@@ -170,6 +173,7 @@ def test_every_role_in_one_demo_database(tmp_path):
 
     office = Terminal(tmp_path, "--demo-role", "office")
     try:
+        office.expect(f"Hồ sơ {ref} đã được Nguyễn Văn A (Công an xã) tiếp nhận.")  # kept from the police's run
         office.expect("Trợ giúp")
         office.type("/vuviec")
         office.expect(ref)

@@ -6,6 +6,7 @@ import asyncio
 import sys
 import threading
 from itertools import count
+from pathlib import Path
 
 from bot.channels.base import Channel, render_plain
 from core.events import Delivery, Incoming, Reply
@@ -21,10 +22,13 @@ class TerminalChannel(Channel):
     account = "local"
 
     def __init__(self, inbox, *, user: str = DEMO_USER, labels: dict[str, str] | None = None,
-                 stdin=None, stdout=None) -> None:
+                 mailbox: Path | None = None, stdin=None, stdout=None) -> None:
         self.inbox = inbox
         self.user = user
         self.labels = labels or {}
+        # What was printed for the others is also kept, per chat, in this folder, and shown when
+        # that person next opens the demo (the demo's own messages only; nothing real is in it).
+        self.mailbox = mailbox
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
         self._ids = count(1)
@@ -67,6 +71,7 @@ class TerminalChannel(Channel):
             self._print(text)
         else:
             self._print_for(self.labels.get(chat_id, chat_id), text)
+            self.keep_for(chat_id, text)
         return Delivery(ok=True, platform_ids=[str(next(self._ids))])
 
     async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery:
@@ -75,6 +80,24 @@ class TerminalChannel(Channel):
     def _print(self, text: str) -> None:
         self.stdout.write("\n" + text + "\n> ")
         self.stdout.flush()
+
+    def keep_for(self, chat_id: str, text: str) -> None:
+        if self.mailbox is None:
+            return
+        self.mailbox.mkdir(parents=True, exist_ok=True)
+        with (self.mailbox / f"{chat_id}.txt").open("a", encoding="utf-8") as box:
+            box.write(text + "\n\n")
+
+    def show_kept(self) -> None:
+        """What the bot sent this person while the demo ran as someone else, then forgotten."""
+        box = self.mailbox / f"{self.user}.txt" if self.mailbox is not None else None
+        if box is None or not box.exists():
+            return
+        kept = box.read_text(encoding="utf-8").strip()
+        box.unlink()
+        if kept:
+            self._print("— Tin nhắn đến khi anh/chị đang dùng vai khác / received while you were someone else —\n\n"
+                        + kept + "\n—")
 
     def _print_for(self, label: str, text: str) -> None:
         prefix = f"[DEMO → {label}] "
