@@ -55,7 +55,7 @@ def display_phone(e164: str) -> str:
     return national
 
 
-async def _reporter_line(session: AsyncSession, services: Services, lang: str, case: Case) -> str:
+async def reporter_line(session: AsyncSession, services: Services, lang: str, case: Case) -> str:
     reporter = await session.get(Person, case.reporter_id)
     name = reporter.name if reporter else "?"
     phone = phone_of(services.keyring, reporter)
@@ -73,7 +73,7 @@ async def urgent_text(session: AsyncSession, services: Services, lang: str, case
     villages = await reporter_villages(session, services.config, case)  # the template message names the same
     return "\n".join([
         translate(lang, "🔴 URGENT — case {ref}", ref=case.ref),
-        await _reporter_line(session, services, lang, case),
+        await reporter_line(session, services, lang, case),
         translate(lang, "Village(s): {villages} (from the reporter's profile)", villages=", ".join(villages)),
         translate(lang, "Someone may be in immediate danger. Please contact the reporter now."),
     ])
@@ -83,7 +83,7 @@ async def details_text(session: AsyncSession, services: Services, lang: str, cas
     codes = await store.codes_of(session, case.id)
     people = await store.people_of(session, case.id)
     commune = services.config.commune(case.commune_id)
-    return coded_summary(lang, case, codes, people, commune) + "\n" + await _reporter_line(session, services, lang, case)
+    return coded_summary(lang, case, codes, people, commune) + "\n" + await reporter_line(session, services, lang, case)
 
 
 async def alert_person(out: Outgoing, case: Case, person_id: int, role: str, kind: str, *, note: str = "") -> None:

@@ -134,3 +134,10 @@ async def test_my_reports_is_one_list_numbered_once(app):
     drawn = render_plain(head.last.reply)
     assert f"\n1. {vi('Add information to {ref}', ref='HS-2026-0001')}" in drawn
     assert f"\n2. {vi('Correct {ref}', ref='BC-2026-0001')}" in drawn
+
+
+async def test_an_officer_reading_a_case_sees_whom_to_call_back(app):
+    await file_case(await enrolled(app, "r1"))  # Hoàng Văn Ba, who skipped the phone question
+    office = await enrolled(app, "o1", roles=("office",), villages=(), org=None, name="Phạm Văn Hóa")
+    shown = "\n".join(await office.say("/vuviec HS-2026-0001"))
+    assert vi("Reported by: {name}, no phone number yet", name="Hoàng Văn Ba") in shown

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from core.events import Choice, Reply
 from core.i18n import N_, number, translate
 from handlers import parsing
-from handlers.alerts import coded_summary
+from handlers.alerts import coded_summary, reporter_line
 from handlers.context import Ctx
 from handlers.forms import case as case_form
 from handlers.forms import engine
@@ -111,6 +111,8 @@ async def show_case(ctx: Ctx, ref_or_id) -> None:
         _no_case(ctx, case.ref)
         return
     lines = [coded_summary(ctx.lang, case, view.codes, view.people, ctx.config.commune(case.commune_id)),
+             # whom to call back, as the alert said: an officer who lost the alert finds it here
+             await reporter_line(ctx.session, ctx.services, ctx.lang, case),
              ctx.t("Status: {status} · last update {days} days ago", status=_status(ctx, case.status, case.kind),
                    days=number(ctx.lang, (ctx.now - case.updated_at).days))]
     for kind, text in view.texts:
