@@ -141,3 +141,13 @@ async def test_an_officer_reading_a_case_sees_whom_to_call_back(app):
     office = await enrolled(app, "o1", roles=("office",), villages=(), org=None, name="Phạm Văn Hóa")
     shown = "\n".join(await office.say("/vuviec HS-2026-0001"))
     assert vi("Reported by: {name}, no phone number yet", name="Hoàng Văn Ba") in shown
+
+
+async def test_the_review_of_a_status_change_says_which_status_it_saves(app):
+    await file_case(await enrolled(app, "r1"))
+    office = await enrolled_plain(app, "o1", roles=("office",), villages=(), org=None, name="Phạm Văn Hóa")
+    await office.say("/capnhat HS-2026-0001")
+    await office.say("1")  # the status that follows "newly received"
+    review = (await office.say("Đã gọi cho trưởng thôn, chỉ là cãi nhau"))[-1]
+    assert vi("Case {ref}: {old} → {new}", ref="HS-2026-0001", old=vi("Newly received"),
+              new=vi("Being verified")) in review

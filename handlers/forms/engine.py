@@ -343,6 +343,8 @@ async def _show_review(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
     draft.state.meta.pop("pending", None)
     seq = draft.row.seq
     lines = ["<b>" + html.escape(ctx.t("Review: {form}", form=ctx.t(form.title))) + "</b>"]
+    if form.about is not None and (about := await form.about(ctx, draft.state.meta)):
+        lines.append(html.escape(about))
     steps = path(form, draft.state.answers)
     for n, pos in enumerate(steps, 1):
         label = ctx.t(pos.step.review_label)

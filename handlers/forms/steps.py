@@ -113,6 +113,8 @@ class Form:
     on_cancel: Callable[[Ctx, Answers], Awaitable[str | None]] | None = None
     # An emergency word typed inside this form (the case form marks its case urgent); True if handled.
     on_emergency: Callable[[Ctx, Answers], Awaitable[bool]] | None = None
+    # A line under the review's title saying what the form acts on ("HS-2026-0001: Mới tiếp nhận → …").
+    about: Callable[[Ctx, dict], Awaitable[str | None]] | None = None
 
     def free_text(self, answers: Answers) -> dict[str, str]:
         """Every answer given to a text step on the path, by its address ("description",

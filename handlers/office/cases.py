@@ -263,8 +263,17 @@ async def submit(ctx: Ctx, answers: Answers, meta: dict) -> str:
     return ctx.t("Case {ref} is now: {status}.", ref=case.ref, status=_status(ctx, case.status, case.kind))
 
 
+async def _status_change(ctx: Ctx, meta: dict) -> str | None:
+    """What the review is about to save: the case and its status, from → to."""
+    case = await ctx.session.get(Case, meta.get("case_id"))
+    if case is None:
+        return None
+    return ctx.t("Case {ref}: {old} → {new}", ref=case.ref, old=_status(ctx, meta["from"], case.kind),
+                 new=_status(ctx, meta["to"], case.kind))
+
+
 CASE_STATUS = engine.register(Form(
-    name="case_status", title=N_("Change a case's status"), sensitive=True, submit=submit,
+    name="case_status", title=N_("Change a case's status"), sensitive=True, submit=submit, about=_status_change,
     items=(Step("note", Kind.TEXT, N_("Type a short note about this change. It is stored encrypted; only those who "
                                       "may read the case can see it."), label=N_("Note"),
                 warning=N_("Do not write names, ID numbers, phone numbers or addresses of the people involved."),
