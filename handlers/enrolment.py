@@ -5,6 +5,8 @@ Anyone not enrolled gets a polite explanation of how to get a code, and nothing 
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import delete, update
 
 from core.events import Choice
@@ -64,10 +66,18 @@ async def handle_stranger(ctx: Ctx) -> None:
             await set_chat_state(ctx, AWAIT_CODE)
             ctx.say(ctx.t("Welcome! Please type the 8-character invite code you were given."))
         return
-    if ctx.event.kind == "text" and (parsing.looks_like_code(text) or (state and state.awaiting == AWAIT_CODE)):
+    if ctx.event.kind == "text" and (parsing.looks_like_code(text) or (state and state.awaiting == AWAIT_CODE
+                                                                         and _could_be_a_code(text))):
         await _try_code(ctx, text)
         return
-    explain_enrolment(ctx)
+    explain_enrolment(ctx)  # "xin chào", "alo" after a follow: the hello again, never a wrong code counted
+
+
+def _could_be_a_code(text: str) -> bool:
+    """An attempt at a code (mistyped, spaced, one letter short), not a greeting: only such a text
+    counts towards the hour's limit of wrong codes."""
+    squeezed = re.sub(r"[\s.\-_]", "", text)
+    return 5 <= len(squeezed) <= 12 and squeezed.isalnum() and any(c.isdigit() for c in squeezed)
 
 
 async def bot_is_full(ctx: Ctx) -> bool:

@@ -112,3 +112,26 @@ async def test_language_switch_is_stored_on_the_person(app):
     assert replies[0].startswith("Outreach session report · Step 1/")
     async with app.sessions() as s:
         assert (await s.scalar(select(Person))).lang == "en"
+
+
+async def test_greetings_while_a_code_is_awaited_never_count_as_wrong_codes(app):
+    """After a follow (or /start), people say hello before they find their code: six greetings, then
+    the code, and they are enrolled, not locked out for an hour."""
+    from tests.fakechannel import User as Stranger
+
+    person = Stranger(app, "follower")
+    await person.say("/start")
+    for hello in ("xin chào", "alo", "cho hỏi", "ok", "?", "chào anh"):
+        answer = await person.say(hello)
+        assert not any(vi("That code is not valid: it may be mistyped, already used or expired. Please check it and "
+                          "send it again, or ask the office for a new one.") in a for a in answer)
+    code = await make_invite(app)
+    enrolled_now = await person.say(code)
+    assert enrolled_now[-1].startswith(vi("You are enrolled. Please share your phone number so that the commune can "
+                                          "call you back when needed. Press the button below or type the number. You "
+                                          "may skip this."))
+    typo = Stranger(app, "typo")
+    await typo.say("/start")
+    wrong = await typo.say("ABCD-123X")  # a mistyped code still counts as one
+    assert wrong[0].startswith(vi("That code is not valid: it may be mistyped, already used or expired. Please check "
+                                  "it and send it again, or ask the office for a new one.")[:30])
