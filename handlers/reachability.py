@@ -42,7 +42,6 @@ TEMPLATE_CHANNEL = "zalo_template"
 # The template is Vietnamese (Zalo approves templates in Vietnamese): these go into it as they are.
 URGENT_WORD = "KHẨN CẤP"
 FROM_PROFILE = "theo hồ sơ"
-NO_PHONE = "chưa có số"
 
 NUDGE_TAG = "nudge:oa-window"
 NUDGE_BEFORE = timedelta(hours=24)  # the window closes within this: ask them to write
@@ -101,8 +100,19 @@ async def template_fields(session: AsyncSession, services: Services, case: Case)
         "ref": case.ref,
         "urgent_word": URGENT_WORD,
         "village": f"{', '.join(villages)} ({FROM_PROFILE})",
-        "reporter_phone": national(phone_of(services.keyring, reporter)) or NO_PHONE,
+        # A call button must hold a number: without the reporter's, the commune's duty phone to call.
+        "reporter_phone": national(phone_of(services.keyring, reporter)) or _commune_phone(services, case),
     }
+
+
+def _commune_phone(services: Services, case: Case) -> str:
+    commune = services.config.commune(case.commune_id)
+    phones = commune.phones if commune else None
+    for number in ((phones.office_duty, phones.police) if phones else ()):
+        digits = "".join(c for c in number if c.isdigit())  # "0208 3000 000" as a call button dials it
+        if digits:
+            return digits
+    return "113"
 
 
 def _case_of(tag: str | None) -> int | None:

@@ -326,3 +326,22 @@ async def test_the_admins_get_a_daily_list_of_who_an_urgent_alert_would_not_reac
     async with sessions() as s:
         names = [u.person.name for u in await unreachable_now(s, services, "xuanduong", clock.now())]
     assert sorted(names) == ["Lê Văn Bảo", "Nguyễn Chủ Tịch", "Trần Công An"]
+
+
+async def test_without_the_reporters_phone_the_call_button_holds_the_communes_duty_phone(lab):
+    """A call button must hold a number Zalo accepts: a reporter who skipped the phone question is
+    replaced by the commune's office duty phone (config), never by words."""
+    oa = await lab.oa_emulator()
+    tpl = await lab.template_emulator(oa)
+    lab.use(tpl)
+    bot = await lab.start(oa_emu=oa)
+    await enrol_police(bot)
+    await give_phone(bot, "o5005", "+84912000111")
+    bot.app.clock.advance(days=8)
+    oa.advance(days=8)
+    head = bot.oa_user("o1002", "Bình")
+    await enrol_on_oa(bot, head, name="Lò Văn Bình")  # no phone given
+    await head.say("/baotin")
+    await head.say("có")
+    [sent] = tpl.sent
+    assert sent.data["sdt"] == "02083000000" and sent.data["sdt"].isdigit()  # "0208 3000 000", as dialled
