@@ -51,7 +51,10 @@ TOKEN = "7350018244:AAHq3vZt9Wk-emuSecretPart_0123456789x"
 TOKEN_SECRET = TOKEN.split(":", 1)[1]
 WEBHOOK_SECRET = "hook-secret_7f3a9c2e"
 PUBLIC_URL = "https://bot.example.test"
-SETTLE_TIMEOUT = 8.0  # seconds an action may take until the bot is quiet again (retries included)
+# Seconds an action may take until the bot is quiet again (retries included). Only a deadline: the
+# wait ends as soon as the bot is quiet, so a generous one costs nothing, and a busy machine (two
+# test workers beside other work on two cores) can stretch a step past several seconds.
+SETTLE_TIMEOUT = 30.0
 
 
 class RunningClock(Clock):
@@ -303,7 +306,8 @@ class TgUser:
         raise AssertionError(f"no update for callback query {query_id}")
 
     async def all_presses_answered(self) -> bool:
-        await eventually(lambda: set(self.queries) <= set(self.emu.answered_callbacks), 3, "callback answers")
+        await eventually(lambda: set(self.queries) <= set(self.emu.answered_callbacks), SETTLE_TIMEOUT,
+                         "callback answers")
         return True
 
 
@@ -437,7 +441,7 @@ class BotProcess:
                                          stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT)
         return self.proc
 
-    async def wait_exit(self, timeout: float = 15.0) -> int:
+    async def wait_exit(self, timeout: float = 30.0) -> int:
         proc = self.proc
         await eventually(lambda: proc.poll() is not None, timeout, "the bot process to exit")
         return proc.returncode
@@ -480,7 +484,8 @@ class BotProcess:
             return False
         return bool(rows) and rows[0][0] is not None
 
-    async def settle(self, update_id: int | None = None, timeout: float = 15.0) -> None:
+    async def settle(self, update_id: int | None = None, timeout: float = 60.0) -> None:
+        # A (re)started process imports, checks the schema and connects before it handles anything.
         assert self.proc is not None and self.proc.poll() is None, f"the bot died:\n{self.log_text()[-3000:]}"
         await eventually(lambda: self.handled(update_id) and self.quiet(), timeout,
                          f"the bot process to handle update {update_id}")

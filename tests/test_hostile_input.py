@@ -12,7 +12,7 @@ from bot.app import App
 from core.clock import FakeClock
 from core.events import Incoming
 from storage.models import Case, Draft, InboxEvent, Person, Report
-from tests.conftest import START
+from tests.conftest import START, _migrated
 from tests.fakechannel import FakeChannel
 from tests.helpers import enrolled
 
@@ -33,9 +33,11 @@ EVENT = st.one_of(
 )
 
 
-async def _run(config, keyring, events: list[dict], who: str) -> dict:
+async def _run(config, keyring, tmp_path_factory, events: list[dict], who: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        app = App(config, clock=FakeClock(START), keyring=keyring, storage_url=f"sqlite+aiosqlite:///{Path(tmp) / 'h.db'}")
+        url = f"sqlite+aiosqlite:///{Path(tmp) / 'h.db'}"
+        await _migrated(url, keyring, tmp_path_factory)  # a fresh database each example, already migrated
+        app = App(config, clock=FakeClock(START), keyring=keyring, storage_url=url)
         app.fake = FakeChannel()
         app.add_channel(app.fake)
         await app.prepare()
@@ -59,13 +61,13 @@ async def _run(config, keyring, events: list[dict], who: str) -> dict:
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=st.lists(EVENT, min_size=1, max_size=12))
-def test_strangers_store_nothing_whatever_they_send(config, keyring, events):
-    counts = asyncio.run(_run(config, keyring, events, "stranger"))
+def test_strangers_store_nothing_whatever_they_send(config, keyring, tmp_path_factory, events):
+    counts = asyncio.run(_run(config, keyring, tmp_path_factory, events, "stranger"))
     assert counts == {"Person": 0, "Report": 0, "Draft": 0, "Case": 0, "errors": 0, "pending": 0}
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=st.lists(EVENT, min_size=1, max_size=12))
-def test_a_reporter_sending_garbage_never_crashes_a_handler(config, keyring, events):
-    counts = asyncio.run(_run(config, keyring, events, "reporter"))
+def test_a_reporter_sending_garbage_never_crashes_a_handler(config, keyring, tmp_path_factory, events):
+    counts = asyncio.run(_run(config, keyring, tmp_path_factory, events, "reporter"))
     assert counts["errors"] == 0 and counts["pending"] == 0 and counts["Person"] == 1

@@ -102,16 +102,13 @@ def test_no_modules_import_each_other_in_a_circle():
     assert found == []
 
 
-def test_the_checks_catch_what_they_look_for():
+def test_the_checks_catch_what_they_look_for(tmp_path):
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
-    fake = ROOT / "tests" / "_layer_probe.py"
+    fake = tmp_path / "_layer_probe.py"  # not in tests/: test runs going on at once would share it
     assert imports(Path(__file__), modules()) == set()
     fake.write_text("import importlib\n\ndef f():\n    from bot.app import App\n    importlib.import_module('bot.cli')\n",
                     encoding="utf-8")
-    try:
-        assert imports(fake, modules()) == {"bot.app", "bot.cli"}
-    finally:
-        fake.unlink()
+    assert imports(fake, modules()) == {"bot.app", "bot.cli"}
 
 
 def test_handlers_never_read_the_runtimes_clock_or_call_the_outbox():

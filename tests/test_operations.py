@@ -305,14 +305,15 @@ async def running_app(config, keyring, db_url):
     await application.stop()
 
 
-async def wait_for(check, timeout: float = 5.0):
+async def wait_for(check, timeout: float = 30.0):
     import asyncio
+    import time
 
-    for _ in range(int(timeout / 0.02)):
-        if await check():
-            return
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise TimeoutError
         await asyncio.sleep(0.02)
-    raise TimeoutError
 
 
 async def test_healthz_and_metrics_are_served_over_http(running_app):

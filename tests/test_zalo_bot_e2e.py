@@ -18,7 +18,7 @@ from bot.channels.zalo_bot import ZaloBotChannel
 from handlers.forms.outreach import CAMPAIGN_QUESTIONS
 from storage.models import Alert, Case, InboxEvent, OutboxMessage, Person, Photo, Report
 from tests.helpers import vi
-from tests.telegram_harness import eventually, jpeg
+from tests.telegram_harness import SETTLE_TIMEOUT, eventually, jpeg
 from tests.zalo_harness import BOT_SECRET, BOT_TOKEN, PUBLIC_URL, enrol_on_oa, enrol_on_zalo, zalo_fixture  # noqa: F401
 
 FORM = vi("Outreach session report")
@@ -37,7 +37,7 @@ async def test_a_village_head_enrols_on_zalo_and_reports_a_meeting(zalo, idle, p
     bot = await zalo.start(bot_emu=emu)
     ba = bot.zalo_user("z1001", "Ba")
     # A long poll with nothing new: 408 means "idle", and polling goes on (the whole test needs it).
-    await eventually(lambda: emu.idle_polls >= 1, 4, "an idle long poll")
+    await eventually(lambda: emu.idle_polls >= 1, SETTLE_TIMEOUT, "an idle long poll")
 
     # A stranger is told how to get in; the code is then typed as plain text (no deep links on Zalo).
     [hello] = await ba.say("xin chào")

@@ -23,7 +23,7 @@ from storage.models import InboxEvent, OutboxMessage
 from tests.emulators.zalo_bot import ZaloBotEmulator
 from tests.emulators.zalo_oa import OAMessage, ZaloOAEmulator
 from tests.helpers import make_invite
-from tests.telegram_harness import RunningClock, eventually
+from tests.telegram_harness import SETTLE_TIMEOUT, RunningClock, eventually
 
 # Shaped like a real token ("<bot id>:<secret>"), so that a leak is recognisable.
 BOT_TOKEN = "3141592653:zaloBotSecretPart_ABCdef0123456789xyz"
@@ -82,7 +82,8 @@ class ZaloBot:
                 OutboxMessage.channel.in_([n.split(":")[0] for n in names])))
         return pending_in == 0 and pending_out == 0
 
-    async def settle(self, channel: str | None = None, key: str | None = None, timeout: float = 8.0) -> None:
+    async def settle(self, channel: str | None = None, key: str | None = None,
+                     timeout: float = SETTLE_TIMEOUT) -> None:
         await eventually(lambda: self.settled(channel, key), timeout, f"the bot to handle {channel} {key}")
 
 

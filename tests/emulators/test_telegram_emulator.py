@@ -116,7 +116,7 @@ async def test_long_poll_round_trip_and_offset_confirmation(bot, emu):
     await asyncio.sleep(0.05)
     assert not poll.done()  # really waiting
     update_id = await emu.send_text(LAN, "/start")
-    updates = await asyncio.wait_for(poll, 2)
+    updates = await asyncio.wait_for(poll, 30)
     assert [u.update_id for u in updates] == [update_id]
     message = updates[0].message
     assert message.text == "/start" and message.chat.type == "private" and message.chat.id == LAN
@@ -129,24 +129,35 @@ async def test_long_poll_round_trip_and_offset_confirmation(bot, emu):
     assert emu.pending_updates == []
 
 
+async def polling(emu, first) -> None:
+    """Until the emulator holds the long poll `first` sent (a fixed sleep is too short on a busy machine)."""
+    async with asyncio.timeout(30):
+        while emu._active_poll is None:
+            assert not first.done(), first.result()
+            await asyncio.sleep(0.01)
+
+
 async def test_second_get_updates_terminates_the_first(emu):
     url = f"{emu.api_url}{TOKEN}/getUpdates"
-    async with httpx.AsyncClient(timeout=5) as http:
-        first = asyncio.create_task(http.post(url, data={"timeout": "3"}))
-        await asyncio.sleep(0.1)
-        second = asyncio.create_task(http.post(url, data={"timeout": "3"}))
-        r1 = await asyncio.wait_for(first, 2)
+    async with httpx.AsyncClient(timeout=60) as http:
+        first = asyncio.create_task(http.post(url, data={"timeout": "30"}))
+        await polling(emu, first)
+        second = asyncio.create_task(http.post(url, data={"timeout": "30"}))
+        r1 = await asyncio.wait_for(first, 30)
         assert r1.status_code == 409
         assert r1.json()["description"].startswith("Conflict: terminated by other getUpdates request")
         await emu.send_text(LAN, "xin chào")
-        r2 = await asyncio.wait_for(second, 2)
+        r2 = await asyncio.wait_for(second, 30)
         assert r2.status_code == 200 and r2.json()["result"][0]["message"]["text"] == "xin chào"
         emu.reject_concurrent_polls = True  # the variant where the newer request is refused
-        idle = {"timeout": "1", "offset": str(r2.json()["result"][0]["update_id"] + 1)}
+        idle = {"timeout": "30", "offset": str(r2.json()["result"][0]["update_id"] + 1)}
         first = asyncio.create_task(http.post(url, data=idle))
-        await asyncio.sleep(0.1)
+        await polling(emu, first)
         assert (await http.post(url, data=idle)).status_code == 409
-        assert (await asyncio.wait_for(first, 2)).status_code == 200
+        assert not first.done()  # the older poll goes on, and gets the next update
+        await emu.send_text(LAN, "còn đó không")
+        r1 = await asyncio.wait_for(first, 30)
+        assert r1.status_code == 200 and r1.json()["result"][0]["message"]["text"] == "còn đó không"
 
 
 async def test_user_media_updates_parse_with_ptb(bot, emu):
@@ -405,8 +416,8 @@ async def test_wait_for_new_and_edited_messages(bot, emu):
         await bot.edit_message_text("Chào Lan! Chọn mục:", chat_id=LAN, message_id=sent.message_id)
 
     task = asyncio.create_task(reply_later())
-    first = await emu.wait_for(LAN, lambda m: "Chào" in m.text, timeout=2)
-    edited = await emu.wait_for(LAN, lambda m: "Chọn mục" in m.text, timeout=2)
+    first = await emu.wait_for(LAN, lambda m: "Chào" in m.text, timeout=30)
+    edited = await emu.wait_for(LAN, lambda m: "Chọn mục" in m.text, timeout=30)
     await task
     assert first.message_id == edited.message_id and edited.edits == 1
     with pytest.raises(TimeoutError, match="(?i)stale answer"):  # the dump lists the chat
@@ -514,9 +525,9 @@ async def test_ptb_application_polling_end_to_end(emu):
         await app.start()
         await app.updater.start_polling(poll_interval=0, timeout=1)
         await emu.send_text(LAN, "/start")
-        menu = await emu.wait_for(LAN, lambda m: m.text == "Chọn:", timeout=3)
+        menu = await emu.wait_for(LAN, lambda m: m.text == "Chọn:", timeout=30)
         query_id = await emu.press_label(LAN, "Họp thôn / hội nghị")
-        done = await emu.wait_for(LAN, lambda m: m.text.startswith("Đã chọn"), timeout=3)
+        done = await emu.wait_for(LAN, lambda m: m.text.startswith("Đã chọn"), timeout=30)
         await app.updater.stop()
         await app.stop()
     assert done.message_id == menu.message_id and done.buttons == []
