@@ -82,7 +82,9 @@ async def help_(ctx: Ctx, arg: str) -> None:
     found = await engine.current_draft(ctx)
     if found is not None:
         await engine.reask(ctx, *found)
-    elif not ctx.caps.buttons:  # a numbered list was showing: it again, its numbers unchanged
+    elif not ctx.caps.buttons and not ctx.caps.monthly_quota:
+        # A numbered list was showing: it again (its numbers mean the same either way; where every
+        # message counts, the help alone).
         await chatlists.show_current(ctx)
 
 

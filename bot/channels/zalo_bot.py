@@ -80,6 +80,17 @@ class TransientRetries:
         """It went out, or failed otherwise: the count starts again."""
         self._count.pop(self._key(chat_id, what), None)
 
+    def delivery(self, channel: str, account: str, chat_id: str, what, error: str, ids: list[str]) -> Delivery:
+        """The outcome of a 403: a retry after the next delay, or given up once they are spent."""
+        delay = self.failed(chat_id, what)
+        if delay is None:
+            log.warning("%s %s: Zalo answered 403 (internal server error) %d times in a row; giving up",
+                        channel, account, len(self.delays) + 1)
+            return Delivery(ok=False, permanent=True, platform_ids=ids,
+                            error=f"{error} (internal server error, given up after {len(self.delays)} retries)"[:200])
+        return Delivery(ok=False, retry_after=delay, error=f"{error} (internal server error, retried)"[:200],
+                        platform_ids=ids)
+
 
 class ZaloBotError(Exception):
     """A failed call; `code` is Zalo's error_code (or the HTTP status), the text never the token."""
@@ -358,15 +369,7 @@ class ZaloBotChannel(Channel):
         return await self.call("sendMessage", chat_id=chat_id, text=reply.instead[:MAX_TEXT])
 
     def _transient(self, chat_id: str, part: str, exc: ZaloBotError, ids: list[str]) -> Delivery:
-        delay = self.transient.failed(chat_id, part)
-        if delay is None:
-            log.warning("zalo_bot %s: Zalo answered 403 (internal server error) %d times in a row; giving up",
-                        self.account, len(self.transient.delays) + 1)
-            return Delivery(ok=False, permanent=True, platform_ids=ids,
-                            error=f"{exc} (internal server error, given up after "
-                                  f"{len(self.transient.delays)} retries)"[:200])
-        return Delivery(ok=False, retry_after=delay, error=f"{exc} (internal server error, retried)"[:200],
-                        platform_ids=ids)
+        return self.transient.delivery("zalo_bot", self.account, chat_id, part, str(exc), ids)
 
     async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery:
         return Delivery(ok=True)  # never called: can_edit is False, the outbox drops edits

@@ -177,7 +177,7 @@ class OATokens:
         try:
             async with ch.http.post(ch.config.oauth_url, data=form, headers={"secret_key": self.app_secret},
                                     timeout=aiohttp.ClientTimeout(total=20)) as resp:
-                status, body = resp.status, await _json(resp)
+                status, body = resp.status, await read_json(resp)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise OAError(0, f"token refresh: {type(exc).__name__}") from None
         access, new_refresh = body.get("access_token"), body.get("refresh_token")
@@ -411,15 +411,7 @@ class ZaloOAChannel(Channel):
 
     def _transient(self, chat_id: str, message: dict, exc: OAError, ids: list[str]) -> Delivery:
         """403, Zalo's internal server error: tried again after 5, 15 and 30 s, then given up."""
-        delay = self.transient.failed(chat_id, message)
-        if delay is None:
-            log.warning("zalo_oa %s: Zalo answered 403 (internal server error) %d times in a row; giving up",
-                        self.account, len(self.transient.delays) + 1)
-            return Delivery(ok=False, permanent=True, platform_ids=ids,
-                            error=f"zalo_oa {exc} (internal server error, given up after "
-                                  f"{len(self.transient.delays)} retries)"[:200])
-        return Delivery(ok=False, retry_after=delay, error=f"zalo_oa {exc} (internal server error, retried)"[:200],
-                        platform_ids=ids)
+        return self.transient.delivery("zalo_oa", self.account, chat_id, message, f"zalo_oa {exc}", ids)
 
     async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery:
         return Delivery(ok=True)  # never called: can_edit is False
@@ -447,7 +439,7 @@ class ZaloOAChannel(Channel):
             try:
                 async with self.http.post(f"{self.config.api_url}{path}", headers={"access_token": token},
                                           **request()) as resp:
-                    status, data = resp.status, await _json(resp)
+                    status, data = resp.status, await read_json(resp)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise OAError(0, type(exc).__name__) from None
             if status == 401 or data.get("error") == EXPIRED_TOKEN:
@@ -577,7 +569,7 @@ def _button(choice: Choice) -> dict:
     return {"title": choice.label[:MAX_TITLE], "type": "oa.query.hide", "payload": "#" + choice.data}
 
 
-async def _json(resp: aiohttp.ClientResponse) -> dict:
+async def read_json(resp: aiohttp.ClientResponse) -> dict:
     try:
         data = json.loads(await resp.read())
     except ValueError:

@@ -20,7 +20,6 @@ on sending at night.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import secrets
@@ -28,7 +27,7 @@ import secrets
 import aiohttp
 
 from bot.channels.base import Channel
-from bot.channels.zalo_oa import OAError
+from bot.channels.zalo_oa import OAError, read_json
 from core.config import ZaloTemplateConfig
 from core.events import PLAIN, Delivery, Reply
 from storage import operations as ops
@@ -204,7 +203,7 @@ class ZaloTemplateChannel(Channel):
             try:
                 async with self.http.request(method, url, json=json, params=params, headers={"access_token": token},
                                              timeout=aiohttp.ClientTimeout(total=total)) as resp:
-                    status, data = resp.status, await _json(resp)
+                    status, data = resp.status, await read_json(resp)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise TemplateError(0, type(exc).__name__, retry=True) from None
             error = data.get("error")
@@ -224,9 +223,3 @@ class ZaloTemplateChannel(Channel):
         raise AssertionError("unreachable")
 
 
-async def _json(resp: aiohttp.ClientResponse) -> dict:
-    try:
-        data = json.loads(await resp.read())
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

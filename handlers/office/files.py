@@ -204,12 +204,7 @@ def form_sheet(book: Book, commune, f: Figures, *, now: datetime, form: report_f
     for col, label in enumerate(labels):
         ws.write_string(header, col, label, book.header)
     now_values, ytd_values = report_form.values(f)
-    sections: list[tuple[report_form.Section | None, list]] = [(None, [])]
-    for item in form.rows:
-        if isinstance(item, report_form.Section):
-            sections.append((item, []))
-        else:
-            sections[-1][1].append(item)
+    sections = report_form.sections(form)
     row = header + 1
     for section, rows in sections:
         if section is not None:

@@ -110,12 +110,7 @@ def report_form_pdf(lang: str, figures: Figures, commune, *, now: datetime, form
     pdf.ln(3)
 
     now_values, ytd_values = report_form.values(f)
-    sections: list[tuple[report_form.Section | None, list]] = [(None, [])]
-    for item in form.rows:
-        if isinstance(item, report_form.Section):
-            sections.append((item, []))
-        else:
-            sections[-1][1].append(item)
+    sections = report_form.sections(form)
 
     pdf.set_font(FONT, "", TABLE_PT)
     bold = FontFace(emphasis="BOLD")

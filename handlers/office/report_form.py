@@ -131,3 +131,14 @@ def values(f: Figures) -> tuple[dict[str, int], dict[str, int]]:
         if ratio is not None:
             columns[1][f"{name}.part"], columns[1][f"{name}.whole"] = ratio.part, ratio.whole
     return columns[0], columns[1]
+
+
+def sections(form) -> list[tuple[Section | None, list]]:
+    """The form's rows under their sections (the rows before the first section under None)."""
+    out: list[tuple[Section | None, list]] = [(None, [])]
+    for item in form.rows:
+        if isinstance(item, Section):
+            out.append((item, []))
+        else:
+            out[-1][1].append(item)
+    return out
