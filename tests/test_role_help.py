@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.role_help import MOST_DONE
 from handlers.menu import ROLE_NAMES
+from handlers.role_help import MOST_DONE
 from tests.helpers import enrolled_plain, vi
 
 ROLE_PEOPLE = {

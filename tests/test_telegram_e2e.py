@@ -29,8 +29,8 @@ from tests.emulators.telegram import utf16_len
 from tests.helpers import vi
 from tests.telegram_harness import (  # noqa: F401 - the *_fixture names register fixtures
     PUBLIC_URL,
-    TOKEN,
     SETTLE_TIMEOUT,
+    TOKEN,
     TOKEN_SECRET,
     WEBHOOK_SECRET,
     BotProcess,

@@ -101,41 +101,44 @@ async def draft_answers(app) -> dict:
 # ---- 6. ages are ages --------------------------------------------------------------------------
 
 
+SUBJECT_AGES = [
+    ("3", "u16"),  # a three-year-old, never option 3
+    ("3 tuổi", "u16"),
+    ("0", "u16"),
+    ("15", "u16"),
+    ("16", "16_59"),
+    ("35 tuoi", "16_59"),
+    ("khoảng 40", "16_59"),
+    ("khoang 40", "16_59"),
+    ("40 tuổi", "16_59"),
+    ("59", "16_59"),
+    ("60", "60p"),
+    ("khoảng 75 tuổi", "60p"),
+    ("không rõ", "unknown"),
+    ("khong ro", "unknown"),
+    ("ko ro", "unknown"),
+]
+
+
 @pytest.mark.parametrize("channel", CHANNELS)
-@pytest.mark.parametrize(
-    ("typed", "group"),
-    [
-        ("3", "u16"),  # a three-year-old, never option 3
-        ("3 tuổi", "u16"),
-        ("0", "u16"),
-        ("15", "u16"),
-        ("16", "16_59"),
-        ("35 tuoi", "16_59"),
-        ("khoảng 40", "16_59"),
-        ("khoang 40", "16_59"),
-        ("40 tuổi", "16_59"),
-        ("59", "16_59"),
-        ("60", "60p"),
-        ("khoảng 75 tuổi", "60p"),
-        ("không rõ", "unknown"),
-        ("khong ro", "unknown"),
-        ("ko ro", "unknown"),
-    ],
-)
-async def test_a_village_head_types_the_age_of_the_person_subjected(app, channel, typed, group):
+async def test_a_village_head_types_the_age_of_the_person_subjected(app, channel):
+    """Every way of typing an age, in one conversation: each answer is typed, checked, and then
+    "quay lại" asks the age again (walking the form anew for each one was most of the time)."""
     head = await person_on(app, channel)
     asked = await case_to_first_age(head)
-    assert AGE_Q in asked[-1]
-    if channel == "plain":
-        # No numbered age groups to mistake an age for: "Không rõ" is a word to type.
-        assert "\n1. " not in head.last.text and vi("Unknown") in head.last.text
-    else:
-        assert head.last.labels[0] == vi("Unknown")
-    replies = await head.say(typed)
-    assert vi("Does any of these apply? Choose all that apply.") in replies[-1]
-    assert await stored_people(app) == [group]
-    # The draft keeps the group and nothing else about the age.
-    assert (await draft_answers(app))["people"] == [{"sex": "female", "age_group": group}]
+    for typed, group in SUBJECT_AGES:
+        assert AGE_Q in asked[-1], typed
+        if channel == "plain":
+            # No numbered age groups to mistake an age for: "Không rõ" is a word to type.
+            assert "\n1. " not in head.last.text and vi("Unknown") in head.last.text, typed
+        else:
+            assert head.last.labels[0] == vi("Unknown"), typed
+        replies = await head.say(typed)
+        assert vi("Does any of these apply? Choose all that apply.") in replies[-1], typed
+        assert await stored_people(app) == [group], typed
+        # The draft keeps the group and nothing else about the age.
+        assert (await draft_answers(app))["people"] == [{"sex": "female", "age_group": group}], typed
+        asked = await head.say("quay lại")
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
@@ -149,19 +152,21 @@ async def test_the_unknown_button_is_pressed_or_typed(app, channel):
     assert await stored_people(app) == ["unknown"]
 
 
+PERPETRATOR_AGES = [("15", "u16"), ("16", "16_17"), ("17", "16_17"), ("18", "18_59"), ("khoảng 45", "18_59"),
+                    ("59", "18_59"), ("60", "60p"), ("ko ro", "unknown")]
+
+
 @pytest.mark.parametrize("channel", CHANNELS)
-@pytest.mark.parametrize(
-    ("typed", "group"),
-    [("15", "u16"), ("16", "16_17"), ("17", "16_17"), ("18", "18_59"), ("khoảng 45", "18_59"), ("59", "18_59"),
-     ("60", "60p"), ("ko ro", "unknown")],
-)
-async def test_the_age_of_the_person_who_committed_it(app, channel, typed, group):
+async def test_the_age_of_the_person_who_committed_it(app, channel):
+    """Each age typed in turn in one conversation, "quay lại" asking it again after each."""
     head = await person_on(app, channel)
     asked = await to_perpetrator_age(head)
-    assert PERPETRATOR_AGE_Q in asked[-1]
-    replies = await head.say(typed)
-    assert vi("Their relationship to the person subjected?") in replies[-1]
-    assert (await stored_case(app)).perpetrator_age == group
+    for typed, group in PERPETRATOR_AGES:
+        assert PERPETRATOR_AGE_Q in asked[-1], typed
+        replies = await head.say(typed)
+        assert vi("Their relationship to the person subjected?") in replies[-1], typed
+        assert (await stored_case(app)).perpetrator_age == group, typed
+        asked = await head.say("quay lại")
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
