@@ -6,10 +6,9 @@ A duplicate delivery hits the unique key (channel, account, dedup_key) and is dr
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass, replace
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.events import Incoming
@@ -29,40 +28,65 @@ class Inbox:
 
     async def put(self, event: Incoming) -> bool:
         """Store the event; True if it is new. Call before acknowledging it to the platform."""
-        if event.text:
-            text = unicodedata.normalize("NFC", event.text)
-            if len(text) > MAX_TEXT:
-                text = text[:MAX_TEXT] + "…"
-            event = replace(event, text=text)
-        values = dict(
-            channel=event.channel, account=event.account, dedup_key=event.dedup_key[:128],
-            conv_key=event.conv_key, payload=self.keyring.encrypt(event.to_json()),
-            received_at=self.clock.now(), attempts=0,
-        )
+        return (await self.put_many([event]))[0]
+
+    async def put_many(self, events: list[Incoming]) -> list[bool]:
+        """Store a batch (a Telegram getUpdates answer) in one transaction, in order; for each
+        event, whether it is new. Each new one is handed to the listeners after the commit."""
+        stored: list[Arrival] = []
+        news: list[bool] = []
         async with self.sessions() as session, session.begin():
-            values["order_key"] = await order_key(session, event)
             insert = upsert_insert(session)
-            result = await session.execute(
-                insert(InboxEvent).values(**values).on_conflict_do_nothing(
-                    index_elements=["channel", "account", "dedup_key"]
+            for event in events:
+                event = _bounded(event)
+                # One statement: the ordering key is read inside the INSERT (order_key_of).
+                result = await session.execute(
+                    insert(InboxEvent).values(
+                        channel=event.channel, account=event.account, dedup_key=event.dedup_key[:128],
+                        conv_key=event.conv_key, payload=self.keyring.encrypt(event.to_json()),
+                        received_at=self.clock.now(), attempts=0, order_key=order_key_of(event),
+                    ).on_conflict_do_nothing(index_elements=["channel", "account", "dedup_key"])
+                    .returning(InboxEvent.id, InboxEvent.order_key)
                 )
-            )
-            new = bool(result.rowcount)
-        if new:
+                row = result.first()
+                news.append(row is not None)
+                if row is not None:
+                    stored.append(Arrival(id=row.id, order_key=row.order_key, event=event))
+        for arrival in stored:
             for listener in self.listeners:
-                listener()
-        return new
+                listener(arrival)
+        return news
 
 
-async def order_key(session: AsyncSession, event: Incoming) -> str:
+def _bounded(event: Incoming) -> Incoming:
+    if event.text:
+        text = unicodedata.normalize("NFC", event.text)
+        if len(text) > MAX_TEXT:
+            text = text[:MAX_TEXT] + "…"
+        event = replace(event, text=text)
+    return event
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A stored event, handed to the router in the same process: it need not be read back."""
+
+    id: int
+    order_key: str
+    event: Incoming
+
+
+def order_key_of(event: Incoming):
     """One person's events are handled in order whichever channel they came from; a stranger's
-    by chat. (Zalo identities are per bot or official account, like Telegram's per bot.)"""
-    person_id = await session.scalar(
-        select(Identity.person_id).where(
-            Identity.channel == event.channel, Identity.account == event.account, Identity.external_id == event.user_id
-        )
+    by chat. (Zalo identities are per bot or official account, like Telegram's per bot.)
+    An SQL expression, evaluated inside the INSERT."""
+    person = (
+        select(literal("person:") + cast(Identity.person_id, String))
+        .where(Identity.channel == event.channel, Identity.account == event.account,
+               Identity.external_id == event.user_id)
+        .scalar_subquery()
     )
-    return f"person:{person_id}" if person_id is not None else event.conv_key
+    return func.coalesce(person, event.conv_key)
 
 
 async def pending_conversations(session: AsyncSession, limit: int = 200) -> list[tuple[str, int]]:
@@ -96,9 +120,3 @@ async def next_event(session: AsyncSession, conv_key: str) -> InboxEvent | None:
         ).limit(1)
     )
     return None if earlier is not None else row
-
-
-def mark_processed(row: InboxEvent, now: datetime, error: str | None = None) -> None:
-    row.processed_at = now
-    row.payload = None  # nothing of what was said stays in the inbox
-    row.error = error

@@ -7,10 +7,12 @@ Only a message in flight when the process dies may be sent twice; nothing is los
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
+import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.metrics import NO_METRICS
@@ -21,19 +23,28 @@ from handlers.reachability import TEMPLATE_CHANNEL, template_for_held
 from storage import chatlists
 from storage.crypto import Keyring
 from storage.models import OutboxMessage
-from storage.outbox import decode_payload, fall_back, queue_template
+from storage.outbox import CLAIM_SECONDS, decode_payload, fall_back, queue_template
 from storage.people import OA_CHANNEL, held_for
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
 FALLBACK_KINDS = ("push", "digest")  # alerts already go to every channel; replies belong to their chat
-CLAIM_SECONDS = 120
 URGENT_KINDS = ("alert",)  # urgent alerts and escalations: their own lane, ahead of every other kind
 
 
 class Outbox:
-    """Delivers queued messages through the channels registered with it."""
+    """Delivers queued messages through the channels registered with it.
+
+    It holds, per chat, the rows it has claimed, oldest first: those a step queued in this process
+    arrive claimed with the step's commit (storage/outbox.py claim_on_queue); the database is
+    scanned for the others (jobs, another replica, a restart). Each chat sends one message at a
+    time; urgent alerts never wait for a free sending slot. Results are recorded together, at most
+    RECORD_WINDOW after the answer came (README: what a crash may repeat)."""
+
+    MAX_IN_FLIGHT = 32  # sends of other kinds at once (the channels pace them further)
+    RECORD_WINDOW = 0.02  # seconds: how long a delivery's result waits to be recorded with others
+    RECORD_LIMIT = 0.05  # seconds: the longest it waits (README: what a crash may send twice)
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], keyring: Keyring, clock, *, fallback=None,
                  metrics=None, services=None) -> None:
@@ -45,7 +56,15 @@ class Outbox:
         self.channels: dict[str, object] = {}
         self.fallback = fallback  # demo: a printer for messages to channels not running here
         self._wake = asyncio.Event()
+        self._scan_asked = True
         self._stopping = False
+        self._queues: dict[tuple[str, str], list[OutboxMessage]] = {}  # chat -> claimed rows, by id
+        self._held: set[int] = set()  # ids of the rows in _queues
+        self._sending: dict[tuple[str, str], asyncio.Task] = {}
+        self._results: list[tuple[OutboxMessage, Delivery]] = []
+        self._recorded = asyncio.Event()
+        self._recorder: asyncio.Task | None = None
+        self._last_sent: dict[tuple[str, str, str | None], str] = {}  # (channel, chat, tag) -> platform id
 
     async def release_claims(self) -> None:
         """At the start of the only process (SQLite): claims left by a killed process are void."""
@@ -59,8 +78,22 @@ class Outbox:
         if channel.per_account:  # Zalo: one bot or official account per commune
             self.channels[f"{channel.name}:{channel.account}"] = channel
 
-    def wake(self) -> None:
+    def wake(self, rows: list[OutboxMessage] | None = None) -> None:
+        """New rows handed over by the step that queued them, or (None) a reason to scan the database."""
+        if rows:
+            self.accept(rows)
+        else:
+            self._scan_asked = True
         self._wake.set()
+
+    def accept(self, rows: list[OutboxMessage]) -> None:
+        for row in rows:
+            if row.id is None or row.id in self._held:
+                continue
+            if self._sender(row.channel, row.account) is None:
+                continue  # not this process's to send: its claim lapses and the scan of the process that can takes it
+            self._held.add(row.id)
+            bisect.insort(self._queues.setdefault((row.channel, row.chat_id), []), row, key=lambda r: r.id)
 
     def _sender(self, name: str, account: str | None = None):
         exact = self.channels.get(f"{name}:{account}")
@@ -71,26 +104,100 @@ class Outbox:
             channel = None  # a chat of another bot account: not this one's to send
         return channel or self.fallback
 
-    async def run(self, idle_seconds: float = 1.0) -> None:
+    SCAN_SECONDS = 1.0  # the database is scanned this often when nothing woke the outbox
+
+    async def run(self, idle_seconds: float | None = None) -> None:
+        idle_seconds = idle_seconds or self.SCAN_SECONDS
+        self._scan_asked = True
         while not self._stopping:
             self._wake.clear()  # before the pass: a wake-up during it is not lost
             try:
-                sent = await self.deliver_due()
+                if self._scan_asked:
+                    self._scan_asked = False
+                    self.accept(await self._claim(100))
+                self._pump()
             except Exception:  # noqa: BLE001 - the loop must outlive any one failure
                 log.exception("outbox pass failed")
-                sent = 0
-            if sent:
-                continue
             try:
                 await asyncio.wait_for(self._wake.wait(), idle_seconds)
             except TimeoutError:
-                pass
+                self._scan_asked = True  # the slow safety net, and rows whose back-off has passed
+        if self._sending:
+            await asyncio.gather(*self._sending.values(), return_exceptions=True)
+        await self._flush()
 
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
 
+    def _pump(self, limit: int | None = None) -> int:
+        """Start the due head of every idle chat: urgent ones first and always, the rest while
+        fewer than MAX_IN_FLIGHT are on their way."""
+        now = self.clock.now()
+        heads = [q[0] for chat, q in self._queues.items() if q and chat not in self._sending and q[0].due_at <= now]
+        heads.sort(key=lambda r: (r.kind not in URGENT_KINDS, r.id))
+        started = 0
+        for row in heads:
+            urgent = row.kind in URGENT_KINDS
+            if not urgent and (len(self._sending) >= self.MAX_IN_FLIGHT or (limit is not None and started >= limit)):
+                break
+            chat = (row.channel, row.chat_id)
+            self._sending[chat] = asyncio.create_task(self._send_one(chat, row))
+            started += 1
+        return started
+
+    async def _send_one(self, chat, row: OutboxMessage) -> None:
+        try:
+            result = await self._deliver(row)
+            row.attempts += 1
+            if result.platform_ids:
+                row.platform_ids = (row.platform_ids or []) + result.platform_ids
+            queue = self._queues.get(chat, [])
+            final = result.ok or result.permanent or row.attempts >= MAX_ATTEMPTS
+            self.metrics.delivery(row.channel, "delivered" if result.ok else "failed" if final else "retry")
+            if final:
+                if queue and queue[0] is row:
+                    queue.pop(0)
+                if not queue:
+                    self._queues.pop(chat, None)
+                self._held.discard(row.id)
+                if result.ok and row.kind not in ("edit", "delete") and result.platform_ids:
+                    self._last_sent[(row.channel, row.chat_id, row.tag)] = result.platform_ids[-1]
+            else:  # the chat waits for this one's next attempt, here, in order
+                delay = result.retry_after if result.retry_after is not None else min(2 ** row.attempts, 300)
+                row.due_at = self.clock.now() + timedelta(seconds=delay)
+            self._results.append((row, result))
+            self._ensure_recorder()
+        finally:
+            self._sending.pop(chat, None)
+            self._wake.set()
+
+    def _ensure_recorder(self) -> None:
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_soon())
+
+    async def _record_soon(self) -> None:
+        """Results wait RECORD_WINDOW for others to join them, and a little longer while sends
+        are on their way (a step's second message), never more than RECORD_LIMIT."""
+        began = time.monotonic()
+        await asyncio.sleep(self.RECORD_WINDOW)
+        while self._sending and time.monotonic() - began < self.RECORD_LIMIT:
+            await asyncio.sleep(0.005)
+        await self._flush()
+
+    async def _flush(self) -> None:
+        """Record every result that came in, in one transaction."""
+        while self._results:
+            batch, self._results = self._results, []
+            try:
+                await self._record_all(batch)
+            except Exception:  # noqa: BLE001 - kept, and tried again with the next results
+                log.exception("recording %d deliveries failed", len(batch))
+                self._results = batch + self._results
+                return
+
     async def _claim(self, limit: int) -> list[OutboxMessage]:
+        """The database's due rows, one per chat, that nobody holds: claimed for this process."""
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
             pending = (OutboxMessage.delivered_at.is_(None), OutboxMessage.failed_at.is_(None))
@@ -107,9 +214,10 @@ class Outbox:
             rows = [*urgent, *rest]
             claimed: list[OutboxMessage] = []
             blocked: set[tuple[str, str]] = set()
-            for row in rows:
+            for row in sorted(rows, key=lambda r: r.id):
                 chat = (row.channel, row.chat_id)
-                if chat in blocked:
+                if chat in blocked or row.id in self._held:
+                    blocked.add(chat)
                     continue
                 blocked.add(chat)  # one message per chat per pass keeps them in order
                 if row.due_at > now or (row.claimed_until and row.claimed_until > now):
@@ -117,8 +225,8 @@ class Outbox:
                 if self._sender(row.channel, row.account) is None:
                     continue
                 claimed.append(row)
-                if len(claimed) >= limit:
-                    break
+            claimed.sort(key=lambda r: (r.kind not in URGENT_KINDS, r.id))
+            claimed = claimed[:limit]
             if claimed:
                 ids = [r.id for r in claimed]
                 result = await session.execute(
@@ -135,11 +243,14 @@ class Outbox:
         return claimed
 
     async def deliver_due(self, limit: int = 30) -> int:
-        """One pass: the next message of each chat that is due. Returns how many were attempted."""
-        claimed = await self._claim(limit)
-        if claimed:
-            await asyncio.gather(*(self._deliver(row) for row in claimed))
-        return len(claimed)
+        """One pass: claim from the database, send the next due message of each chat, record the
+        results. Returns how many were attempted."""
+        self.accept(await self._claim(limit))
+        started = self._pump(limit)
+        if self._sending:
+            await asyncio.gather(*self._sending.values(), return_exceptions=True)
+        await self._flush()
+        return started
 
     async def drain(self, max_passes: int = 50) -> None:
         """Deliver until nothing due is left (tests and the CLI)."""
@@ -160,6 +271,9 @@ class Outbox:
                                                                  identity.external_id), items, now)
 
     async def _previous_platform_id(self, row: OutboxMessage) -> str | None:
+        known = self._last_sent.get((row.channel, row.chat_id, row.tag))
+        if known is not None:
+            return known  # what this process sent last there (after a restart: read below)
         async with self.sessions() as session:
             ids = await session.scalar(
                 select(OutboxMessage.platform_ids)
@@ -189,7 +303,7 @@ class Outbox:
         ids = [pid for ids in rows if ids for pid in ids] + list(reply.delete.get("ids", []))
         return await sender.delete(row.chat_id, sorted(set(ids), key=lambda v: int(v) if v.isdigit() else 0))
 
-    async def _deliver(self, row: OutboxMessage) -> None:
+    async def _deliver(self, row: OutboxMessage) -> Delivery:
         sender = self._sender(row.channel, row.account)
         reply, fields = decode_payload(self.keyring, row.payload)
         try:
@@ -207,7 +321,7 @@ class Outbox:
         except Exception as exc:  # noqa: BLE001 - a channel bug must not stop the queue
             log.exception("delivery raised on %s", row.channel)
             result = Delivery(ok=False, error=type(exc).__name__)
-        await self._record(row.id, result)
+        return result
 
     async def _template_beside(self, session, row: OutboxMessage, now) -> None:
         """An urgent alert the official account held (its window closed): the template message the
@@ -224,35 +338,43 @@ class Outbox:
         log.info("outbox message %s: held by the official account; a template message goes beside it", row.id)
         self.wake()
 
-    async def _record(self, row_id: int, result: Delivery) -> None:
+    async def _record_all(self, batch: list[tuple[OutboxMessage, Delivery]]) -> None:
         now = self.clock.now()
+        delivered = [(row, result) for row, result in batch if result.ok]
         async with self.sessions() as session, session.begin():
-            row = await session.get(OutboxMessage, row_id)
+            if delivered:  # the usual case: one statement for all of them, nothing read first
+                await session.execute(
+                    update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.id == bindparam("row_id")),
+                    [{"row_id": row.id, "delivered_at": now, "claimed_until": None, "payload": None,
+                      "attempts": row.attempts, "platform_ids": row.platform_ids}
+                     for row, result in delivered],
+                )
+            for row, result in batch:
+                if not result.ok:
+                    await self._record(session, row, result, now)
+        if any(not result.ok for _, result in batch):
+            self.wake()  # a fallback or a template message may have been queued
+
+    async def _record(self, session, held: OutboxMessage, result: Delivery, now) -> None:
+        """A failed attempt: tried again later (the row stays claimed by this process, which holds
+        it in its chat's queue), or failed for good and handed on."""
+        row = await session.get(OutboxMessage, held.id)
+        row.attempts = held.attempts
+        row.platform_ids = held.platform_ids  # some parts went out: a retry sends only the rest
+        row.last_error = result.error[:300]
+        if result.permanent or row.attempts >= MAX_ATTEMPTS:
+            row.failed_at = now
             row.claimed_until = None
-            row.attempts += 1
-            if result.ok:
-                row.delivered_at = now
-                row.platform_ids = (row.platform_ids or []) + result.platform_ids
-                row.payload = None  # delivered: what was said is not kept
-                self.metrics.delivery(row.channel, "delivered")
-                return
-            row.last_error = result.error[:300]
-            if result.platform_ids:  # some parts went out: a retry sends only the rest
-                row.platform_ids = (row.platform_ids or []) + result.platform_ids
-            if result.permanent or row.attempts >= MAX_ATTEMPTS:
-                row.failed_at = now
-                log.warning("outbox message %s to %s failed for good: %s", row.id, row.channel, result.error)
-                if row.kind in URGENT_KINDS and row.channel == OA_CHANNEL:
-                    await self._template_beside(session, row, now)
-                if row.kind in FALLBACK_KINDS and row.person_id is not None:
-                    went = await fall_back(session, self.keyring, row, now)
-                    if went is None and self.services is not None:
-                        said = Outgoing(services=self.services, session=session, at=now)
-                        await undeliverable(said, row)
-                        await said.send_queued()
-                    await self._register_list(session, went, row, now)
-                self.metrics.delivery(row.channel, "failed")
-                return
-            self.metrics.delivery(row.channel, "retry")
-            delay = result.retry_after if result.retry_after is not None else min(2 ** row.attempts, 300)
-            row.due_at = now + timedelta(seconds=delay)
+            log.warning("outbox message %s to %s failed for good: %s", row.id, row.channel, result.error)
+            if row.kind in URGENT_KINDS and row.channel == OA_CHANNEL:
+                await self._template_beside(session, row, now)
+            if row.kind in FALLBACK_KINDS and row.person_id is not None:
+                went = await fall_back(session, self.keyring, row, now)
+                if went is None and self.services is not None:
+                    said = Outgoing(services=self.services, session=session, at=now)
+                    await undeliverable(said, row)
+                    await said.send_queued()
+                await self._register_list(session, went, row, now)
+            return
+        row.due_at = held.due_at
+        row.claimed_until = held.due_at + timedelta(seconds=CLAIM_SECONDS)

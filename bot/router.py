@@ -7,11 +7,14 @@ queues and the mark that it was processed, so a crash either did all of it or no
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import logging
 import time
+from datetime import timedelta
 
-from sqlalchemy import text
+from sqlalchemy import text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import inbox as inbox_store
@@ -20,28 +23,57 @@ from core.events import Incoming, Reply
 from core.i18n import DEFAULT_LANG, translate
 from handlers import dispatch
 from handlers.context import Ctx, Services
+from handlers.safety import FLOOD_WINDOW
 from storage import outbox as outbox_store
-from storage.models import InboxEvent, Person
+from storage.models import Identity, InboxEvent, Person
 from storage.people import find_identity, load_profile
+from storage.step_read import end_step, read_step
 
 log = logging.getLogger(__name__)
 
 
+class _AlreadyHandled(Exception):
+    """The event was marked done meanwhile (another replica): this step's work is rolled back."""
+
+
 class Router:
+    """Events reach it in the process that stored them (Inbox.put hands each one over: nothing is
+    polled for); the database is scanned at start-up and every SCAN_SECONDS as a safety net."""
+
+    SCAN_SECONDS = 5.0
+
     def __init__(self, services: Services, sessions: async_sessionmaker[AsyncSession], on_queued=None,
                  metrics=None) -> None:
         self.services = services
         self.metrics = metrics or NO_METRICS  # bot/metrics.py
         self.sessions = sessions
-        self.on_queued = on_queued or (lambda: None)
+        self.on_queued = on_queued or (lambda rows=None: None)
         self._wake = asyncio.Event()
+        self._arrived: dict[str, collections.deque] = {}  # order key -> events handed over, oldest first
         self._busy: dict[str, asyncio.Task] = {}
+        self._running = False
         self._stopping = False
 
-    def wake(self) -> None:
-        self._wake.set()
+    def wake(self, arrival: inbox_store.Arrival | None = None) -> None:
+        """A new event (handed over), or a reason to look at the database (None)."""
+        if arrival is None:
+            self._wake.set()
+            return
+        self._arrived.setdefault(arrival.order_key, collections.deque()).append(arrival)
+        if self._running:
+            self._start(arrival.order_key)
 
-    async def run(self, idle_seconds: float = 1.0) -> None:
+    def _start(self, conv: str, from_db: bool = False) -> None:
+        if conv in self._busy or self._stopping:
+            return
+        task = asyncio.create_task(self._drain_conversation(conv, from_db))
+        self._busy[conv] = task
+        task.add_done_callback(lambda _t, c=conv: self._finished(c))
+
+    async def run(self, idle_seconds: float | None = None) -> None:
+        self._running = True
+        for conv in list(self._arrived):
+            self._start(conv)
         while not self._stopping:
             self._wake.clear()
             try:
@@ -49,7 +81,7 @@ class Router:
             except Exception:  # noqa: BLE001
                 log.exception("router pass failed")
             try:
-                await asyncio.wait_for(self._wake.wait(), idle_seconds)
+                await asyncio.wait_for(self._wake.wait(), idle_seconds or self.SCAN_SECONDS)
             except TimeoutError:
                 pass
 
@@ -60,93 +92,153 @@ class Router:
             await asyncio.gather(*self._busy.values(), return_exceptions=True)
 
     async def dispatch_pending(self) -> None:
+        """The safety net: conversations with events the hand-off did not bring (a restart, another
+        replica's ingest)."""
         async with self.sessions() as session:
             convs = await inbox_store.pending_conversations(session)
         for conv, _ in convs:
-            if conv not in self._busy:
-                task = asyncio.create_task(self._drain_conversation(conv))
-                self._busy[conv] = task
-                task.add_done_callback(lambda _t, c=conv: self._finished(c))
+            self._start(conv, from_db=True)
 
     def _finished(self, conv: str) -> None:
         self._busy.pop(conv, None)
-        self._wake.set()  # events may have arrived for it meanwhile
+        if self._arrived.get(conv) and not self._stopping:
+            self._start(conv)  # handed over while the drain was ending
 
-    async def _drain_conversation(self, conv: str) -> None:
+    async def _drain_conversation(self, conv: str, from_db: bool = False) -> None:
+        """The events handed over, in order; `from_db` (the safety net): then what the database holds."""
         while not self._stopping:
+            if not from_db and not self._arrived.get(conv):
+                self._arrived.pop(conv, None)
+                return
             if not await self.process_next(conv):
+                if not self._arrived.get(conv):
+                    self._arrived.pop(conv, None)
+                elif self._running:  # waiting behind another replica or an older event of the chat
+                    asyncio.get_running_loop().call_later(RETRY_SECONDS, self._start, conv)
                 return
 
     async def run_until_idle(self) -> None:
         """Process everything pending, then return (tests and one-shot use)."""
         while True:
+            for conv in list(self._arrived):
+                await self._drain_conversation(conv)
             async with self.sessions() as session:
                 convs = await inbox_store.pending_conversations(session)
             if not convs:
                 return
             for conv, _ in convs:
-                await self._drain_conversation(conv)
+                await self._drain_conversation(conv, from_db=True)
 
-    async def process_next(self, conv: str) -> bool:
+    async def process_next(self, conv: str, *, retried: bool = False) -> bool:
         """Handle the oldest pending event of a conversation; False when there is none."""
         services = self.services
+        queue = self._arrived.get(conv)
+        arrival = queue[0] if queue else None
         started, ok, channel = time.perf_counter(), True, conv.split(":", 1)[0]
+        handled: tuple[int, Incoming] | None = None
+        dead = False
         async with self.sessions() as session:
+            outbox_store.claim_on_queue(session)
             try:
                 async with session.begin():
                     if not await _lock_conversation(session, conv):
                         return False  # another replica is handling this person right now
-                    row = await inbox_store.next_event(session, conv)
-                    if row is None:
-                        return False
-                    event = Incoming.from_json(services.keyring.decrypt(row.payload))
-                    channel = event.channel
-                    await self._handle(session, row, event)
+                    now = services.clock.now()
+                    since = now - FLOOD_WINDOW
+                    step = None
+                    if arrival is not None:
+                        step = await read_step(session, arrival.id, arrival.event, since=since)
+                        handled = (arrival.id, arrival.event)
+                        if step.processed:
+                            queue.popleft()
+                            return True
+                        if step.earlier:
+                            step, handled = None, None  # an older one waits in the database: it goes first
+                    if step is None:
+                        row = await inbox_store.next_event(session, conv)
+                        if row is None:
+                            return False
+                        event = Incoming.from_json(services.keyring.decrypt(row.payload))
+                        handled = (row.id, event)
+                        step = await read_step(session, row.id, event, since=since)
+                    channel = handled[1].channel
+                    await self._handle(session, handled[0], handled[1], step, now)
+            except _AlreadyHandled:
+                pass
             except Exception as exc:  # noqa: BLE001 - one bad event must not block the person's next ones
-                ok = False
-                log.exception("handler failed on an event of channel %s", channel)
-                await self._give_up(conv, type(exc).__name__)
+                outbox_store.take_queued(session)  # rolled back: none of them exists
+                if isinstance(exc, DBAPIError) and exc.connection_invalidated and not retried:
+                    dead = True  # the pool gave a connection the server had closed: once more, on a new one
+                else:
+                    ok = False
+                    log.exception("handler failed on an event of channel %s", channel)
+                if handled is not None and not dead:
+                    await self._give_up(conv, handled, type(exc).__name__)
+            finally:
+                end_step(session)
+            queued = outbox_store.take_queued(session)
+        if dead:
+            return await self.process_next(conv, retried=True)
+        if arrival is not None and handled is not None and handled[0] == arrival.id:
+            queue.popleft()
         self.metrics.event_handled(channel, time.perf_counter() - started, ok)
-        self.on_queued()
+        self.on_queued(queued if ok else None)  # committed: the outbox sends them without reading them back
         return True
 
-    async def _handle(self, session: AsyncSession, row: InboxEvent, event: Incoming) -> None:
+    async def _handle(self, session: AsyncSession, inbox_id: int, event: Incoming, step, now) -> None:
         services = self.services
-        now = services.clock.now()
-        identity = await find_identity(session, event.channel, event.account, event.user_id)
-        person = await load_profile(session, identity.person_id) if identity else None
+        person = step.profile
         lang = person.lang if person else _guess_lang(event.lang_hint)
-        ctx = Ctx(services=services, session=session, event=event, person=person, lang=lang, inbox_id=row.id, at=now)
+        ctx = Ctx(services=services, session=session, event=event, person=person, lang=lang, inbox_id=inbox_id,
+                  at=now)
         await dispatch.handle(ctx)
+        identity = step.identity
+        if identity is None and ctx.person is not None:  # enrolled or linked in this step
+            identity = await find_identity(session, event.channel, event.account, event.user_id)
         if identity is not None and ctx.person is not None:
-            identity.last_seen_at = now
-            identity.chat_id = event.chat_id
-            db_person = await session.get(Person, identity.person_id)
-            if db_person is not None:
-                db_person.preferred_channel = event.channel
+            _seen(identity, step.person if step.identity is not None else None, event, now)
         await ctx.send_queued()
-        inbox_store.mark_processed(row, now)
+        done = await session.execute(
+            update(InboxEvent).where(InboxEvent.id == inbox_id, InboxEvent.processed_at.is_(None))
+            .values(processed_at=now, payload=None, error=None)  # nothing of what was said stays in the inbox
+        )
+        if not done.rowcount:
+            raise _AlreadyHandled
 
-    async def _give_up(self, conv: str, error: str) -> None:
+    async def _give_up(self, conv: str, handled: tuple[int, Incoming], error: str) -> None:
         """Mark the failing event done and apologise, so the conversation is not stuck on it."""
         services = self.services
         now = services.clock.now()
+        inbox_id, event = handled
         async with self.sessions() as session, session.begin():
             if not await _lock_conversation(session, conv):
                 return
-            row = await inbox_store.next_event(session, conv)
-            if row is None:
-                return
-            event = Incoming.from_json(services.keyring.decrypt(row.payload))
             identity = await find_identity(session, event.channel, event.account, event.user_id)
             person = await load_profile(session, identity.person_id) if identity else None
             lang = person.lang if person else _guess_lang(event.lang_hint)
-            inbox_store.mark_processed(row, now, error=error[:200])
+            await session.execute(
+                update(InboxEvent).where(InboxEvent.id == inbox_id)
+                .values(processed_at=now, payload=None, error=error[:200])
+            )
             outbox_store.queue_to_chat(
                 session, services.keyring, channel=event.channel, account=event.account, chat_id=event.chat_id,
                 person_id=person.id if person else None, now=now,
                 reply=_apology(lang),
             )
+
+
+RETRY_SECONDS = 0.2  # a handed-over event that had to wait is tried again after this
+SEEN_EVERY = timedelta(minutes=1)  # how stale an identity's last_seen_at may be (it orders channels)
+
+
+def _seen(identity: Identity, person: Person | None, event: Incoming, now) -> None:
+    """The person wrote from this chat: it becomes their preferred channel. Written only when
+    something changed, or a minute has passed: most steps write nothing here."""
+    if identity.chat_id != event.chat_id or identity.last_seen_at is None or now - identity.last_seen_at >= SEEN_EVERY:
+        identity.last_seen_at = now
+        identity.chat_id = event.chat_id
+    if person is not None and person.preferred_channel != event.channel:
+        person.preferred_channel = event.channel
 
 
 def _apology(lang: str) -> Reply:

@@ -15,6 +15,7 @@ from handlers import parsing
 from handlers.context import Ctx
 from storage.chatlists import numbered, register
 from storage.models import ChatList
+from storage.step_read import known
 
 STALE = "stale"
 _NUMBER = re.compile(r"\d{1,3}")
@@ -38,7 +39,7 @@ async def remember(ctx: Ctx) -> None:
 
 async def resolve(ctx: Ctx, text: str, *, form_waiting: bool) -> str | None:
     """The button data the typed text names in the chat's list, STALE, or None (not about a list)."""
-    row = await ctx.session.get(ChatList, ctx.event.conv_key)
+    row = await known(ctx.session, ChatList, ctx.event.conv_key)
     if row is None:
         return None
     folded = parsing.fold(text)
@@ -58,7 +59,7 @@ async def resolve(ctx: Ctx, text: str, *, form_waiting: bool) -> str | None:
 
 async def show_again(ctx: Ctx) -> None:
     """"The list has changed": the current list, numbered again."""
-    row = await ctx.session.get(ChatList, ctx.event.conv_key)
+    row = await known(ctx.session, ChatList, ctx.event.conv_key)
     ctx.say(ctx.t("The list has changed, or it has no such number."))
     if row is not None and row.items:
         ctx.say(ctx.t("Here is the current list:"), [Choice(label, data) for data, label in row.items])
@@ -66,6 +67,6 @@ async def show_again(ctx: Ctx) -> None:
 
 async def show_current(ctx: Ctx) -> None:
     """The chat's numbered list again, if one is showing (after help, say)."""
-    row = await ctx.session.get(ChatList, ctx.event.conv_key)
+    row = await known(ctx.session, ChatList, ctx.event.conv_key)
     if row is not None and row.items:
         ctx.say(ctx.t("Here is the current list:"), [Choice(label, data) for data, label in row.items])

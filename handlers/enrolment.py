@@ -17,6 +17,7 @@ from storage import invites
 from storage.cases import audit
 from storage.models import ChatState, Person
 from storage.people import attach_identity, create_person, load_profile, users_per_account
+from storage.step_read import known
 
 AWAIT_CODE = "code"
 AWAIT_PHONE = "phone"
@@ -27,14 +28,14 @@ STRANGER_HOOKS: list = []
 
 
 async def chat_state(ctx: Ctx) -> ChatState | None:
-    return await ctx.session.get(ChatState, ctx.event.conv_key)
+    return await known(ctx.session, ChatState, ctx.event.conv_key)
 
 
 async def set_chat_state(ctx: Ctx, awaiting: str | None) -> None:
     if awaiting is None:
         await ctx.session.execute(delete(ChatState).where(ChatState.chat_key == ctx.event.conv_key))
         return
-    row = await ctx.session.get(ChatState, ctx.event.conv_key)
+    row = await known(ctx.session, ChatState, ctx.event.conv_key)
     if row is None:
         ctx.session.add(ChatState(chat_key=ctx.event.conv_key, awaiting=awaiting, updated_at=ctx.now))
     else:

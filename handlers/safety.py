@@ -19,6 +19,7 @@ from storage import cases as store
 from storage.db import claim_rows
 from storage.models import Alert, AuditEntry, Case, InboxEvent, OutboxMessage, Person
 from storage.people import people_with_role
+from storage.step_read import cached_flood
 
 RESPONDERS = ("police", "leader", "office", "admin")
 MAX_RESENDS = 6
@@ -194,19 +195,24 @@ async def audit_log(ctx: Ctx, arg: str) -> None:
 CONVERSATION_FACTOR = 3
 
 
+FLOOD_WINDOW = timedelta(minutes=1)  # the flood guard counts a person's messages over this
+
+
 async def flooding(ctx: Ctx, *, relaxed: bool = False) -> bool:
     """True when this person sent more than the limit in the last minute; they are told once.
 
     The urgent path never comes here (handlers/dispatch.py): a case request, the danger answer
     and an emergency word always pass."""
     limit = ctx.config.safety.flood_per_minute * (CONVERSATION_FACTOR if relaxed else 1)
-    since = ctx.now - timedelta(minutes=1)
-    count = await ctx.session.scalar(
-        select(func.count()).select_from(InboxEvent).where(
-            InboxEvent.conv_key == ctx.event.conv_key, InboxEvent.received_at > since,
-            InboxEvent.id <= (ctx.inbox_id or 2**62),
-        )
-    ) or 0
+    since = ctx.now - FLOOD_WINDOW
+    count = cached_flood(ctx.session, ctx.event.conv_key, since)
+    if count is None:
+        count = await ctx.session.scalar(
+            select(func.count()).select_from(InboxEvent).where(
+                InboxEvent.conv_key == ctx.event.conv_key, InboxEvent.received_at > since,
+                InboxEvent.id <= (ctx.inbox_id or 2**62),
+            )
+        ) or 0
     if count <= limit:
         return False
     if count == limit + 1:

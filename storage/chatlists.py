@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import Reply
 from storage.models import ChatList
+from storage.step_read import known
 
 
 def chat_key(channel: str, account: str, user_id: str) -> str:
@@ -26,7 +27,7 @@ def numbered(reply: Reply) -> list[list[str]] | None:
 
 async def register(session: AsyncSession, key: str, items: list[list[str]], now: datetime) -> None:
     """The chat's numbers now mean `items`; an empty list: a form's question took the floor."""
-    row = await session.get(ChatList, key)
+    row = await known(session, ChatList, key)
     if row is None:
         if not items:
             return

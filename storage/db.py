@@ -40,7 +40,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA secure_delete=ON")
-    cur.execute("PRAGMA synchronous=NORMAL")
+    # FULL: an update acknowledged to the platform survives a power cut (NORMAL may lose the last ones).
+    cur.execute("PRAGMA synchronous=FULL")
     cur.close()
 
 
@@ -61,7 +62,9 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No ping before every checkout (a round trip per transaction): connections are renewed after
+    # half an hour, and a step that meets a dead one is tried again (bot/router.py).
+    kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **kwargs)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.crypto import Keyring
 from storage.db import claim_rows
 from storage.models import Draft, Photo
+from storage.step_read import cached_draft, forget_drafts
 
 ACTIVE = "active"
 PAUSED = "paused"
@@ -39,7 +40,9 @@ def decode_state(keyring: Keyring, row: Draft) -> DraftState:
 
 
 async def load_draft(session: AsyncSession, keyring: Keyring, person_id: int, slot: str = ACTIVE) -> OpenDraft | None:
-    row = await session.scalar(select(Draft).where(Draft.person_id == person_id, Draft.slot == slot))
+    hit, row = cached_draft(session, person_id, slot)  # the step's one read (storage/step_read.py)
+    if not hit:
+        row = await session.scalar(select(Draft).where(Draft.person_id == person_id, Draft.slot == slot))
     if row is None:
         return None
     return OpenDraft(row, decode_state(keyring, row))
@@ -60,6 +63,7 @@ async def create_draft(
     )
     session.add(row)
     await session.flush()
+    forget_drafts(session)
     return OpenDraft(row, state)
 
 
@@ -78,6 +82,9 @@ def photo_ids(state: DraftState) -> list[int]:
 async def discard_draft(session: AsyncSession, person_id: int, slot: str | None = ACTIVE, *,
                         keyring: Keyring | None = None) -> None:
     """Delete the draft in `slot` (None: every slot) with the photos that only it held."""
+    if slot is not None and cached_draft(session, person_id, slot) == (True, None):
+        return  # the step's read found none there
+    forget_drafts(session)
     stmt = select(Draft).where(Draft.person_id == person_id)
     if slot is not None:
         stmt = stmt.where(Draft.slot == slot)
@@ -103,6 +110,7 @@ async def discard_draft(session: AsyncSession, person_id: int, slot: str | None 
 async def pause_draft(session: AsyncSession, keyring: Keyring, draft: OpenDraft) -> None:
     """Set the active draft aside; a draft already paused gives way (the older one is discarded)."""
     await discard_draft(session, draft.row.person_id, PAUSED, keyring=keyring)
+    forget_drafts(session)
     draft.row.slot = PAUSED
     await session.flush()
 
@@ -110,6 +118,7 @@ async def pause_draft(session: AsyncSession, keyring: Keyring, draft: OpenDraft)
 async def unpause_draft(session: AsyncSession, keyring: Keyring, person_id: int) -> OpenDraft | None:
     """Make the paused draft the active one again (the active slot must be free)."""
     draft = await load_draft(session, keyring, person_id, PAUSED)
+    forget_drafts(session)
     if draft is not None:
         draft.row.slot = ACTIVE
         await session.flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,26 @@ from storage.people import delivery_order
 log = logging.getLogger(__name__)
 
 TEMPLATE_KEY = "template"  # beside the reply in a row's payload: the fields of a template message
+QUEUED = "outbox_queued"  # session.info: the rows this session queued, for the hand-off
+CLAIM_ON_QUEUE = "outbox_claim"  # session.info: queue them claimed (the runtime sends them itself)
+CLAIM_SECONDS = 120  # how long a claim holds if its process dies before recording the delivery
+
+
+def claim_on_queue(session: AsyncSession) -> None:
+    """Rows this session queues are claimed by the process as they are written, and handed to its
+    outbox after the commit (take_queued): no second transaction to claim them."""
+    session.info[CLAIM_ON_QUEUE] = True
+
+
+def take_queued(session: AsyncSession) -> list[OutboxMessage]:
+    return session.info.pop(QUEUED, [])
+
+
+def _add(session: AsyncSession, row: OutboxMessage, now: datetime) -> None:
+    if session.info.get(CLAIM_ON_QUEUE):
+        row.claimed_until = now + timedelta(seconds=CLAIM_SECONDS)
+        session.info.setdefault(QUEUED, []).append(row)
+    session.add(row)
 
 
 def queue_to_chat(
@@ -25,13 +45,11 @@ def queue_to_chat(
     person_id: int | None, reply: Reply, now: datetime, kind: str = "reply",
 ) -> None:
     payload = keyring.encrypt(json.dumps(reply.to_dict(), ensure_ascii=False).encode())
-    session.add(
-        OutboxMessage(
-            person_id=person_id, channel=channel, account=account, chat_id=chat_id,
-            kind="edit" if reply.edit else "delete" if reply.delete else kind, tag=reply.tag, payload=payload,
-            created_at=now, due_at=now, attempts=0,
-        )
-    )
+    _add(session, OutboxMessage(
+        person_id=person_id, channel=channel, account=account, chat_id=chat_id,
+        kind="edit" if reply.edit else "delete" if reply.delete else kind, tag=reply.tag, payload=payload,
+        created_at=now, due_at=now, attempts=0,
+    ), now)
 
 
 def decode_payload(keyring: Keyring, payload: bytes) -> tuple[Reply, dict | None]:
@@ -50,11 +68,11 @@ def queue_template(
     parameters); the reply beside them is a one-line summary for logs and demo printers."""
     summary = Reply(text=f"[{channel}] " + " · ".join(str(v) for v in fields.values()), tag=tag)
     data = {**summary.to_dict(), TEMPLATE_KEY: dict(fields)}
-    session.add(OutboxMessage(
+    _add(session, OutboxMessage(
         person_id=person_id, channel=channel, account=account, chat_id=chat_id, kind=kind, tag=tag,
         payload=keyring.encrypt(json.dumps(data, ensure_ascii=False).encode()), created_at=now, due_at=now,
         attempts=0,
-    ))
+    ), now)
 
 
 async def fall_back(session: AsyncSession, keyring: Keyring, row: OutboxMessage, now: datetime) -> Identity | None:
@@ -68,10 +86,10 @@ async def fall_back(session: AsyncSession, keyring: Keyring, row: OutboxMessage,
         log.warning("outbox message %s: no other channel to try for its person", row.id)
         return None
     nxt = order[at + 1]
-    session.add(OutboxMessage(
+    _add(session, OutboxMessage(
         person_id=row.person_id, channel=nxt.channel, account=nxt.account, chat_id=nxt.chat_id, kind=row.kind,
         tag=row.tag, payload=row.payload, created_at=now, due_at=now, attempts=0,
-    ))
+    ), now)
     log.info("outbox message %s: trying the person's %s channel instead of %s", row.id, nxt.channel, row.channel)
     return nxt
 

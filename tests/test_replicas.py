@@ -86,3 +86,25 @@ async def test_two_replicas_starting_together_migrate_once(pg_url):
         assert (await conn.execute(text("SELECT count(*) FROM alembic_version"))).scalar() == 1
     for e in engines:
         await e.dispose()
+
+
+async def test_a_person_revoked_on_one_replica_is_refused_at_their_next_message_on_the_other(
+        config, clock, keyring, pg_url):
+    """Nothing about who may do what is cached between steps: the step's one read sees the revocation."""
+    from tests.helpers import enrolled
+
+    one, two = await replica(config, clock, keyring, pg_url), await replica(config, clock, keyring, pg_url)
+    reporter = await enrolled(one, "u1")
+    admin = await enrolled(two, "u9", roles=("admin",), name="Trần Thị Quản")
+    await reporter.say("/baocao")  # on replica one: a draft is open
+    async with one.sessions() as s:
+        person_id = await s.scalar(select(func.min(Draft.person_id)))
+    await admin.say(f"/thuhoi {person_id}")
+    said = await admin.press(vi("Revoke"))
+    assert any("#" + str(person_id) in t for t in said), said
+    answer = await reporter.say("/baocao")  # on replica one again
+    assert answer and not any(vi("Which village was the session held in?") in t for t in answer), answer
+    async with one.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Draft)) == 0
+    for r in (one, two):
+        await r.engine.dispose()

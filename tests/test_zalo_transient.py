@@ -57,7 +57,7 @@ async def _after_attempt(bot, row_id: int, n: int) -> OutboxMessage:
         bot.app.outbox.wake()  # a wake-up between two of its passes is not lost: ask again until seen
         async with bot.app.sessions() as s:
             row = await s.get(OutboxMessage, row_id)
-            return row if row.attempts >= n and row.claimed_until is None else None
+            return row if row.attempts >= n else None  # recorded with its next due time (or its end)
 
     return await eventually(recorded, what=f"attempt {n} of outbox message {row_id} to be recorded")
 

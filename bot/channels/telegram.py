@@ -67,6 +67,7 @@ class TelegramChannel(Channel):
         # Telegram answers 429 past about 30 messages a second overall; stay under it.
         self.limiter = RateLimiter(rate=29, burst=1)  # evenly spaced: never 30 inside one second
         self._poller: asyncio.Task | None = None
+        self._answering: set[asyncio.Task] = set()  # callback answers on their way
         self._stopping = False
         self.on_status = lambda connected, detail="": None  # the App's hook: bot/channel_status.py
         self._connected = False
@@ -107,6 +108,8 @@ class TelegramChannel(Channel):
                 await self._poller
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
+        if self._answering:
+            await asyncio.wait(self._answering, timeout=5)
         await self.bot.shutdown()
 
     def routes(self) -> list[web.RouteDef]:
@@ -134,14 +137,15 @@ class TelegramChannel(Channel):
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60)
                 continue
-            for update in updates:
-                try:
-                    await self.ingest(update)
-                except Exception:  # noqa: BLE001 - not stored: leave the offset so Telegram re-sends it
-                    log.exception("could not store a telegram update")
-                    await asyncio.sleep(backoff)
-                    break
-                offset = update.update_id + 1
+            if not updates:
+                continue
+            try:
+                await self.ingest_batch(updates)
+            except Exception:  # noqa: BLE001 - not stored: leave the offset so Telegram re-sends them
+                log.exception("could not store %d telegram updates", len(updates))
+                await asyncio.sleep(backoff)
+                continue
+            offset = updates[-1].update_id + 1
 
     async def _webhook(self, request: web.Request) -> web.Response:
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
@@ -156,15 +160,24 @@ class TelegramChannel(Channel):
         return web.Response(status=200)
 
     async def ingest(self, update: Update) -> None:
-        event = await self._to_incoming(update)
-        if event is None:
-            return
-        await self.inbox.put(event)
-        if update.callback_query is not None:
-            try:
-                await update.callback_query.answer()  # stops the button's spinner at once
-            except TelegramError as exc:
-                log.info("callback answer failed: %s", type(exc).__name__)
+        await self.ingest_batch([update])
+
+    async def ingest_batch(self, updates: list[Update]) -> None:
+        """The whole batch stored in one transaction, in order; then the buttons' spinners are
+        stopped beside the next poll, which does not wait for Telegram's answer."""
+        events = [(u, await self._to_incoming(u)) for u in updates]
+        await self.inbox.put_many([e for _, e in events if e is not None])
+        for update, event in events:
+            if event is not None and update.callback_query is not None:
+                task = asyncio.create_task(self._answer(update.callback_query))
+                self._answering.add(task)
+                task.add_done_callback(self._answering.discard)
+
+    async def _answer(self, query) -> None:
+        try:
+            await query.answer()  # stops the button's spinner
+        except TelegramError as exc:
+            log.info("callback answer failed: %s", type(exc).__name__)
 
     async def _to_incoming(self, update: Update) -> Incoming | None:
         base = dict(channel=self.name, account=self.account, dedup_key=str(update.update_id))

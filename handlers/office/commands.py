@@ -156,10 +156,10 @@ async def export(ctx: Ctx, arg: str) -> None:
             since, until = period.utc_bounds(ctx.commune.tz)
             case_rows = await stats.consented_case_rows(ctx.session, ctx.commune.id, since, until)
     others = await files.other_answers(ctx.session, ids, period.start, period.end)
-    book = files.workbook(ctx.lang, rows, names, figures=figures, case_rows=case_rows,
-                          commune_names={c.id: c.name for c in communes}, extra_summary=summary,
-                          commune=None if province else ctx.commune, others=others, now=ctx.now)
-    table = files.report_csv(ctx.lang, rows, names, others=others)
+    book = await files.built(files.workbook, ctx.lang, rows, names, figures=figures, case_rows=case_rows,
+                             commune_names={c.id: c.name for c in communes}, extra_summary=summary,
+                             commune=None if province else ctx.commune, others=others, now=ctx.now)
+    table = await files.built(files.report_csv, ctx.lang, rows, names, others=others)
     audit(ctx.session, actor_id=ctx.person.id, channel=ctx.event.channel, action="export", now=ctx.now,
           detail=f"{period.start.isoformat()}..{period.end.isoformat()} reports={len(rows)} "
                  f"case_rows={len(case_rows or [])}")
@@ -183,7 +183,7 @@ async def export(ctx: Ctx, arg: str) -> None:
     ctx.say(caption + "\n" + ctx.t("Excel: {xlsx}\nCSV: {csv}\n(The links work for {days} days.)", xlsx=book_link,
                                    csv=csv_link, days=ctx.config.digest.link_days))
     if figures is not None and ctx.caps.takes(form_pdf.PDF):  # a Zalo OA: the form to sign, in the chat too
-        pdf = form_pdf.report_form_pdf(ctx.lang, figures, ctx.commune, now=ctx.now)
+        pdf = await files.built(form_pdf.report_form_pdf, ctx.lang, figures, ctx.commune, now=ctx.now)
         pdf_link = await links.link(ctx.session, ctx.services, commune_id=commune_id, name=stem + ".pdf",
                                     mime=form_pdf.PDF, data=pdf, now=ctx.now)
         ctx.say("", file=(stem + ".pdf", pdf), url=pdf_link,

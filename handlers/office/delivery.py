@@ -107,23 +107,23 @@ class Attachments:
                 self._others = await files.other_answers(self.session, [self.commune.id], period.start, period.end)
             names = {(self.commune.id, v.id): v.name for v in self.commune.villages}
             self._made[(lang, small)] = (
-                files.workbook(lang, self._rows, names, figures=self.figures, commune=self.commune,
-                               others=self._others, now=self.now, small=small),
-                files.chart(lang, self.figures, self.commune.name))
+                await files.built(files.workbook, lang, self._rows, names, figures=self.figures, commune=self.commune,
+                                  others=self._others, now=self.now, small=small),
+                await files.built(files.chart, lang, self.figures, self.commune.name))
         return self._made[(lang, small)]
 
-    def form(self, lang: str, small: bool = False) -> bytes:
+    async def form(self, lang: str, small: bool = False) -> bytes:
         """The workbook's form sheet as a PDF (handlers/office/form_pdf.py)."""
         if (lang, small) not in self._forms:
-            self._forms[(lang, small)] = form_pdf.report_form_pdf(lang, self.figures, self.commune, now=self.now,
-                                                                  small=small)
+            self._forms[(lang, small)] = await files.built(form_pdf.report_form_pdf, lang, self.figures, self.commune,
+                                                           now=self.now, small=small)
         return self._forms[(lang, small)]
 
     async def link(self, lang: str, small: bool, kind: str) -> str:
         """The signed link to one of the files ("xlsx", "png", "pdf"), stored once."""
         if (lang, small, kind) not in self._links:
             if kind == "pdf":
-                data, mime = self.form(lang, small), form_pdf.PDF
+                data, mime = await self.form(lang, small), form_pdf.PDF
             else:
                 xlsx, png = await self.made(lang, small)
                 data, mime = (xlsx, files.XLSX) if kind == "xlsx" else (png, PNG)
@@ -153,7 +153,7 @@ class Attachments:
         out = [Reply(text=text + "\n\n" + "\n".join(lines))]
         if pdf_in:
             url = await self.link(lang, small, "pdf")
-            out.append(Reply(text="", file=(self.name + ".pdf", self.form(lang, small)), url=url,
+            out.append(Reply(text="", file=(self.name + ".pdf", await self.form(lang, small)), url=url,
                              instead=translate(lang, "Report form (PDF): {url}", url=url) + "\n" + valid))
         if png_in:
             url = await self.link(lang, small, "png")

@@ -12,9 +12,11 @@ shows the figures, and streams row by row (constant_memory), which also serves t
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -38,6 +40,16 @@ from handlers.office.render import (
 )
 from storage.models import Report
 from storage.stats import CaseRow, Figures, OrgFigures, Outreach, ReportRow
+
+# Files (workbooks, charts, PDFs) are built on this one thread, never on the event loop: a
+# province's workbook takes seconds, and the urgent path must not wait behind it. One thread:
+# the chart library's state is not shared between threads.
+_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="files")
+
+
+async def built(fn, /, *args, **kwargs):
+    """`fn(*args, **kwargs)` on the file-building thread."""
+    return await asyncio.get_running_loop().run_in_executor(_BUILDER, lambda: fn(*args, **kwargs))
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DATE_FORMAT = "DD/MM/YYYY"
