@@ -8,6 +8,7 @@ clock, which the tests move forward: no test waits for a retry in real time.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 import pytest
@@ -71,7 +72,7 @@ async def _retry_schedule(bot, row_id: int, failures: int) -> tuple[OutboxMessag
         if row.failed_at is not None or row.delivered_at is not None:
             break
         wait = (row.due_at - bot.app.clock.now()).total_seconds()
-        delays.append(round(wait))
+        delays.append(math.ceil(wait - 0.001))  # read a moment after the attempt set it
         bot.app.clock.advance(seconds=wait + 0.01)
         bot.app.outbox.wake()
     row = await _after_attempt(bot, row_id, len(delays) + 1)
