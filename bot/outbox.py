@@ -197,7 +197,7 @@ class Outbox:
                 return
 
     async def _claim(self, limit: int) -> list[OutboxMessage]:
-        """The database's due rows, one per chat, that nobody holds: claimed for this process."""
+        """The database's due rows that nobody holds, a chat's in order: claimed for this process."""
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
             pending = (OutboxMessage.delivered_at.is_(None), OutboxMessage.failed_at.is_(None))
@@ -217,12 +217,14 @@ class Outbox:
             for row in sorted(rows, key=lambda r: r.id):
                 chat = (row.channel, row.chat_id)
                 if chat in blocked or row.id in self._held:
+                    continue
+                # A row not due yet or held elsewhere (another replica) keeps the chat's later ones
+                # behind it; the rest of a chat are all taken, to be sent in order from here.
+                if row.due_at > now or (row.claimed_until and row.claimed_until > now):
                     blocked.add(chat)
                     continue
-                blocked.add(chat)  # one message per chat per pass keeps them in order
-                if row.due_at > now or (row.claimed_until and row.claimed_until > now):
-                    continue
                 if self._sender(row.channel, row.account) is None:
+                    blocked.add(chat)
                     continue
                 claimed.append(row)
             claimed.sort(key=lambda r: (r.kind not in URGENT_KINDS, r.id))

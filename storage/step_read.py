@@ -11,11 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, event, exists, func, literal, select
+from sqlalchemy import and_, bindparam, event, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from core.events import Incoming
-from storage.models import ChatList, ChatState, Draft, Identity, InboxEvent, Person, PersonRole, PersonVillage
+from storage.models import (
+    ChatList,
+    ChatState,
+    Draft,
+    Identity,
+    InboxEvent,
+    Person,
+    PersonRole,
+    PersonVillage,
+    UtcDateTime,
+)
 from storage.people import Profile
 
 ABSENT = "step_absent"  # {(model, primary key)} read as missing in this step
@@ -33,19 +43,21 @@ class StepRead:
     profile: Profile | None
 
 
-def _statement(inbox_id: int, event: Incoming, since: datetime):
+def _build():
+    """The statement, built once: its values are bound parameters (building it is most of its cost)."""
     other = aliased(InboxEvent)
     active, paused = aliased(Draft), aliased(Draft)
+    inbox_id, conv_key, since = bindparam("inbox_id"), bindparam("conv_key"), bindparam("since", type_=UtcDateTime)
     one = select(literal(1).label("one")).subquery()
     this = select(InboxEvent.processed_at.is_not(None)).where(InboxEvent.id == inbox_id).scalar_subquery()
     this_order = select(InboxEvent.order_key).where(InboxEvent.id == inbox_id).scalar_subquery()
     earlier = exists().where(
         other.processed_at.is_(None), other.id < inbox_id,
-        (other.conv_key == event.conv_key) | (other.order_key == this_order),
+        (other.conv_key == conv_key) | (other.order_key == this_order),
     )
     flood = (
         select(func.count()).select_from(other)
-        .where(other.conv_key == event.conv_key, other.received_at > since, other.id <= inbox_id)
+        .where(other.conv_key == conv_key, other.received_at > since, other.id <= inbox_id)
         .scalar_subquery()
     )
     roles = select(func.aggregate_strings(PersonRole.role, ",")).where(
@@ -56,19 +68,25 @@ def _statement(inbox_id: int, event: Incoming, since: datetime):
         select(this.label("processed"), earlier.label("earlier"), flood.label("flood"), roles.label("roles"),
                villages.label("villages"), Identity, Person, active, paused, ChatList, ChatState)
         .select_from(one)
-        .outerjoin(Identity, and_(Identity.channel == event.channel, Identity.account == event.account,
-                                  Identity.external_id == event.user_id))
+        .outerjoin(Identity, and_(Identity.channel == bindparam("channel"), Identity.account == bindparam("account"),
+                                  Identity.external_id == bindparam("user_id")))
         .outerjoin(Person, Person.id == Identity.person_id)
         .outerjoin(active, and_(active.person_id == Identity.person_id, active.slot == "active"))
         .outerjoin(paused, and_(paused.person_id == Identity.person_id, paused.slot == "paused"))
-        .outerjoin(ChatList, ChatList.chat_key == event.conv_key)
-        .outerjoin(ChatState, ChatState.chat_key == event.conv_key)
+        .outerjoin(ChatList, ChatList.chat_key == conv_key)
+        .outerjoin(ChatState, ChatState.chat_key == conv_key)
     )
+
+
+_STATEMENT = _build()
 
 
 async def read_step(session, inbox_id: int, event: Incoming, *, since: datetime) -> StepRead:
     """`since`: where the flood guard's minute starts (handlers/safety.py flooding)."""
-    row = (await session.execute(_statement(inbox_id, event, since))).one()
+    row = (await session.execute(_STATEMENT, {
+        "inbox_id": inbox_id, "conv_key": event.conv_key, "since": since, "channel": event.channel,
+        "account": event.account, "user_id": event.user_id,
+    })).one()
     (processed, earlier, flood, roles, villages, identity, person, active, paused, chat_list, chat_state) = row
     # The identity map holds rows weakly: kept here, they stay in it for the whole step.
     session.info[HELD] = [r for r in (identity, person, active, paused, chat_list, chat_state) if r is not None]

@@ -1,0 +1,71 @@
+"""A database and outbox left by the release before the one-transaction step, at the moment of the
+upgrade: the process stopped with an event stored but not handled, a reply it had claimed but not
+recorded, and an older reply to the same chat never claimed. The new runtime takes all of it up:
+nothing is handed over in memory after a restart, so this is the database scan's work."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+from sqlalchemy import insert, select
+
+from bot.app import App
+from storage.models import Draft, InboxEvent, OutboxMessage
+from tests.fakechannel import FakeChannel
+from tests.helpers import enrolled
+
+
+def _old_reply(text: str) -> bytes:
+    """A reply as the previous release encrypted it into an outbox row (Reply.to_dict of then)."""
+    return json.dumps({"text": text, "choices": [], "columns": 1, "tag": None, "edit": False, "photo": None,
+                       "file": None}, ensure_ascii=False).encode()
+
+
+async def test_an_upgrade_takes_up_a_stored_event_and_the_replies_left_claimed(config, clock, keyring, db_url, app):
+    user = await enrolled(app)
+    await user.say("/baocao")
+    await user.press("Thôn 3")  # the draft now waits for the date, as the old release left it
+    async with app.sessions() as s, s.begin():
+        person_id = (await s.scalars(select(Draft.person_id))).one()
+        now = clock.now()
+        # The previous release's rows, written as it wrote them.
+        await s.execute(insert(OutboxMessage).values(
+            person_id=person_id, channel="fake", account="test", chat_id="u1", kind="push", tag=None,
+            payload=keyring.encrypt(_old_reply("Nhắc việc cũ: chưa ai nhận")), created_at=now, due_at=now,
+            attempts=0))
+        await s.execute(insert(OutboxMessage).values(
+            person_id=person_id, channel="fake", account="test", chat_id="u1", kind="push", tag=None,
+            payload=keyring.encrypt(_old_reply("Nhắc việc cũ: đang gửi khi tắt máy")), created_at=now, due_at=now,
+            attempts=0, claimed_until=now + timedelta(seconds=120)))
+        from core.events import Incoming
+
+        event = Incoming(channel="fake", account="test", user_id="u1", chat_id="u1", dedup_key="old-1",
+                         text="hôm qua", display_name=user.name, message_id="m-old-1")
+        await s.execute(insert(InboxEvent).values(
+            channel="fake", account="test", dedup_key="old-1", conv_key=event.conv_key,
+            order_key=f"person:{person_id}", payload=keyring.encrypt(event.to_json()), received_at=now, attempts=0))
+    platform = app.fake
+    await app.engine.dispose()
+
+    upgraded = App(config, clock=clock, keyring=keyring, storage_url=db_url)
+    upgraded.fake = FakeChannel()
+    upgraded.fake.chats = platform.chats  # the same chat on the platform
+    upgraded.add_channel(upgraded.fake)
+    before = len(platform.chats["u1"])
+    await upgraded.start(http=False)
+    try:
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            async with upgraded.sessions() as s:
+                left = (await s.scalars(select(OutboxMessage.id).where(OutboxMessage.delivered_at.is_(None)))).all()
+                pending = (await s.scalars(select(InboxEvent.id).where(InboxEvent.processed_at.is_(None)))).all()
+            if not left and not pending and len(platform.chats["u1"]) > before + 2:
+                break
+        shown = [m.text for m in platform.chats["u1"][before:]]
+        assert shown[:2] == ["Nhắc việc cũ: chưa ai nhận", "Nhắc việc cũ: đang gửi khi tắt máy"], shown
+        assert any("Bước 3/" in t or "Tháng hành động" in t or "bình đẳng giới" in t for t in shown[2:]), shown
+        assert not left and not pending
+    finally:
+        await upgraded.stop()
