@@ -78,7 +78,9 @@ def _build():
     )
 
 
-_STATEMENT = _build()
+# populate_existing: a second read in the same step (an older event went first) must see what
+# another replica committed since the first, not the rows the session already holds.
+_STATEMENT = _build().execution_options(populate_existing=True)
 
 
 async def read_step(session, inbox_id: int, event: Incoming, *, since: datetime) -> StepRead:

@@ -64,3 +64,15 @@ async def file_case(user: User) -> list[str]:
                   "Nobody yet", "Done", "Agrees", "Skip"):
         await user.press(vi(label))
     return await user.press(vi("Confirm"))
+
+
+async def app_on(config, clock, keyring, url):
+    """An App on `url` with the fake channel, prepared (a replica, a restarted process)."""
+    from bot.app import App
+    from tests.fakechannel import FakeChannel
+
+    app = App(config, clock=clock, keyring=keyring, storage_url=url)
+    app.fake = FakeChannel()
+    app.add_channel(app.fake)
+    await app.prepare()
+    return app

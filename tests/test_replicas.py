@@ -12,16 +12,11 @@ from bot.app import App
 from core.events import Incoming
 from storage.db import head_revision, make_engine, migrate, schema_version
 from storage.models import Draft, InboxEvent, OutboxMessage, Report
-from tests.fakechannel import FakeChannel
-from tests.helpers import make_invite, vi
+from tests.helpers import app_on, make_invite, vi
 
 
 async def replica(config, clock, keyring, url) -> App:
-    app = App(config, clock=clock, keyring=keyring, storage_url=url)
-    app.fake = FakeChannel()
-    app.add_channel(app.fake)
-    await app.prepare()
-    return app
+    return await app_on(config, clock, keyring, url)
 
 
 async def test_two_replicas_take_one_persons_updates_in_order_and_once(config, clock, keyring, pg_url):

@@ -11,8 +11,7 @@ import asyncio
 import pytest
 from sqlalchemy import event
 
-from tests.fakechannel import FakeChannel
-from tests.helpers import enrolled, make_invite, vi
+from tests.helpers import app_on, enrolled, make_invite, vi
 
 MAX_STATEMENTS = 8
 MAX_COMMITS = 3
@@ -108,13 +107,8 @@ def _bounded(kind: str, counted: tuple[int, int, list[str]]) -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_a_typed_answer_and_a_press_stay_within_the_bound(backend, request, config, clock, keyring, db_url):
-    from bot.app import App
-
     url = db_url if backend == "sqlite" else request.getfixturevalue("pg_url")
-    app = App(config, clock=clock, keyring=keyring, storage_url=url)
-    app.fake = FakeChannel()
-    app.add_channel(app.fake)
-    await app.prepare()
+    app = await app_on(config, clock, keyring, url)
     user = await enrolled(app)
     await user.say("/baocao")
     wire = Wire(app.engine)
