@@ -269,7 +269,10 @@ class EchoBot:
     polling the same emulator the same way (timeout, allowed updates), updates handled concurrently
     as the bot handles different people concurrently."""
 
-    def __init__(self, api_url: str, file_url: str, *, poll_timeout: int = 1, concurrent: bool = True) -> None:
+    def __init__(self, api_url: str, file_url: str, *, poll_timeout: int = 1, concurrent: bool = True,
+                 durable_url: str | None = None) -> None:
+        """`durable_url`: the durable floor — each update stored with one INSERT + COMMIT (the bot's
+        engine settings: on SQLite WAL and synchronous=FULL) before it is answered."""
         from telegram.ext import Application, MessageHandler, filters
 
         self.application = (
@@ -278,12 +281,24 @@ class EchoBot:
         )
         self.poll_timeout = poll_timeout
 
+        self.durable_url = durable_url
+        self.engine = None
+
         async def echo(update, context) -> None:
+            if self.engine is not None:
+                async with self.engine.begin() as conn:
+                    await conn.execute(_FLOOR.insert().values(update_id=update.update_id, payload=update.message.text))
             await context.bot.send_message(update.effective_chat.id, update.message.text)
 
         self.application.add_handler(MessageHandler(filters.TEXT, echo))
 
     async def start(self) -> None:
+        if self.durable_url is not None:
+            from storage.db import make_engine
+
+            self.engine = make_engine(self.durable_url)
+            async with self.engine.begin() as conn:
+                await conn.run_sync(_FLOOR.metadata.create_all)
         app = self.application
         await app.initialize()
         await app.updater.start_polling(poll_interval=0, timeout=self.poll_timeout,
@@ -295,6 +310,18 @@ class EchoBot:
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
+        if self.engine is not None:
+            await self.engine.dispose()
+
+
+def _floor_table():
+    from sqlalchemy import BigInteger, Column, MetaData, Table, Text
+
+    return Table("floor_updates", MetaData(), Column("update_id", BigInteger, primary_key=True),
+                 Column("payload", Text))
+
+
+_FLOOR = _floor_table()
 
 
 def rss_mb() -> tuple[float, float]:

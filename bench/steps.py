@@ -53,17 +53,38 @@ async def steps(opts: Options, table: Table) -> None:
             reports = opts.reports or max(1, math.ceil(MIN_STEPS / (n * per_report)))
             echo = await _echo(loadgen, n, reports, per_report, opts)
             for backend in backends:
+                floor = await _floor(loadgen, backend, n, reports, per_report, opts)
                 bot, saved = await _bot(loadgen, backend, n, reports, BenchClock(start), held_on, opts)
                 rows = _figures(backend, n, reports, per_report, bot, echo, saved)
+                rows += _floor_figures(backend, n, bot, floor)
                 table.add(*rows)
                 table.print(rows)
     finally:
         await loadgen.close()
 
 
-async def _echo(loadgen: LoadGen, n: int, reports: int, per_report: int, opts: Options) -> dict:
+async def _floor(loadgen: LoadGen, backend: str, n: int, reports: int, per_report: int, opts: Options) -> dict:
+    """The durable floor: the echo bot storing each update (INSERT + COMMIT) before answering it."""
+    async with scratch_database(backend, opts.pg) as url:
+        return await _echo(loadgen, n, reports, per_report, opts, durable_url=url)
+
+
+def _floor_figures(backend: str, n: int, bot: dict, floor: dict) -> list[Figure]:
+    """Beside the durable floor (typed steps only: the floor does not press buttons yet)."""
+    where = f"{backend}, {n:,} reporters"
+    ms = lambda v: None if v is None else v * 1000  # noqa: E731
+    return [
+        Figure("steps", f"{where}: throughput", _rate(bot), "steps/s", "durable echo floor", _rate(floor)),
+        Figure("steps", f"{where}: CPU per step", ms(_cpu(bot)), "ms", "durable echo floor", ms(_cpu(floor))),
+        Figure("steps", f"{where}: latency p99", ms(percentile(bot["latencies"], 99)), "ms", "durable echo floor",
+               ms(percentile(floor["latencies"], 99))),
+    ]
+
+
+async def _echo(loadgen: LoadGen, n: int, reports: int, per_report: int, opts: Options, *,
+                durable_url: str | None = None) -> dict:
     urls = await loadgen.call(cmd="start", limits=False)
-    echo = EchoBot(urls["api_url"], urls["file_url"], poll_timeout=1)
+    echo = EchoBot(urls["api_url"], urls["file_url"], poll_timeout=1, durable_url=durable_url)
     await echo.start()
     try:
         users = [[10_000_000 + i, ""] for i in range(n)]
