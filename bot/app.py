@@ -76,9 +76,7 @@ class App:
             await self.http.start()
         if self.engine.dialect.name == "sqlite":
             await self.outbox.release_claims()  # SQLite means one process: nothing else is sending
-        # What the last run left queued is taken before any new step hands its replies over, so
-        # a chat's old messages go out ahead of the new ones.
-        self.outbox.accept(await self.outbox._claim(500))
+        await self.outbox.take_up()
         for channel in self.channels:
             await channel.start()
         await self.channel_status.started(self.channels)

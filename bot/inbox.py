@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, replace
+from datetime import datetime
 
-from sqlalchemy import String, cast, func, literal, select
+from sqlalchemy import String, cast, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.events import Incoming
@@ -120,3 +121,14 @@ async def next_event(session: AsyncSession, conv_key: str) -> InboxEvent | None:
         ).limit(1)
     )
     return None if earlier is not None else row
+
+
+async def mark_done(session: AsyncSession, inbox_id: int, now: datetime, *, error: str | None = None) -> bool:
+    """The event is handled (or given up on, with `error`): nothing of what was said stays in the
+    inbox. False if it was marked already (another replica): the caller's step must not count."""
+    pending = () if error is not None else (InboxEvent.processed_at.is_(None),)
+    done = await session.execute(
+        update(InboxEvent).where(InboxEvent.id == inbox_id, *pending)
+        .values(processed_at=now, payload=None, error=error[:200] if error else None)
+    )
+    return bool(done.rowcount)

@@ -40,7 +40,7 @@ class Outbox:
     arrive claimed with the step's commit (storage/outbox.py claim_on_queue); the database is
     scanned for the others (jobs, another replica, a restart). Each chat sends one message at a
     time; urgent alerts never wait for a free sending slot. Results are recorded together, at most
-    RECORD_WINDOW after the answer came (README: what a crash may repeat)."""
+    RECORD_LIMIT after the answer came (README: what a crash may repeat)."""
 
     MAX_IN_FLIGHT = 32  # sends of other kinds at once (the channels pace them further)
     RECORD_WINDOW = 0.02  # seconds: how long a delivery's result waits to be recorded with others
@@ -62,7 +62,6 @@ class Outbox:
         self._held: set[int] = set()  # ids of the rows in _queues
         self._sending: dict[tuple[str, str], asyncio.Task] = {}
         self._results: list[tuple[OutboxMessage, Delivery]] = []
-        self._recorded = asyncio.Event()
         self._recorder: asyncio.Task | None = None
         self._last_sent: dict[tuple[str, str, str | None], str] = {}  # (channel, chat, tag) -> platform id
 
@@ -106,9 +105,14 @@ class Outbox:
 
     SCAN_SECONDS = 1.0  # the database is scanned this often when nothing woke the outbox
 
+    async def take_up(self) -> None:
+        """At start: what the last run left queued, claimed before any step hands new replies over,
+        so a chat's old messages go out ahead of its new ones."""
+        self.accept(await self._claim(500))
+        self._scan_asked = False
+
     async def run(self, idle_seconds: float | None = None) -> None:
         idle_seconds = idle_seconds or self.SCAN_SECONDS
-        self._scan_asked = True
         while not self._stopping:
             self._wake.clear()  # before the pass: a wake-up during it is not lost
             try:
@@ -153,7 +157,7 @@ class Outbox:
             if result.platform_ids:
                 row.platform_ids = (row.platform_ids or []) + result.platform_ids
             queue = self._queues.get(chat, [])
-            final = result.ok or result.permanent or row.attempts >= MAX_ATTEMPTS
+            final = result.ok or _given_up(row, result)
             self.metrics.delivery(row.channel, "delivered" if result.ok else "failed" if final else "retry")
             if final:
                 if queue and queue[0] is row:
@@ -364,7 +368,7 @@ class Outbox:
         row.attempts = held.attempts
         row.platform_ids = held.platform_ids  # some parts went out: a retry sends only the rest
         row.last_error = result.error[:300]
-        if result.permanent or row.attempts >= MAX_ATTEMPTS:
+        if _given_up(held, result):
             row.failed_at = now
             row.claimed_until = None
             log.warning("outbox message %s to %s failed for good: %s", row.id, row.channel, result.error)
@@ -380,3 +384,8 @@ class Outbox:
             return
         row.due_at = held.due_at
         row.claimed_until = held.due_at + timedelta(seconds=CLAIM_SECONDS)
+
+
+def _given_up(row: OutboxMessage, result: Delivery) -> bool:
+    """A failed attempt that ends the row: the platform refused it for good, or it was the last."""
+    return result.permanent or row.attempts >= MAX_ATTEMPTS

@@ -13,7 +13,7 @@ import logging
 import time
 from datetime import timedelta
 
-from sqlalchemy import text, update
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,7 +25,7 @@ from handlers import dispatch
 from handlers.context import Ctx, Services
 from handlers.safety import FLOOD_WINDOW
 from storage import outbox as outbox_store
-from storage.models import Identity, InboxEvent, Person
+from storage.models import Identity, Person
 from storage.people import find_identity, load_profile
 from storage.step_read import end_step, read_step
 
@@ -192,17 +192,12 @@ class Router:
         ctx = Ctx(services=services, session=session, event=event, person=person, lang=lang, inbox_id=inbox_id,
                   at=now)
         await dispatch.handle(ctx)
-        identity = step.identity
-        if identity is None and ctx.person is not None:  # enrolled or linked in this step
-            identity = await find_identity(session, event.channel, event.account, event.user_id)
-        if identity is not None and ctx.person is not None:
-            _seen(identity, step.person if step.identity is not None else None, event, now)
+        # Only a person known when the step began: one enrolled or linked in it keeps the channel
+        # they were reached on until they write again.
+        if step.identity is not None and ctx.person is not None:
+            _seen(step.identity, step.person, event, now)
         await ctx.send_queued()
-        done = await session.execute(
-            update(InboxEvent).where(InboxEvent.id == inbox_id, InboxEvent.processed_at.is_(None))
-            .values(processed_at=now, payload=None, error=None)  # nothing of what was said stays in the inbox
-        )
-        if not done.rowcount:
+        if not await inbox_store.mark_done(session, inbox_id, now):
             raise _AlreadyHandled
 
     async def _give_up(self, conv: str, handled: tuple[int, Incoming], error: str) -> None:
@@ -216,10 +211,7 @@ class Router:
             identity = await find_identity(session, event.channel, event.account, event.user_id)
             person = await load_profile(session, identity.person_id) if identity else None
             lang = person.lang if person else _guess_lang(event.lang_hint)
-            await session.execute(
-                update(InboxEvent).where(InboxEvent.id == inbox_id)
-                .values(processed_at=now, payload=None, error=error[:200])
-            )
+            await inbox_store.mark_done(session, inbox_id, now, error=error)
             outbox_store.queue_to_chat(
                 session, services.keyring, channel=event.channel, account=event.account, chat_id=event.chat_id,
                 person_id=person.id if person else None, now=now,
