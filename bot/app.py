@@ -28,7 +28,7 @@ STOP_GRACE_SECONDS = 5.0
 
 class App:
     def __init__(self, config: Config, *, clock: Clock | None = None, keyring: Keyring,
-                 storage_url: str | None = None, fallback_sender=None) -> None:
+                 storage_url: str | None = None, fallback_sender=None, replica: str | None = None) -> None:
         self.config = config
         self.clock = clock or Clock()
         self.engine = make_engine(storage_url or config.storage_url)
@@ -37,8 +37,9 @@ class App:
         self.metrics = Metrics(app_version())  # a registry per App: tests make many
         self.channel_status = ChannelStatusBook(self.sessions, self.clock)
         self.outbox = Outbox(self.sessions, keyring, self.clock, fallback=fallback_sender, metrics=self.metrics,
-                             services=self.services)
-        self.router = Router(self.services, self.sessions, on_queued=self.outbox.wake, metrics=self.metrics)
+                             services=self.services, owner=replica or config.replica or None)
+        self.router = Router(self.services, self.sessions, on_queued=self.outbox.wake, metrics=self.metrics,
+                             claim=self.outbox.claim_queued)
         self.inbox = Inbox(self.sessions, keyring, self.clock)
         self.inbox.listeners.append(self.router.wake)
         self.scheduler = Scheduler(self.services, self.sessions, on_queued=self.outbox.wake)
@@ -75,6 +76,7 @@ class App:
             self.http.add_routes(routes)
             await self.http.start()
         if self.engine.dialect.name == "sqlite":
+            self.outbox.leases = False
             await self.outbox.release_claims()  # SQLite means one process: nothing else is sending
         await self.outbox.take_up()
         for channel in self.channels:

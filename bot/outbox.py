@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
+import socket
 import time
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, or_, select, update
@@ -23,7 +25,7 @@ from handlers.reachability import TEMPLATE_CHANNEL, template_for_held
 from storage import chatlists
 from storage.crypto import Keyring
 from storage.models import OutboxMessage
-from storage.outbox import CLAIM_SECONDS, decode_payload, fall_back, queue_template
+from storage.outbox import LEASE_SECONDS, claim_on_queue, decode_payload, fall_back, queue_template
 from storage.people import OA_CHANNEL, held_for
 
 log = logging.getLogger(__name__)
@@ -45,10 +47,16 @@ class Outbox:
     MAX_IN_FLIGHT = 32  # sends of other kinds at once (the channels pace them further)
     RECORD_WINDOW = 0.02  # seconds: how long a delivery's result waits to be recorded with others
     RECORD_LIMIT = 0.05  # seconds: the longest it waits (README: what a crash may send twice)
+    RENEW_SECONDS = LEASE_SECONDS / 3  # how often a replica renews the leases of the rows it holds
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], keyring: Keyring, clock, *, fallback=None,
-                 metrics=None, services=None) -> None:
+                 metrics=None, services=None, owner: str | None = None) -> None:
         self.sessions = sessions
+        # Whose claims are whose: a replica named by BOT_REPLICA takes its own back at once after a
+        # restart; an unnamed one gets a name of its own, and its claims lapse LEASE_SECONDS after it died.
+        self.owner = owner or f"{socket.gethostname()[:48]}-{uuid.uuid4().hex[:8]}"
+        self.leases = True  # renew them (PostgreSQL); SQLite has one process, which voids all at start
+        self._renewed = time.monotonic()
         self.services = services  # to tell the admins of a push nobody could take
         self.metrics = metrics or NO_METRICS  # bot/metrics.py
         self.keyring = keyring
@@ -59,7 +67,7 @@ class Outbox:
         self._scan_asked = True
         self._stopping = False
         self._queues: dict[tuple[str, str], list[OutboxMessage]] = {}  # chat -> claimed rows, by id
-        self._held: set[int] = set()  # ids of the rows in _queues
+        self._held: set[int] = set()  # ids of the rows in _queues, and of those ended but not yet recorded
         self._sending: dict[tuple[str, str], asyncio.Task] = {}
         self._results: list[tuple[OutboxMessage, Delivery]] = []
         self._recorder: asyncio.Task | None = None
@@ -69,8 +77,13 @@ class Outbox:
         """At the start of the only process (SQLite): claims left by a killed process are void."""
         async with self.sessions() as session, session.begin():
             await session.execute(
-                update(OutboxMessage).where(OutboxMessage.claimed_until.is_not(None)).values(claimed_until=None)
+                update(OutboxMessage).where(OutboxMessage.claimed_until.is_not(None))
+                .values(claimed_until=None, claimed_by=None)
             )
+
+    def claim_queued(self, session: AsyncSession) -> None:
+        """A step's session: the replies it queues that this process can send are claimed by it."""
+        claim_on_queue(session, self.owner, lambda channel, account: self._sender(channel, account) is not None)
 
     def register(self, channel) -> None:
         self.channels[channel.name] = channel
@@ -116,6 +129,8 @@ class Outbox:
         while not self._stopping:
             self._wake.clear()  # before the pass: a wake-up during it is not lost
             try:
+                if self.leases and self._held and time.monotonic() - self._renewed >= self.RENEW_SECONDS:
+                    await self._renew()
                 if self._scan_asked:
                     self._scan_asked = False
                     self.accept(await self._claim(100))
@@ -129,6 +144,32 @@ class Outbox:
         if self._sending:
             await asyncio.gather(*self._sending.values(), return_exceptions=True)
         await self._flush()
+        if self.leases:
+            await self._release_own()
+
+    async def _renew(self) -> None:
+        """One statement: every row this replica holds keeps its claim for another lease."""
+        self._renewed = time.monotonic()
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.claimed_by == self.owner, OutboxMessage.delivered_at.is_(None),
+                       OutboxMessage.failed_at.is_(None))
+                .values(claimed_until=self.clock.now() + timedelta(seconds=LEASE_SECONDS))
+            )
+
+    async def _release_own(self) -> None:
+        """At a clean stop: what this replica held and did not send is free for the others at once."""
+        try:
+            async with self.sessions() as session, session.begin():
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.claimed_by == self.owner, OutboxMessage.delivered_at.is_(None),
+                           OutboxMessage.failed_at.is_(None))
+                    .values(claimed_until=None, claimed_by=None)
+                )
+        except Exception:  # noqa: BLE001 - the leases lapse on their own
+            log.exception("releasing the outbox claims at stop failed")
 
     def stop(self) -> None:
         self._stopping = True
@@ -164,7 +205,7 @@ class Outbox:
                     queue.pop(0)
                 if not queue:
                     self._queues.pop(chat, None)
-                self._held.discard(row.id)
+                # still held until its result is recorded (_flush): a scan meanwhile must not take it again
                 if result.ok and row.kind not in ("edit", "delete") and result.platform_ids:
                     self._last_sent[(row.channel, row.chat_id, row.tag)] = result.platform_ids[-1]
             else:  # the chat waits for this one's next attempt, here, in order
@@ -199,6 +240,9 @@ class Outbox:
                 log.exception("recording %d deliveries failed", len(batch))
                 self._results = batch + self._results
                 return
+            for row, result in batch:
+                if result.ok or _given_up(row, result):  # ended, and now recorded
+                    self._held.discard(row.id)
 
     async def _claim(self, limit: int) -> list[OutboxMessage]:
         """The database's due rows that nobody holds, a chat's in order: claimed for this process."""
@@ -222,9 +266,11 @@ class Outbox:
                 chat = (row.channel, row.chat_id)
                 if chat in blocked or row.id in self._held:
                     continue
-                # A row not due yet or held elsewhere (another replica) keeps the chat's later ones
-                # behind it; the rest of a chat are all taken, to be sent in order from here.
-                if row.due_at > now or (row.claimed_until and row.claimed_until > now):
+                # A row not due yet or held elsewhere (another replica's live lease) keeps the chat's
+                # later ones behind it; the rest of a chat are all taken, to be sent in order from here.
+                # This replica's own claims (left by its previous run) are taken back at once.
+                held_elsewhere = row.claimed_until and row.claimed_until > now and row.claimed_by != self.owner
+                if row.due_at > now or held_elsewhere:
                     blocked.add(chat)
                     continue
                 if self._sender(row.channel, row.account) is None:
@@ -239,9 +285,10 @@ class Outbox:
                     update(OutboxMessage)
                     .where(
                         OutboxMessage.id.in_(ids),
-                        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
+                        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now,
+                            OutboxMessage.claimed_by == self.owner),
                     )
-                    .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+                    .values(claimed_until=now + timedelta(seconds=LEASE_SECONDS), claimed_by=self.owner)
                     .returning(OutboxMessage.id)
                 )
                 won = set(result.scalars().all())
@@ -351,7 +398,7 @@ class Outbox:
             if delivered:  # the usual case: one statement for all of them, nothing read first
                 await session.execute(
                     update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.id == bindparam("row_id")),
-                    [{"row_id": row.id, "delivered_at": now, "claimed_until": None, "payload": None,
+                    [{"row_id": row.id, "delivered_at": now, "claimed_until": None, "claimed_by": None, "payload": None,
                       "attempts": row.attempts, "platform_ids": row.platform_ids}
                      for row, result in delivered],
                 )
@@ -370,7 +417,7 @@ class Outbox:
         row.last_error = result.error[:300]
         if _given_up(held, result):
             row.failed_at = now
-            row.claimed_until = None
+            row.claimed_until = row.claimed_by = None
             log.warning("outbox message %s to %s failed for good: %s", row.id, row.channel, result.error)
             if row.kind in URGENT_KINDS and row.channel == OA_CHANNEL:
                 await self._template_beside(session, row, now)
@@ -383,7 +430,7 @@ class Outbox:
                 await self._register_list(session, went, row, now)
             return
         row.due_at = held.due_at
-        row.claimed_until = held.due_at + timedelta(seconds=CLAIM_SECONDS)
+        row.claimed_until = now + timedelta(seconds=LEASE_SECONDS)  # renewed while this replica lives
 
 
 def _given_up(row: OutboxMessage, result: Delivery) -> bool:

@@ -43,11 +43,12 @@ class Router:
     SCAN_SECONDS = 5.0
 
     def __init__(self, services: Services, sessions: async_sessionmaker[AsyncSession], on_queued=None,
-                 metrics=None) -> None:
+                 metrics=None, claim=None) -> None:
         self.services = services
         self.metrics = metrics or NO_METRICS  # bot/metrics.py
         self.sessions = sessions
         self.on_queued = on_queued or (lambda rows=None: None)
+        self.claim = claim or outbox_store.claim_on_queue  # how a step's replies are claimed as they are queued
         self._wake = asyncio.Event()
         self._arrived: dict[str, collections.deque] = {}  # order key -> events handed over, oldest first
         self._busy: dict[str, asyncio.Task] = {}
@@ -138,7 +139,7 @@ class Router:
         handled: tuple[int, Incoming] | None = None
         dead = False
         async with self.sessions() as session:
-            outbox_store.claim_on_queue(session)
+            self.claim(session)
             try:
                 async with session.begin():
                     if not await _lock_conversation(session, conv):

@@ -356,6 +356,7 @@ class Config:
     zalo_template: ZaloTemplateConfig = ZaloTemplateConfig()
     targets: TargetsConfig = TargetsConfig()
     reporting_start: tuple[int, int] = (1, 1)  # (day, month) of the province's reporting year
+    replica: str = ""  # BOT_REPLICA: this process's stable name among replicas on PostgreSQL (README)
 
     def commune(self, commune_id: str | None) -> Commune | None:
         return next((c for c in self.communes if c.id == commune_id), None)
@@ -503,7 +504,16 @@ def parse_config(raw: dict, path: Path | None = None, env: dict | None = None) -
         zalo_template=_zalo_template(raw),
         targets=_targets(raw),
         reporting_start=_reporting_start(raw),
+        replica=_replica(env),
     )
+
+
+def _replica(env) -> str:
+    name = env.get("BOT_REPLICA", "").strip()
+    if len(name) > 64 or not all(c.isalnum() or c in "-_.:@" for c in name):
+        raise ConfigError("BOT_REPLICA: expected a name of at most 64 letters, digits and - _ . : @ "
+                          f"(one per replica, kept across restarts), got {name!r}")
+    return name
 
 
 def resolve_sqlite_path(url: str, root: Path) -> str:

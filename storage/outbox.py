@@ -20,13 +20,14 @@ log = logging.getLogger(__name__)
 TEMPLATE_KEY = "template"  # beside the reply in a row's payload: the fields of a template message
 QUEUED = "outbox_queued"  # session.info: the rows this session queued, for the hand-off
 CLAIM_ON_QUEUE = "outbox_claim"  # session.info: queue them claimed (the runtime sends them itself)
-CLAIM_SECONDS = 120  # how long a claim holds if its process dies before recording the delivery
+LEASE_SECONDS = 15  # a claim's lease: renewed by its live replica, void this long after it died
 
 
-def claim_on_queue(session: AsyncSession) -> None:
-    """Rows this session queues are claimed by the process as they are written, and handed to its
-    outbox after the commit (take_queued): no second transaction to claim them."""
-    session.info[CLAIM_ON_QUEUE] = True
+def claim_on_queue(session: AsyncSession, owner: str = "", can_send=None) -> None:
+    """Rows this session queues are claimed by the process as they are written (those it can send:
+    can_send(channel, account)), and handed to its outbox after the commit (take_queued): no second
+    transaction to claim them."""
+    session.info[CLAIM_ON_QUEUE] = (owner, can_send)
 
 
 def take_queued(session: AsyncSession) -> list[OutboxMessage]:
@@ -34,9 +35,13 @@ def take_queued(session: AsyncSession) -> list[OutboxMessage]:
 
 
 def _add(session: AsyncSession, row: OutboxMessage, now: datetime) -> None:
-    if session.info.get(CLAIM_ON_QUEUE):
-        row.claimed_until = now + timedelta(seconds=CLAIM_SECONDS)
-        session.info.setdefault(QUEUED, []).append(row)
+    claim = session.info.get(CLAIM_ON_QUEUE)
+    if claim is not None:
+        owner, can_send = claim
+        if can_send is None or can_send(row.channel, row.account):
+            row.claimed_until = now + timedelta(seconds=LEASE_SECONDS)
+            row.claimed_by = owner or None
+        session.info.setdefault(QUEUED, []).append(row)  # the others: another replica's to send
     session.add(row)
 
 
