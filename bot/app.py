@@ -13,6 +13,7 @@ from bot.outbox import Outbox
 from bot.router import Router
 from bot.scheduler import Scheduler
 from bot.version import app_version
+from bot.wakeups import Wakeups
 from core.clock import Clock
 from core.config import Config
 from handlers.context import Services
@@ -43,6 +44,7 @@ class App:
         self.inbox = Inbox(self.sessions, keyring, self.clock)
         self.inbox.listeners.append(self.router.wake)
         self.scheduler = Scheduler(self.services, self.sessions, on_queued=self.outbox.wake)
+        self.wakeups = Wakeups(self.engine, self.outbox.wake)  # PostgreSQL: the other replicas' rows
         self.channels: list = []
         self.http: HttpServer | None = None
         self._tasks: list[asyncio.Task] = []
@@ -78,6 +80,7 @@ class App:
         if self.engine.dialect.name == "sqlite":
             self.outbox.leases = False
             await self.outbox.release_claims()  # SQLite means one process: nothing else is sending
+        await self.wakeups.start()
         await self.outbox.take_up()
         for channel in self.channels:
             await channel.start()
@@ -88,6 +91,8 @@ class App:
             asyncio.create_task(self.outbox.run(), name="outbox"),
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
         ]
+        if self.engine.dialect.name == "postgresql":
+            self._tasks.append(asyncio.create_task(self.wakeups.run(), name="wakeups"))
 
     async def stop(self) -> None:
         self.scheduler.stop()
@@ -105,10 +110,11 @@ class App:
         # The loops end their pass and see the flag: a delivery cancelled between its send and its
         # record would be sent again, and a session cancelled mid-statement can leave its SQLite
         # connection closing behind a lock for ever. Only what has not ended within the grace is cancelled.
-        loops = [t for t in self._tasks if t.get_name() != "channel-status"]
+        loops = [t for t in self._tasks if t.get_name() not in ("channel-status", "wakeups")]
         if loops:
             await asyncio.wait(loops, timeout=STOP_GRACE_SECONDS)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.wakeups.stop()
         await self.engine.dispose()

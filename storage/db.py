@@ -5,10 +5,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# PostgreSQL: a transaction that queued outbox rows its own process will not send tells the other
+# replicas at its commit (NOTIFY is delivered with the commit, never for a rolled-back one).
+OUTBOX_NOTIFY = "commune_bot_outbox"  # the LISTEN channel (bot/wakeups.py)
+NOTIFY_OTHERS = "notify_others"  # session.info flag, set by storage/outbox.py
 
 # aiosqlite logs every statement with its parameters at DEBUG: phone numbers among them.
 logging.getLogger("aiosqlite").setLevel(logging.WARNING)
@@ -68,8 +74,18 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
+class BotSession(Session):
+    """The sessions of the bot: a plain ORM session, with the commit-time hook below."""
+
+
+@event.listens_for(BotSession, "before_commit")
+def _notify_others(session: Session) -> None:
+    if session.info.pop(NOTIFY_OTHERS, False) and session.bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_NOTIFY})
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=BotSession)
 
 
 def _alembic_config(url: str):

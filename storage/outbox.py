@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import Reply
 from storage.crypto import Keyring
+from storage.db import NOTIFY_OTHERS
 from storage.models import Identity, OutboxMessage
 from storage.people import delivery_order
 
@@ -36,12 +37,16 @@ def take_queued(session: AsyncSession) -> list[OutboxMessage]:
 
 def _add(session: AsyncSession, row: OutboxMessage, now: datetime) -> None:
     claim = session.info.get(CLAIM_ON_QUEUE)
+    mine = False
     if claim is not None:
         owner, can_send = claim
         if can_send is None or can_send(row.channel, row.account):
             row.claimed_until = now + timedelta(seconds=LEASE_SECONDS)
             row.claimed_by = owner or None
-        session.info.setdefault(QUEUED, []).append(row)  # the others: another replica's to send
+            mine = True
+        session.info.setdefault(QUEUED, []).append(row)
+    if not mine:  # a job's rows, or a chat another replica serves: the others are told at the commit
+        session.info[NOTIFY_OTHERS] = True
     session.add(row)
 
 

@@ -1,6 +1,8 @@
 """Whose outbox claims are whose, on PostgreSQL with replicas: a replica renews the leases of what it
 holds, takes its own back at once when it restarts under its name (BOT_REPLICA), and frees them at
-a clean stop; a replica that died unnamed holds its rows only for the lease (bot/outbox.py)."""
+a clean stop; a replica that died unnamed holds its rows only for the lease (bot/outbox.py). And
+replicas wake each other (LISTEN/NOTIFY, bot/wakeups.py): a row one queues for a chat only the
+other serves goes out at once, not at the other's next scan."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import asyncio
 from sqlalchemy import select
 
 from bot.app import App
-from core.events import Delivery, Reply
+from core.events import Delivery, Incoming, Reply
 from storage import outbox as outbox_store
 from storage.models import OutboxMessage
 from tests.fakechannel import FakeChannel, Message
@@ -36,12 +38,14 @@ class StallingChannel(FakeChannel):
         return Delivery(ok=True, platform_ids=[str(msg.id)])
 
 
-async def _replica(config, clock, keyring, url, name: str | None, channel: FakeChannel) -> App:
+async def _replica(config, clock, keyring, url, name: str | None, channel: FakeChannel | None,
+                   scan: float = 0.05) -> App:
     app = App(config, clock=clock, keyring=keyring, storage_url=url, replica=name)
     app.fake = channel
-    app.add_channel(channel)
+    if channel is not None:
+        app.add_channel(channel)
     app.scheduler.jobs = []
-    app.outbox.SCAN_SECONDS = 0.05  # scan often: a row nobody may take is not taken by waiting
+    app.outbox.SCAN_SECONDS = scan  # scan often: a row nobody may take is not taken by waiting
     await app.start(http=False)
     return app
 
@@ -53,10 +57,21 @@ def _kill(app: App) -> None:
 
 
 async def _queue_alert(app: App, keyring, clock) -> None:
-    async with app.sessions() as s, s.begin():  # queued by a job: the outbox finds it by its scan
+    """Queued by a step of this replica: claimed by it as it is written, and handed to its outbox."""
+    async with app.sessions() as s:
+        app.outbox.claim_queued(s)
+        async with s.begin():
+            outbox_store.queue_to_chat(s, keyring, channel="fake", account="test", chat_id="police",
+                                       person_id=None, reply=Reply(text=ALERT), now=clock.now(), kind="alert")
+        rows = outbox_store.take_queued(s)
+    app.outbox.wake(rows)
+
+
+async def _queue_alert_by_job(app: App, keyring, clock) -> None:
+    """Queued by a scheduled job: claimed by whichever replica's outbox takes it first."""
+    async with app.sessions() as s, s.begin():
         outbox_store.queue_to_chat(s, keyring, channel="fake", account="test", chat_id="police", person_id=None,
                                    reply=Reply(text=ALERT), now=clock.now(), kind="alert")
-    app.outbox.wake()
 
 
 async def _until(predicate, seconds: float = 4.0) -> bool:
@@ -168,3 +183,22 @@ async def _attempted(app: App) -> bool:
     async with app.sessions() as s:
         row = await s.scalar(select(OutboxMessage).where(OutboxMessage.chat_id == "police"))
         return row.attempts == 1
+
+
+async def test_a_row_one_replica_queues_for_the_others_chat_goes_out_at_once(config, clock, keyring, pg_url):
+    """The replica behind the webhooks serves no channel itself (the Telegram poller runs on the
+    other): what it queues, in a step or in a job, is sent by the other without waiting for a scan."""
+    sender = await _replica(config, clock, keyring, pg_url, "bot-b", StallingChannel(stall=False), scan=60.0)
+    webhooks = await _replica(config, clock, keyring, pg_url, "bot-a", None, scan=60.0)
+    try:
+        assert sender.wakeups.listening
+        await webhooks.inbox.put(Incoming(channel="fake", account="test", user_id="u9", chat_id="u9",
+                                          dedup_key="w1", text="xin chào", message_id="m1"))
+        assert await _until(lambda: bool(sender.fake.chats.get("u9")), seconds=1.5)  # a step's answer
+        await _queue_alert_by_job(webhooks, keyring, clock)
+        assert await _until(lambda: bool(sender.fake.chats.get("police")), seconds=1.5)
+        assert [m.reply.text for m in sender.fake.chats["police"]] == [ALERT]
+        assert await _until(lambda: _delivered(sender))
+    finally:
+        await webhooks.stop()
+        await sender.stop()

@@ -63,7 +63,7 @@ async def start_quiet(app, wire: Wire) -> None:
     """The loops running, their start-up scans over; the scheduler's jobs and the periodic safety
     nets kept out of the count (they are not the step's)."""
     app.scheduler.jobs = []
-    app.outbox.SCAN_SECONDS = app.router.SCAN_SECONDS = 60.0
+    app.outbox.SCAN_SECONDS = app.router.SCAN_SECONDS = app.outbox.RENEW_SECONDS = 60.0
     await app.start(http=False)
     wire.on = True
     for _ in range(200):
