@@ -97,6 +97,20 @@ for _who, _line in (
     _command(f"{_who}: {_line}", _who, _line)
 
 
+def _export_built(name: str, who: str, line: str) -> None:
+    """/xuat answers at once (the check above); its files are built apart: this is until they are sent."""
+    async def run(bench: Bench) -> None:
+        await bench.say(who, line)
+        await bench.app.scheduler.run_job("exports")
+        await bench.app.outbox.drain()
+
+    CHECKS.append((name, run))
+
+
+for _who in ("office", "province"):
+    _export_built(f"{_who}: /xuat, files built and sent", _who, "/xuat")
+
+
 @check("digest: figures, text, Excel, chart, queued (rolled back)")
 async def _digest(bench: Bench) -> None:
     from handlers.office import delivery

@@ -17,6 +17,7 @@ from bot.wakeups import Wakeups
 from core.clock import Clock
 from core.config import Config
 from handlers.context import Services
+from storage import exports as export_requests
 from storage.crypto import Keyring
 from storage.db import make_engine, migrate, session_factory
 from storage.people import sync_communes
@@ -39,11 +40,11 @@ class App:
         self.channel_status = ChannelStatusBook(self.sessions, self.clock)
         self.outbox = Outbox(self.sessions, keyring, self.clock, fallback=fallback_sender, metrics=self.metrics,
                              services=self.services, owner=replica or config.replica or None)
+        self.scheduler = Scheduler(self.services, self.sessions, on_queued=self.outbox.wake)
         self.router = Router(self.services, self.sessions, on_queued=self.outbox.wake, metrics=self.metrics,
-                             claim=self.outbox.claim_queued)
+                             claim=self.outbox.claim_queued, on_jobs=self.scheduler.wake)
         self.inbox = Inbox(self.sessions, keyring, self.clock)
         self.inbox.listeners.append(self.router.wake)
-        self.scheduler = Scheduler(self.services, self.sessions, on_queued=self.outbox.wake)
         self.wakeups = Wakeups(self.engine, self.outbox.wake)  # PostgreSQL: the other replicas' rows
         self.channels: list = []
         self.http: HttpServer | None = None
@@ -80,6 +81,8 @@ class App:
         if self.engine.dialect.name == "sqlite":
             self.outbox.leases = False
             await self.outbox.release_claims()  # SQLite means one process: nothing else is sending
+            async with self.sessions() as session, session.begin():
+                await export_requests.release_all(session)  # nor building an export
         await self.wakeups.start()
         await self.outbox.take_up()
         for channel in self.channels:

@@ -22,7 +22,7 @@ from bot.metrics import NO_METRICS
 from core.events import Incoming, Reply
 from core.i18n import DEFAULT_LANG, translate
 from handlers import dispatch
-from handlers.context import Ctx, Services
+from handlers.context import WAKE_JOBS, Ctx, Services
 from handlers.safety import FLOOD_WINDOW
 from storage import outbox as outbox_store
 from storage.models import Identity, Person
@@ -43,12 +43,13 @@ class Router:
     SCAN_SECONDS = 5.0
 
     def __init__(self, services: Services, sessions: async_sessionmaker[AsyncSession], on_queued=None,
-                 metrics=None, claim=None) -> None:
+                 metrics=None, claim=None, on_jobs=None) -> None:
         self.services = services
         self.metrics = metrics or NO_METRICS  # bot/metrics.py
         self.sessions = sessions
         self.on_queued = on_queued or (lambda rows=None: None)
         self.claim = claim or outbox_store.claim_on_queue  # how a step's replies are claimed as they are queued
+        self.on_jobs = on_jobs or (lambda: None)  # a step left work for a job (Scheduler.wake)
         self._wake = asyncio.Event()
         self._arrived: dict[str, collections.deque] = {}  # order key -> events handed over, oldest first
         self._busy: dict[str, asyncio.Task] = {}
@@ -178,12 +179,15 @@ class Router:
             finally:
                 end_step(session)
             queued = outbox_store.take_queued(session)
+            wake_jobs = session.info.pop(WAKE_JOBS, False) and ok and not dead
         if dead:
             return await self.process_next(conv, retried=True)
         if arrival is not None and handled is not None and handled[0] == arrival.id:
             queue.popleft()
         self.metrics.event_handled(channel, time.perf_counter() - started, ok)
         self.on_queued(queued if ok else None)  # committed: the outbox sends them without reading them back
+        if wake_jobs:
+            self.on_jobs()
         return True
 
     async def _handle(self, session: AsyncSession, inbox_id: int, event: Incoming, step, now) -> None:

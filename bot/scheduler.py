@@ -24,6 +24,7 @@ class Scheduler:
         self.on_queued = on_queued or (lambda: None)
         self._last: dict[str, datetime] = {}
         self._stopping = asyncio.Event()
+        self._woken = asyncio.Event()
 
     async def run_due(self) -> int:
         """Run every job whose time has come; returns how many things they did."""
@@ -44,11 +45,30 @@ class Scheduler:
 
     async def run(self, tick: float = 5.0) -> None:
         while not self._stopping.is_set():
+            self._woken.clear()
             await self.run_due()
             try:
-                await asyncio.wait_for(self._stopping.wait(), tick)
+                await asyncio.wait_for(self._woken.wait(), tick)
             except TimeoutError:
                 pass
 
+    @property
+    def woken(self) -> bool:
+        return self._woken.is_set()
+
+    async def run_job(self, name: str) -> int:
+        """One job now, whatever its schedule (tests and the CLI drive the loops by hand)."""
+        self._woken.clear()
+        item = next(j for j in self.jobs if j.name == name)
+        total = await item.run(self.services, self.sessions, self.services.clock.now()) or 0
+        if total:
+            self.on_queued()
+        return total
+
+    def wake(self) -> None:
+        """A step left work for a job (handlers/context.py wake_jobs): run the due ones now."""
+        self._woken.set()
+
     def stop(self) -> None:
         self._stopping.set()
+        self._woken.set()

@@ -35,6 +35,9 @@ class ChatAddress:
     chat_id: str
 
 
+WAKE_JOBS = "wake_jobs"  # session.info: see Outgoing.wake_jobs
+
+
 @dataclass(kw_only=True)
 class Outgoing:
     """What a handler or a job sends, said through its context: `push` to a person's preferred
@@ -57,6 +60,11 @@ class Outgoing:
         if self.at is None:
             self.at = self.services.clock.now()
         return self.at
+
+    def wake_jobs(self) -> None:
+        """Work was left for a job (an export to build): the runtime runs the jobs after the commit
+        instead of at their next tick."""
+        self.session.info[WAKE_JOBS] = True
 
     async def reachable(self, person_id: int) -> bool:
         """Whether the person has a channel a push can go to."""

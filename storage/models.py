@@ -460,6 +460,23 @@ class DigestRun(Base):
     recipients: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class ExportRequest(Base):
+    """/xuat, asked for and built apart: the step stores it, the exports job builds the files outside
+    any transaction and queues them to the chat it came from (handlers/office/exports.py)."""
+
+    __tablename__ = "export_requests"
+    __table_args__ = (Index("ix_export_requests_pending", "done_at", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    event: Mapped[bytes] = mapped_column(LargeBinary)  # the /xuat event, encrypted, as the inbox keeps it
+    period: Mapped[dict] = mapped_column(JSON)  # start, end, kind, ytd_start (ISO dates)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    error: Mapped[str | None] = mapped_column(String(300))
+
+
 class DigestSubscription(Base):
     """/bantin: a person's choice to receive (or, for the office and leaders, not) the digest."""
 

@@ -95,6 +95,8 @@ class User:
 
     async def settle(self) -> None:
         await self.app.router.run_until_idle()
+        if self.app.scheduler.woken:  # a step left work for a job (an export): run it, as the loop would
+            await self.app.scheduler.run_job("exports")
         await self.app.outbox.drain()
 
     async def say(self, text: str, **kwargs) -> list[str]:

@@ -41,7 +41,7 @@ from bot.app import App
 from bot.channels.telegram import TelegramChannel
 from core.clock import Clock, FakeClock
 from storage.drafts import load_draft
-from storage.models import Identity, InboxEvent, OutboxMessage
+from storage.models import ExportRequest, Identity, InboxEvent, OutboxMessage
 from tests.conftest import START
 from tests.emulators.telegram import SentMessage, TelegramEmulator
 from tests.helpers import make_invite, vi
@@ -173,7 +173,9 @@ class TelegramBot:
                     OutboxMessage.delivered_at.is_(None), OutboxMessage.failed_at.is_(None)
                 )
             )
-        return pending_in == 0 and pending_out == 0
+            pending_exports = await s.scalar(select(func.count()).select_from(ExportRequest).where(
+                ExportRequest.done_at.is_(None)))  # /xuat's files, built apart
+        return pending_in == 0 and pending_out == 0 and pending_exports == 0
 
     async def settle(self, update_id: int | None = None, timeout: float = SETTLE_TIMEOUT) -> None:
         await eventually(lambda: self.settled(update_id), timeout, f"the bot to handle update {update_id}")

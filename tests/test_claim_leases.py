@@ -7,6 +7,7 @@ other serves goes out at once, not at the other's next scan."""
 from __future__ import annotations
 
 import asyncio
+
 from sqlalchemy import select
 
 from bot.app import App

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from bot import zalo
 from bot.app import App
-from storage.models import InboxEvent, OutboxMessage
+from storage.models import ExportRequest, InboxEvent, OutboxMessage
 from tests.emulators.zalo_bot import ZaloBotEmulator
 from tests.emulators.zalo_oa import OAMessage, ZaloOAEmulator
 from tests.helpers import make_invite
@@ -80,7 +80,9 @@ class ZaloBot:
             pending_out = await s.scalar(select(func.count()).select_from(OutboxMessage).where(
                 OutboxMessage.delivered_at.is_(None), OutboxMessage.failed_at.is_(None),
                 OutboxMessage.channel.in_([n.split(":")[0] for n in names])))
-        return pending_in == 0 and pending_out == 0
+            pending_exports = await s.scalar(select(func.count()).select_from(ExportRequest).where(
+                ExportRequest.done_at.is_(None)))  # /xuat's files, built apart
+        return pending_in == 0 and pending_out == 0 and pending_exports == 0
 
     async def settle(self, channel: str | None = None, key: str | None = None,
                      timeout: float = SETTLE_TIMEOUT) -> None:

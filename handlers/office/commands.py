@@ -7,10 +7,10 @@ from core.events import Choice
 from core.i18n import N_, number, official_day
 from handlers import parsing
 from handlers.context import Ctx
-from handlers.office import cases, files, form_pdf, links, people, periods, render
+from handlers.office import cases, people, periods, render
 from handlers.registry import Press, button, command
+from storage import exports as export_requests
 from storage import stats
-from storage.cases import audit
 from storage.models import DigestSubscription, Report
 
 
@@ -138,57 +138,16 @@ async def subscribe(ctx: Ctx, arg: str) -> None:
 
 @command("xuat", N_("Export a period to Excel: /xuat 11/2026"), order=45)
 async def export(ctx: Ctx, arg: str) -> None:
+    """Asked for here, built apart (handlers/office/exports.py): the answer comes at once, the files
+    when they are made, and no step holds the database while a workbook is written."""
     period = read_period(ctx, "xuat", arg, "month")
     if period is None:
         return
-    province = province_view(ctx)
-    communes = ctx.config.communes if province else (ctx.commune,)
-    ids = [c.id for c in communes]
-    names = {(c.id, v.id): v.name for c in communes for v in c.villages}
-    rows = await stats.report_rows(ctx.session, ids, period.start, period.end)
-    figures = case_rows = summary = None
-    if province:
-        per = await stats.province_rows(ctx.session, communes, period, now=ctx.now)
-        summary = [(c.name, r.outreach, r.new_cases, r.open_cases) for c, r in zip(communes, per, strict=True)]
-    else:
-        figures = await stats.figures(ctx.session, ctx.commune, period, now=ctx.now)
-        if ctx.person.has("office"):
-            since, until = period.utc_bounds(ctx.commune.tz)
-            case_rows = await stats.consented_case_rows(ctx.session, ctx.commune.id, since, until)
-    others = await files.other_answers(ctx.session, ids, period.start, period.end)
-    book = await files.built(files.workbook, ctx.lang, rows, names, figures=figures, case_rows=case_rows,
-                             commune_names={c.id: c.name for c in communes}, extra_summary=summary,
-                             commune=None if province else ctx.commune, others=others, now=ctx.now)
-    table = await files.built(files.report_csv, ctx.lang, rows, names, others=others)
-    audit(ctx.session, actor_id=ctx.person.id, channel=ctx.event.channel, action="export", now=ctx.now,
-          detail=f"{period.start.isoformat()}..{period.end.isoformat()} reports={len(rows)} "
-                 f"case_rows={len(case_rows or [])}")
-    stem = f"so-lieu-{period.start.isoformat()}-{period.end.isoformat()}"
-    caption = ctx.t("Export {start} – {end}: {n} outreach reports", start=official_day(period.start),
-                    end=official_day(period.end), n=number(ctx.lang, len(rows)))
-    if ctx.today < period.end:  # a period not over: its figures are those of today
-        caption += " (" + ctx.t("so far, up to {date}", date=official_day(ctx.today)) + ")"
-    if case_rows is not None:
-        caption += "\n" + ctx.t("Case rows: {n} (only cases whose person subjected agreed to sharing; no free text)",
-                                n=number(ctx.lang, len(case_rows)))
-    if ctx.caps.takes(files.XLSX):  # else (the terminal, Zalo) a signed link
-        ctx.say(caption, file=(stem + ".xlsx", book))
-        ctx.say("", file=(stem + ".csv", table))
-        return
-    commune_id = None if province else ctx.commune.id
-    book_link = await links.link(ctx.session, ctx.services, commune_id=commune_id, name=stem + ".xlsx",
-                                 mime=files.XLSX, data=book, now=ctx.now)
-    csv_link = await links.link(ctx.session, ctx.services, commune_id=commune_id, name=stem + ".csv",
-                                mime="text/csv; charset=utf-8", data=table, now=ctx.now)
-    ctx.say(caption + "\n" + ctx.t("Excel: {xlsx}\nCSV: {csv}\n(The links work for {days} days.)", xlsx=book_link,
-                                   csv=csv_link, days=ctx.config.digest.link_days))
-    if figures is not None and ctx.caps.takes(form_pdf.PDF):  # a Zalo OA: the form to sign, in the chat too
-        pdf = await files.built(form_pdf.report_form_pdf, ctx.lang, figures, ctx.commune, now=ctx.now)
-        pdf_link = await links.link(ctx.session, ctx.services, commune_id=commune_id, name=stem + ".pdf",
-                                    mime=form_pdf.PDF, data=pdf, now=ctx.now)
-        ctx.say("", file=(stem + ".pdf", pdf), url=pdf_link,
-                instead=ctx.t("Report form (PDF): {url}", url=pdf_link) + "\n"
-                + ctx.t("(The link works for {days} days.)", days=ctx.config.digest.link_days))
+    export_requests.ask(ctx.session, ctx.services.keyring, person_id=ctx.person.id, event=ctx.event, period=period,
+                        now=ctx.now)
+    ctx.wake_jobs()
+    ctx.say(ctx.t("Preparing the files for {start} – {end}… They will be sent here as soon as they are ready.",
+                  start=official_day(period.start), end=official_day(period.end)))
 
 
 async def _village_pressed(ctx: Ctx, parts: list[str]) -> None:
