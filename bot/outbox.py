@@ -65,6 +65,7 @@ class Outbox:
         self.fallback = fallback  # demo: a printer for messages to channels not running here
         self._wake = asyncio.Event()
         self._scan_asked = True
+        self._backlog = False  # the last scan took a full batch: more may be waiting
         self._stopping = False
         self._queues: dict[tuple[str, str], list[OutboxMessage]] = {}  # chat -> claimed rows, by id
         self._held: set[int] = set()  # ids of the rows in _queues, and of those ended but not yet recorded
@@ -117,6 +118,7 @@ class Outbox:
         return channel or self.fallback
 
     SCAN_SECONDS = 1.0  # the database is scanned this often when nothing woke the outbox
+    BATCH = 100  # rows claimed by one scan
 
     async def take_up(self) -> None:
         """At start: what the last run left queued, claimed before any step hands new replies over,
@@ -131,9 +133,13 @@ class Outbox:
             try:
                 if self.leases and self._held and time.monotonic() - self._renewed >= self.RENEW_SECONDS:
                     await self._renew()
-                if self._scan_asked:
+                # A scan when asked, and while a backlog (a broadcast) is left in the database as soon
+                # as fewer than half a batch are held: not a second's idle wait between batches.
+                if self._scan_asked or (self._backlog and len(self._held) < self.BATCH // 2):
                     self._scan_asked = False
-                    self.accept(await self._claim(100))
+                    claimed = await self._claim(self.BATCH)
+                    self._backlog = len(claimed) >= self.BATCH
+                    self.accept(claimed)
                 self._pump()
             except Exception:  # noqa: BLE001 - the loop must outlive any one failure
                 log.exception("outbox pass failed")
@@ -243,6 +249,8 @@ class Outbox:
             for row, result in batch:
                 if result.ok or _given_up(row, result):  # ended, and now recorded
                     self._held.discard(row.id)
+            if self._backlog:
+                self._wake.set()  # fewer held: the next batch of a broadcast may be claimed
 
     async def _claim(self, limit: int) -> list[OutboxMessage]:
         """The database's due rows that nobody holds, a chat's in order: claimed for this process."""

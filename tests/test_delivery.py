@@ -132,3 +132,29 @@ async def test_an_urgent_alert_never_waits_behind_a_broadcast(app):
     await app.outbox.deliver_due(limit=30)  # one pass
     assert [m.text for m in app.fake.chats["b200"]] == ["🔴 KHẨN CẤP — HS-2026-0001"]
     assert sum(1 for n in range(200) if app.fake.chats.get(f"b{n}")) == 29  # the rest of the pass, oldest first
+
+
+async def test_a_broadcast_larger_than_one_claim_goes_out_without_waiting_for_the_next_scan(app):
+    """A job queued 250 messages, more than one scan claims (Outbox.BATCH): the outbox takes the
+    next batch as the first runs low, not after its idle scan (60 s here), which had capped a
+    3,000-recipient digest at 22 of Telegram's 30 messages a second."""
+    import asyncio
+
+    from storage import outbox as outbox_store
+
+    async with app.sessions() as s, s.begin():
+        for n in range(250):
+            outbox_store.queue_to_chat(s, app.services.keyring, channel="fake", account="test", chat_id=f"d{n}",
+                                       person_id=None, reply=Reply(text="BẢN TIN TỔNG HỢP TUẦN"), now=app.clock.now(),
+                                       kind="digest")
+    app.outbox.SCAN_SECONDS = 60.0
+    runner = asyncio.create_task(app.outbox.run())
+    try:
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if sum(1 for n in range(250) if app.fake.chats.get(f"d{n}")) == 250:
+                break
+        assert sum(1 for n in range(250) if app.fake.chats.get(f"d{n}")) == 250
+    finally:
+        app.outbox.stop()
+        await runner
