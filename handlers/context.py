@@ -92,10 +92,13 @@ class Outgoing:
 
     async def _write(self, queued) -> int:
         reached = 0
+        # Every person's channels read at once: a digest's 3,000 pushes are one read, and the rows
+        # are written together at the commit, not one by one before each lookup.
+        orders = await outbox.delivery_orders(self.session, [q[1] for q in queued if q[0] == "person"])
         for how, target, reply, kind, person_id in queued:
             if how == "person":
                 went = await outbox.queue_to_person(self.session, self.services.keyring, target, reply,
-                                                    now=self.now, kind=kind)
+                                                    now=self.now, kind=kind, order=orders[target])
                 identities = [went] if went else []
             elif how == "everywhere":
                 identities = await outbox.queue_to_every_channel(self.session, self.services.keyring, target,

@@ -14,7 +14,7 @@ from core.events import Reply
 from storage.crypto import Keyring
 from storage.db import NOTIFY_OTHERS
 from storage.models import Identity, OutboxMessage
-from storage.people import delivery_order
+from storage.people import delivery_order, delivery_orders  # noqa: F401 - delivery_orders: for handlers/context.py
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +105,13 @@ async def fall_back(session: AsyncSession, keyring: Keyring, row: OutboxMessage,
 
 
 async def queue_to_person(
-    session: AsyncSession, keyring: Keyring, person_id: int, reply: Reply, *, now: datetime, kind: str = "push"
+    session: AsyncSession, keyring: Keyring, person_id: int, reply: Reply, *, now: datetime, kind: str = "push",
+    order: list[Identity] | None = None,
 ) -> Identity | None:
     """To the person's preferred channel (the one they last wrote from); if delivery there fails
     for good, the outbox tries their other channels in turn. The identity it went to; None if the
-    person has none."""
-    identities = await delivery_order(session, person_id)
+    person has none. `order`: their delivery_order, when the caller read it for many at once."""
+    identities = await delivery_order(session, person_id) if order is None else order
     if not identities:
         return None
     preferred = identities[0]

@@ -1,13 +1,17 @@
 """Sending the weekly digest: who receives it, the claim that makes it go out once, the files.
 
-The scheduled run for (commune, week) is claimed by inserting its row, and every recipient's
-messages are queued in that same transaction: either all of them are in the outbox or none is
-and the claim did not happen. The outbox then delivers; only a message in flight at a crash can
-arrive twice. After downtime only the latest due week is sent, noting the weeks missed.
+A scheduled run reads the figures and the recipients in one short transaction, builds the files
+with no transaction open (a workbook takes about a second; held inside a transaction it would
+hold SQLite's single write lock, and the urgent path with it), then claims (commune, week) by
+inserting its row and queues every recipient's messages in that same second transaction: either
+all of them are in the outbox or none is and the claim did not happen. The outbox then delivers;
+only a message in flight at a crash can arrive twice. After downtime only the latest due week is
+sent, noting the weeks missed.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, or_, select
@@ -21,7 +25,7 @@ from handlers.registry import job
 from storage import stats
 from storage.db import upsert_insert
 from storage.models import DigestRun, DigestSubscription, Person, PersonRole
-from storage.people import delivery_order
+from storage.people import delivery_orders
 
 DIGEST_ROLES = ("office", "leader")
 MAX_MISSED = 52
@@ -71,12 +75,6 @@ async def digest_recipients(session, commune_id: str) -> list[int]:
     return sorted(ids)
 
 
-async def preferred_channel(session, person: Person) -> str | None:
-    """The channel a push to the person goes to first."""
-    order = await delivery_order(session, person.id)
-    return order[0].channel if order else None
-
-
 class Attachments:
     """The workbook, chart and report form of one digest, made once per language and reader (inside
     the commune, or outside it, where case counts of 1 or 2 read "<3") and stored once for links.
@@ -88,6 +86,8 @@ class Attachments:
     in words (`Reply.instead`) for the adapter to send when the upload fails; else links only."""
 
     def __init__(self, session, services, commune, figures: stats.Figures, *, now: datetime) -> None:
+        # `session`: where the rows are read and the links stored; it may be changed between the
+        # two (read in one transaction, files built with none open, links stored in the next).
         self.session, self.services, self.commune, self.figures, self.now = session, services, commune, figures, now
         self._rows: list | None = None
         self._others: dict = {}
@@ -99,12 +99,24 @@ class Attachments:
     def name(self) -> str:
         return f"ban-tin-{self.figures.period.week_key}-{self.commune.id}"
 
+    async def read(self) -> None:
+        """The report rows the workbook is made of, read once."""
+        if self._rows is None:
+            period = self.figures.period
+            self._rows = await stats.report_rows(self.session, [self.commune.id], period.start, period.end)
+            self._others = await files.other_answers(self.session, [self.commune.id], period.start, period.end)
+
+    async def build(self, variants) -> None:
+        """The files for each (lang, small, channel) a recipient reads on, no database needed."""
+        for lang, small, channel in sorted(set(variants)):
+            await self.made(lang, small)
+            caps = self.services.capabilities.get(channel, PLAIN)
+            if not caps.takes(files.XLSX) and caps.takes(form_pdf.PDF):
+                await self.form(lang, small)
+
     async def made(self, lang: str, small: bool = False) -> tuple[bytes, bytes]:
         if (lang, small) not in self._made:
-            period = self.figures.period
-            if self._rows is None:
-                self._rows = await stats.report_rows(self.session, [self.commune.id], period.start, period.end)
-                self._others = await files.other_answers(self.session, [self.commune.id], period.start, period.end)
+            await self.read()
             names = {(self.commune.id, v.id): v.name for v in self.commune.villages}
             self._made[(lang, small)] = (
                 await files.built(files.workbook, lang, self._rows, names, figures=self.figures, commune=self.commune,
@@ -162,26 +174,66 @@ class Attachments:
         return out
 
 
-async def queue_digest(out: Outgoing, commune, period: stats.Period, *, missed: list[str] = (),
-                       people: list[int] | None = None) -> int:
-    """Say the digest to every recipient, in the step's transaction; how many can be reached."""
-    session, services, now = out.session, out.services, out.now
+@dataclass
+class Prepared:
+    """A digest read and its files made, ready to be queued (queue_digest)."""
+
+    figures: stats.Figures
+    attachments: Attachments
+    people: list[int]
+
+
+async def prepare_digest(session, services, commune, period: stats.Period, *, now: datetime,
+                         people: list[int] | None = None) -> Prepared:
+    """Read what the digest and its files are made of (in the caller's transaction)."""
     figures = await stats.figures(session, commune, period, now=now)
-    today = now.astimezone(commune.tz).date()
     people = await digest_recipients(session, commune.id) if people is None else people
     attachments = Attachments(session, services, commune, figures, now=now)
+    await attachments.read()
+    return Prepared(figures, attachments, people)
+
+
+async def _readers(session, commune, people: list[int]) -> list[tuple[int, str, bool, str]]:
+    """(person, language, outside the commune, channel the digest goes to) of each reachable one:
+    two reads for them all."""
+    persons = {}
+    for n in range(0, len(people), 2000):
+        persons.update((p.id, p) for p in (await session.scalars(
+            select(Person).where(Person.id.in_(people[n:n + 2000])))).all())
+    orders = await delivery_orders(session, people)
+    return [(pid, persons[pid].lang, persons[pid].commune_id != commune.id, orders[pid][0].channel)
+            for pid in people if pid in persons and orders.get(pid)]
+
+
+async def build_files(sessions, prepared: Prepared, commune) -> None:
+    """The files every recipient will need, built before the transaction that queues them."""
+    async with sessions() as session, session.begin():
+        readers = await _readers(session, commune, prepared.people)
+    prepared.attachments.session = None  # nothing may read or write while no transaction is open
+    await prepared.attachments.build([(lang, small, channel) for _, lang, small, channel in readers])
+
+
+async def queue_digest(out: Outgoing, commune, period: stats.Period, *, missed: list[str] = (),
+                       people: list[int] | None = None, prepared: Prepared | None = None) -> int:
+    """Say the digest to every recipient, in the step's transaction; how many can be reached.
+    `prepared`: read and built beforehand (run_scheduled); else everything happens here."""
+    session, services, now = out.session, out.services, out.now
+    if prepared is None:
+        prepared = await prepare_digest(session, services, commune, period, now=now, people=people)
+    figures, attachments = prepared.figures, prepared.attachments
+    attachments.session = session  # the links are stored in this transaction
+    today = now.astimezone(commune.tz).date()
+    texts: dict[tuple[str, bool], str] = {}  # the text depends on the reader's language and place only
     reached = 0
-    for person_id in people:
-        person = await session.get(Person, person_id)
-        channel = await preferred_channel(session, person) if person else None
-        if channel is None:
-            continue
+    # Channels read again here: a person who moved since the files were built still gets the
+    # digest shaped for where it goes (a file not built yet is built now).
+    for person_id, lang, small, channel in await _readers(session, commune, prepared.people):
         # Outside the commune (province officers), case counts of 1 or 2 print as "<3", in the text
         # and in the workbook alike.
-        small = person.commune_id != commune.id
-        text = render.digest_text(person.lang, figures, commune.name, today=today, missed=list(missed),
-                                  small=small, targets=services.config.targets)
-        for reply in await attachments.replies(person.lang, channel, text, small):
+        if (lang, small) not in texts:
+            texts[(lang, small)] = render.digest_text(lang, figures, commune.name, today=today, missed=list(missed),
+                                                      small=small, targets=services.config.targets)
+        for reply in await attachments.replies(lang, channel, texts[(lang, small)], small):
             out.push(person_id, reply, kind="digest")
         reached += 1
     return reached
@@ -202,22 +254,33 @@ async def run_scheduled(services, sessions, commune, now: datetime) -> int:
     """Claim and queue the commune's due digest, unless some process already did."""
     period = due_week(now.astimezone(commune.tz), services.config.digest.at)
     key = period.week_key
-    async with job_step(services, sessions, now) as out:
-        session = out.session
-        done = await session.scalar(
-            select(DigestRun.id).where(DigestRun.commune_id == commune.id, DigestRun.week == key)
-        )
-        if done is not None:
+    async with sessions() as session, session.begin():  # 1. read: is it due here, and what is it made of
+        missed = await _due(session, services, commune, period, now)
+        if missed is None:
             return 0
-        last = await session.scalar(select(func.max(DigestRun.week)).where(DigestRun.commune_id == commune.id))
-        if last is None and now - digest_moment(period, services.config.digest.at, commune.tz) > FIRST_GRACE:
-            return 0  # a new installation starts with the next digest, not with an old week's
-        missed = weeks_between(last, period) if last and last < key else []
-        run = await _claim(session, commune.id, key, now, missed)
+        prepared = await prepare_digest(session, services, commune, period, now=now)
+    await build_files(sessions, prepared, commune)  # 2. the files, with no transaction open
+    async with job_step(services, sessions, now) as out:  # 3. claim and queue, all or nothing
+        missed = await _due(out.session, services, commune, period, now)  # another process may have sent it meanwhile
+        if missed is None:
+            return 0
+        run = await _claim(out.session, commune.id, key, now, missed)
         if run is None:
             return 0
-        run.recipients = await queue_digest(out, commune, period, missed=missed)
+        run.recipients = await queue_digest(out, commune, period, missed=missed, prepared=prepared)
         return run.recipients
+
+
+async def _due(session, services, commune, period: stats.Period, now: datetime) -> list[str] | None:
+    """The weeks missed before this one if its digest is to be sent now; None if not."""
+    key = period.week_key
+    done = await session.scalar(select(DigestRun.id).where(DigestRun.commune_id == commune.id, DigestRun.week == key))
+    if done is not None:
+        return None
+    last = await session.scalar(select(func.max(DigestRun.week)).where(DigestRun.commune_id == commune.id))
+    if last is None and now - digest_moment(period, services.config.digest.at, commune.tz) > FIRST_GRACE:
+        return None  # a new installation starts with the next digest, not with an old week's
+    return weeks_between(last, period) if last and last < key else []
 
 
 @job("weekly_digest", 60)
