@@ -12,6 +12,7 @@ import logging
 import socket
 import time
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, or_, select, update
@@ -25,7 +26,16 @@ from handlers.reachability import TEMPLATE_CHANNEL, template_for_held
 from storage import chatlists
 from storage.crypto import Keyring
 from storage.models import OutboxMessage
-from storage.outbox import LEASE_SECONDS, claim_on_queue, decode_payload, fall_back, queue_template
+from storage.outbox import (
+    LEASE_SECONDS,
+    Stored,
+    claim_on_queue,
+    decode_payload,
+    decode_stored,
+    fall_back,
+    queue_template,
+    read_blob,
+)
 from storage.people import OA_CHANNEL, held_for
 
 log = logging.getLogger(__name__)
@@ -72,6 +82,7 @@ class Outbox:
         self._sending: dict[tuple[str, str], asyncio.Task] = {}
         self._results: list[tuple[OutboxMessage, Delivery]] = []
         self._recorder: asyncio.Task | None = None
+        self._blobs: dict[str, bytes] = {}  # blob key -> content (storage/outbox.py), oldest first
         self._last_sent: dict[tuple[str, str, str | None], str] = {}  # (channel, chat, tag) -> platform id
 
     async def release_claims(self) -> None:
@@ -119,6 +130,7 @@ class Outbox:
 
     SCAN_SECONDS = 1.0  # the database is scanned this often when nothing woke the outbox
     BATCH = 100  # rows claimed by one scan
+    BLOB_CACHE = 8  # files and pictures kept in memory: a digest's few, for all its recipients
 
     async def take_up(self) -> None:
         """At start: what the last run left queued, claimed before any step hands new replies over,
@@ -364,9 +376,34 @@ class Outbox:
         ids = [pid for ids in rows if ids for pid in ids] + list(reply.delete.get("ids", []))
         return await sender.delete(row.chat_id, sorted(set(ids), key=lambda v: int(v) if v.isdigit() else 0))
 
+    async def _with_blobs(self, stored: Stored) -> Reply | None:
+        """The reply with the photo and file its blobs hold (a digest's, read once for all its rows);
+        None if a blob is gone."""
+        reply = stored.reply
+        wanted = [k for k in (stored.photo_blob, stored.file_blob[1] if stored.file_blob else None) if k]
+        for key in wanted:
+            if key not in self._blobs:
+                async with self.sessions() as session:
+                    content = await read_blob(session, self.keyring, key)
+                if content is None:
+                    return None
+                self._blobs[key] = content
+                while len(self._blobs) > self.BLOB_CACHE:
+                    self._blobs.pop(next(iter(self._blobs)))  # the oldest read first
+        if stored.photo_blob:
+            reply = replace(reply, photo=self._blobs[stored.photo_blob])
+        if stored.file_blob:
+            reply = replace(reply, file=(stored.file_blob[0], self._blobs[stored.file_blob[1]]))
+        return reply
+
     async def _deliver(self, row: OutboxMessage) -> Delivery:
         sender = self._sender(row.channel, row.account)
-        reply, fields = decode_payload(self.keyring, row.payload)
+        stored = decode_stored(self.keyring, row.payload)
+        reply, fields = stored.reply, stored.fields
+        if stored.photo_blob or stored.file_blob:
+            reply = await self._with_blobs(stored)
+            if reply is None:
+                return Delivery(ok=False, permanent=True, error="its file is no longer stored")
         try:
             if fields is not None and hasattr(sender, "send_fields"):
                 result = await sender.send_fields(row.chat_id, fields)  # a template message: its fields, only

@@ -93,8 +93,20 @@ class Outgoing:
     async def _write(self, queued) -> int:
         reached = 0
         # Every person's channels read at once: a digest's 3,000 pushes are one read, and the rows
-        # are written together at the commit, not one by one before each lookup.
+        # are written together, not one by one before each lookup.
         orders = await outbox.delivery_orders(self.session, [q[1] for q in queued if q[0] == "person"])
+        if queued and all(q[0] in ("person", "chat") for q in queued):  # a broadcast: one statement for its rows
+            pushes, listed = [], []
+            for how, target, reply, kind, person_id in queued:
+                if how == "chat":
+                    pushes.append((target, person_id, reply, kind))
+                elif orders[target]:
+                    pushes.append((orders[target][0], target, reply, kind))
+                    listed.append((orders[target][0], reply))
+            await outbox.queue_to_people(self.session, self.services.keyring, pushes, now=self.now)
+            for identity, reply in listed:
+                await self._register(identity.channel, identity.account, identity.external_id, reply)
+            return len(pushes)
         for how, target, reply, kind, person_id in queued:
             if how == "person":
                 went = await outbox.queue_to_person(self.session, self.services.keyring, target, reply,

@@ -505,6 +505,16 @@ class ReminderSent(Base):
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class OutboxBlob(Base):
+    """A file or picture that queued messages carry, stored once however many rows name it (a
+    digest's workbook and chart for 3,000 recipients). Encrypted; its key is random."""
+
+    __tablename__ = "outbox_blobs"
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
 class SharedFile(Base):
     """An export or digest file behind a signed, expiring link. The content is encrypted."""
 

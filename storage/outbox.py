@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import Reply
 from storage.crypto import Keyring
 from storage.db import NOTIFY_OTHERS
-from storage.models import Identity, OutboxMessage
+from storage.models import Identity, OutboxBlob, OutboxMessage
 from storage.people import delivery_order, delivery_orders  # noqa: F401 - delivery_orders: for handlers/context.py
 
 log = logging.getLogger(__name__)
@@ -50,11 +52,44 @@ def _add(session: AsyncSession, row: OutboxMessage, now: datetime) -> None:
     session.add(row)
 
 
+PAYLOADS = "outbox_payloads"  # session.info: id(reply) -> (reply, payload): one reply to many, encrypted once
+BLOBS = "outbox_blobs"  # session.info: id(content) -> (content, key): a file to many, stored once
+PHOTO_BLOB, FILE_BLOB = "photo_blob", "file_blob"  # in a payload: the blob that holds the photo / the file
+
+
+def _blob(session: AsyncSession, keyring: Keyring, content: bytes, now: datetime) -> str:
+    cache = session.info.setdefault(BLOBS, {})
+    hit = cache.get(id(content))
+    if hit is not None and hit[0] is content:
+        return hit[1]
+    key = uuid.uuid4().hex
+    session.add(OutboxBlob(key=key, data=keyring.encrypt(content), created_at=now))
+    cache[id(content)] = (content, key)
+    return key
+
+
+def _payload(session: AsyncSession, keyring: Keyring, reply: Reply, now: datetime) -> bytes:
+    """The row's encrypted payload. Its photo and file go into blobs, stored once in the
+    transaction however many rows carry them; the same reply to many is encrypted once."""
+    cache = session.info.setdefault(PAYLOADS, {})
+    hit = cache.get(id(reply))
+    if hit is not None and hit[0] is reply:
+        return hit[1]
+    data = replace(reply, photo=None, file=None).to_dict()
+    if reply.photo:
+        data[PHOTO_BLOB] = _blob(session, keyring, reply.photo, now)
+    if reply.file:
+        data[FILE_BLOB] = [reply.file[0], _blob(session, keyring, reply.file[1], now)]
+    payload = keyring.encrypt(json.dumps(data, ensure_ascii=False).encode())
+    cache[id(reply)] = (reply, payload)
+    return payload
+
+
 def queue_to_chat(
     session: AsyncSession, keyring: Keyring, *, channel: str, account: str, chat_id: str,
     person_id: int | None, reply: Reply, now: datetime, kind: str = "reply",
 ) -> None:
-    payload = keyring.encrypt(json.dumps(reply.to_dict(), ensure_ascii=False).encode())
+    payload = _payload(session, keyring, reply, now)
     _add(session, OutboxMessage(
         person_id=person_id, channel=channel, account=account, chat_id=chat_id,
         kind="edit" if reply.edit else "delete" if reply.delete else kind, tag=reply.tag, payload=payload,
@@ -62,12 +97,60 @@ def queue_to_chat(
     ), now)
 
 
-def decode_payload(keyring: Keyring, payload: bytes) -> tuple[Reply, dict | None]:
-    """A row's reply, and the fields of a template message if it is one. Rows written before
-    template messages existed hold the reply alone, and read as before."""
+@dataclass(frozen=True)
+class Stored:
+    """A row's payload read: the reply (without the photo and file its blobs hold), the fields of a
+    template message if it is one, and the blobs to read (with_blobs)."""
+
+    reply: Reply
+    fields: dict | None = None
+    photo_blob: str | None = None
+    file_blob: tuple[str, str] | None = None  # (filename, blob key)
+
+
+def decode_stored(keyring: Keyring, payload: bytes) -> Stored:
+    """Rows written before template messages or blobs existed hold the reply alone, files inline,
+    and read as before."""
     data = json.loads(keyring.decrypt(payload))
     fields = data.pop(TEMPLATE_KEY, None)
-    return Reply.from_dict(data), fields if isinstance(fields, dict) else None
+    photo, file = data.pop(PHOTO_BLOB, None), data.pop(FILE_BLOB, None)
+    return Stored(Reply.from_dict(data), fields if isinstance(fields, dict) else None, photo,
+                  (file[0], file[1]) if file else None)
+
+
+BULK_MIN = 50  # a job queueing this many rows at once writes them in one statement
+
+
+async def queue_to_people(session: AsyncSession, keyring: Keyring, pushes, *, now: datetime) -> None:
+    """Many pushes at once (a job's broadcast: a digest to 3,000 people): [(identity, person_id,
+    reply, kind)], written in order with one INSERT through Core, where the ORM wrote a row at a
+    time. A step's session, whose rows its outbox claims and takes as they are written, and a few
+    rows, go row by row as before."""
+    if session.info.get(CLAIM_ON_QUEUE) is not None or len(pushes) < BULK_MIN:
+        for identity, person_id, reply, kind in pushes:
+            queue_to_chat(session, keyring, channel=identity.channel, account=identity.account,
+                          chat_id=identity.chat_id, person_id=person_id, reply=reply, now=now, kind=kind)
+        return
+    values = [{"person_id": person_id, "channel": identity.channel, "account": identity.account,
+               "chat_id": identity.chat_id, "kind": "edit" if reply.edit else "delete" if reply.delete else kind,
+               "tag": reply.tag, "payload": _payload(session, keyring, reply, now), "created_at": now, "due_at": now,
+               "attempts": 0}
+              for identity, person_id, reply, kind in pushes]
+    await session.flush()  # what the session queued before (and the blobs) keeps its place ahead
+    await session.execute(insert(OutboxMessage.__table__), values)
+    session.info[NOTIFY_OTHERS] = True  # a job's rows: any replica's outbox may take them
+
+
+def decode_payload(keyring: Keyring, payload: bytes) -> tuple[Reply, dict | None]:
+    """A row's reply (its blobs not read) and template fields."""
+    stored = decode_stored(keyring, payload)
+    return stored.reply, stored.fields
+
+
+async def read_blob(session: AsyncSession, keyring: Keyring, key: str) -> bytes | None:
+    data = await session.scalar(select(OutboxBlob.data).where(OutboxBlob.key == key))
+    return keyring.decrypt(data) if data is not None else None
+
 
 
 def queue_template(

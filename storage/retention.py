@@ -1,4 +1,5 @@
-"""Retention: the free text of a case closed long ago is erased; its coded answers stay countable."""
+"""Retention: the free text of a case closed long ago is erased; its coded answers stay countable.
+The files queued messages carried are dropped once they are long delivered."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, or_, select
 
 from storage.cases import audit
-from storage.models import Case, CaseText
+from storage.models import Case, CaseText, OutboxBlob
+
+BLOB_DAYS = 30  # a blob is kept this long: every row that names it is delivered or given up long before
 
 
 def _closed_before(cutoff: datetime):
@@ -31,3 +34,7 @@ async def purge(session, now: datetime, years: int) -> list[str]:
         case.text_purged_at = now
         audit(session, actor_id=None, channel="scheduler", action="text_purged", case_id=case.id, now=now)
     return [c.ref for c in cases]
+
+
+async def expire_blobs(session, now: datetime) -> None:
+    await session.execute(delete(OutboxBlob).where(OutboxBlob.created_at < now - timedelta(days=BLOB_DAYS)))

@@ -158,3 +158,79 @@ async def test_a_broadcast_larger_than_one_claim_goes_out_without_waiting_for_th
     finally:
         app.outbox.stop()
         await runner
+
+
+async def _people(app, n: int, prefix: str) -> list[int]:
+    from storage.people import attach_identity, create_person
+
+    ids = []
+    async with app.sessions() as s, s.begin():
+        for i in range(n):
+            p = await create_person(s, now=app.clock.now(), name=f"{prefix}{i}", commune_id="xuanduong",
+                                    roles=["office"], villages=[], org=None, lang="vi")
+            await attach_identity(s, p.id, channel="fake", account="test", external_id=f"{prefix}{i}",
+                                  chat_id=f"{prefix}{i}", display_name="x", now=app.clock.now())
+            ids.append(p.id)
+    return ids
+
+
+WORKBOOK = b"PK\x03\x04" + bytes(range(256)) * 200  # 51 KB, as a digest's workbook
+
+
+async def test_a_file_pushed_to_many_is_stored_once_and_each_gets_it_whole_in_order(app):
+    """A broadcast of 60 (a job): one INSERT for the rows, the workbook kept once for all of them."""
+    from sqlalchemy import func
+
+    from handlers.context import Outgoing
+    from storage.models import OutboxBlob
+
+    ids = await _people(app, 60, "w")
+    async with app.sessions() as s, s.begin():
+        out = Outgoing(services=app.services, session=s, at=app.clock.now())
+        for person_id in ids:
+            out.push(person_id, Reply(text="BẢN TIN TỔNG HỢP TUẦN 48/2026"), kind="digest")
+            out.push(person_id, Reply(text="", file=("ban-tin.xlsx", WORKBOOK)), kind="digest")
+        assert await out.send_queued() == 120
+    async with app.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(OutboxBlob)) == 1
+        sizes = (await s.scalars(select(func.length(OutboxMessage.payload)))).all()
+        assert len(sizes) == 120 and max(sizes) < 2000  # the rows name the blob; none carries the 51 KB
+    await app.outbox.drain()
+    for i in range(60):
+        got = app.fake.chats[f"w{i}"]
+        assert [m.text for m in got] == ["BẢN TIN TỔNG HỢP TUẦN 48/2026", ""]
+        assert got[1].reply.file == ("ban-tin.xlsx", WORKBOOK)
+
+
+async def test_a_row_queued_before_blobs_existed_still_brings_its_file(app):
+    """The previous release kept the file inside the row, hex-encoded: it is delivered as it was."""
+    import json
+
+    await _people(app, 1, "old")
+    reply = Reply(text="", file=("so-lieu.csv", b"thon,buoi\nThon 1,2\n"))
+    async with app.sessions() as s, s.begin():
+        s.add(OutboxMessage(person_id=None, channel="fake", account="test", chat_id="old0", kind="reply",
+                            payload=app.services.keyring.encrypt(json.dumps(reply.to_dict()).encode()),
+                            created_at=app.clock.now(), due_at=app.clock.now(), attempts=0))
+    await app.outbox.drain()
+    assert app.fake.chats["old0"][0].reply.file == ("so-lieu.csv", b"thon,buoi\nThon 1,2\n")
+
+
+async def test_a_row_whose_file_is_gone_fails_for_good_and_holds_nothing_up(app):
+    from sqlalchemy import delete
+
+    from storage import outbox as outbox_store
+    from storage.models import OutboxBlob
+
+    async with app.sessions() as s, s.begin():
+        for text, file in (("", ("ban-tin.xlsx", WORKBOOK)), ("Tin sau", None)):
+            outbox_store.queue_to_chat(s, app.services.keyring, channel="fake", account="test", chat_id="g1",
+                                       person_id=None, reply=Reply(text=text, file=file), now=app.clock.now())
+    async with app.sessions() as s, s.begin():
+        await s.execute(delete(OutboxBlob))  # expired (storage/retention.py) before it could go
+    await app.outbox.drain()
+    async with app.sessions() as s:
+        rows = (await s.scalars(select(OutboxMessage).where(OutboxMessage.chat_id == "g1")
+                                .order_by(OutboxMessage.id))).all()
+    assert rows[0].failed_at is not None and rows[0].last_error == "its file is no longer stored"
+    assert [m.text for m in app.fake.chats["g1"]] == ["Tin sau"]  # the chat's next message went out

@@ -19,12 +19,12 @@ from sqlalchemy import func, or_, select
 from core.config import WeeklyAt
 from core.events import PLAIN, Reply
 from core.i18n import translate
-from handlers.context import Outgoing, job_step
+from handlers.context import ChatAddress, Outgoing, job_step
 from handlers.office import files, form_pdf, links, render
 from handlers.registry import job
 from storage import stats
 from storage.db import upsert_insert
-from storage.models import DigestRun, DigestSubscription, Person, PersonRole
+from storage.models import DigestRun, DigestSubscription, Identity, Person, PersonRole
 from storage.people import delivery_orders
 
 DIGEST_ROLES = ("office", "leader")
@@ -193,15 +193,15 @@ async def prepare_digest(session, services, commune, period: stats.Period, *, no
     return Prepared(figures, attachments, people)
 
 
-async def _readers(session, commune, people: list[int]) -> list[tuple[int, str, bool, str]]:
-    """(person, language, outside the commune, channel the digest goes to) of each reachable one:
-    two reads for them all."""
+async def _readers(session, commune, people: list[int]) -> list[tuple[int, str, bool, Identity]]:
+    """(person, language, outside the commune, the identity the digest goes to: their preferred)
+    of each reachable one: three reads for them all."""
     persons = {}
     for n in range(0, len(people), 2000):
         persons.update((p.id, p) for p in (await session.scalars(
             select(Person).where(Person.id.in_(people[n:n + 2000])))).all())
     orders = await delivery_orders(session, people)
-    return [(pid, persons[pid].lang, persons[pid].commune_id != commune.id, orders[pid][0].channel)
+    return [(pid, persons[pid].lang, persons[pid].commune_id != commune.id, orders[pid][0])
             for pid in people if pid in persons and orders.get(pid)]
 
 
@@ -210,7 +210,7 @@ async def build_files(sessions, prepared: Prepared, commune) -> None:
     async with sessions() as session, session.begin():
         readers = await _readers(session, commune, prepared.people)
     prepared.attachments.session = None  # nothing may read or write while no transaction is open
-    await prepared.attachments.build([(lang, small, channel) for _, lang, small, channel in readers])
+    await prepared.attachments.build([(lang, small, identity.channel) for _, lang, small, identity in readers])
 
 
 async def queue_digest(out: Outgoing, commune, period: stats.Period, *, missed: list[str] = (),
@@ -224,17 +224,22 @@ async def queue_digest(out: Outgoing, commune, period: stats.Period, *, missed: 
     attachments.session = session  # the links are stored in this transaction
     today = now.astimezone(commune.tz).date()
     texts: dict[tuple[str, bool], str] = {}  # the text depends on the reader's language and place only
+    shaped: dict[tuple[str, bool, str], list[Reply]] = {}  # the same replies to all who read them alike
     reached = 0
     # Channels read again here: a person who moved since the files were built still gets the
     # digest shaped for where it goes (a file not built yet is built now).
-    for person_id, lang, small, channel in await _readers(session, commune, prepared.people):
+    for person_id, lang, small, identity in await _readers(session, commune, prepared.people):
+        channel = identity.channel
         # Outside the commune (province officers), case counts of 1 or 2 print as "<3", in the text
         # and in the workbook alike.
         if (lang, small) not in texts:
             texts[(lang, small)] = render.digest_text(lang, figures, commune.name, today=today, missed=list(missed),
                                                       small=small, targets=services.config.targets)
-        for reply in await attachments.replies(lang, channel, texts[(lang, small)], small):
-            out.push(person_id, reply, kind="digest")
+        if (lang, small, channel) not in shaped:  # (stored and encrypted once: storage/outbox.py)
+            shaped[(lang, small, channel)] = await attachments.replies(lang, channel, texts[(lang, small)], small)
+        chat = ChatAddress(identity.channel, identity.account, identity.chat_id)  # their preferred, read just now
+        for reply in shaped[(lang, small, channel)]:
+            out.to_chat(chat, reply, person_id=person_id, kind="digest")
         reached += 1
     return reached
 

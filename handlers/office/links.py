@@ -16,6 +16,7 @@ from urllib.parse import quote
 from sqlalchemy import delete
 
 from handlers.registry import HttpAnswer, job, route
+from storage import retention
 from storage.crypto import Keyring, KeyringError
 from storage.models import SharedFile
 
@@ -75,4 +76,5 @@ async def serve(services, sessions, params: dict[str, str], now) -> HttpAnswer:
 async def expire_files(services, sessions, now: datetime) -> int:
     async with sessions() as session, session.begin():
         await session.execute(delete(SharedFile).where(SharedFile.expires_at <= now))
+        await retention.expire_blobs(session, now)  # the files queued messages carried, long delivered
     return 0  # nothing was queued
