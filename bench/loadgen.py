@@ -5,10 +5,11 @@ two cores they should not take the bot's (or the echo bot's) CPU time either. Th
 `python -m bench.loadgen` and speaks to it with one JSON object a line:
 
     {"cmd": "start", "limits": false}        -> {"api_url": ..., "file_url": ...}
-    {"cmd": "run", "users": [[uid, village]], "script": "report" | "echo", "reports": 1,
+    {"cmd": "run", "users": [[uid, village]], "script": "report" | "floor" | "echo", "reports": 1,
      "held_on": "2026-11-24" (report: the date "hôm qua" means to the bot),
      "steps": 14 (echo: messages per "report"), "timeout": 300}
-                                               -> {"latencies": [...], "seconds": ..., "steps": ..., "errors": [...]}
+                                               -> {"latencies": [...], "seconds": ..., "steps": ..., "errors": [...],
+                                                   "emulator_cpu": seconds of this process's CPU during the run}
     {"cmd": "stop"}                           -> {"internal_errors": [...]}
     {"cmd": "exit"}
 
@@ -70,6 +71,17 @@ def echo_script(steps: int) -> list[tuple[str, str, str]]:
     return [("say", f"tin nhắn {i + 1}", ANY) for i in range(steps)]
 
 
+FLOOR_BUTTON = "Tiếp"
+
+
+def floor_script(held_on: date) -> list[tuple[str, str, str]]:
+    """The report's steps, kind for kind, for the like-for-like floor (bench/rig.py EchoBot): a typed
+    step is answered with a new message with a button; a press with the spinner stopped, the
+    pressed message edited and a new message with a button — the calls the bot makes for each."""
+    return [("say", f"tin nhắn {i + 1}", NEW) if kind == "say" else ("press", FLOOR_BUTTON, NEW)
+            for i, (kind, _arg, _expect) in enumerate(report_script("Thôn 1", held_on))]
+
+
 async def person(emu: BenchEmulator, uid: int, script, reports: int, timeout: float, out: list[float],
                  errors: list[str], marks: list[float]) -> None:
     chat = emu._user_chat(uid)
@@ -117,14 +129,18 @@ async def run(emu: BenchEmulator, users: list, script: str, reports: int, timeou
         emu.user(uid, f"Người {uid}")
     if script == "report":
         scripts = {village: report_script(village, held_on) for _uid, village in users}
+    elif script == "floor":
+        scripts = {village: floor_script(held_on) for _uid, village in users}
     else:
         scripts = {village: echo_script(steps) for _uid, village in users}
     jobs = [person(emu, uid, scripts[village], reports, timeout, latencies, errors, marks) for uid, village in users]
     started = time.perf_counter()
+    cpu = time.process_time()
     await asyncio.gather(*jobs)
+    cpu = time.process_time() - cpu  # this process's: the emulator and the people (a saturated one shows)
     seconds = (max(marks) - min(marks)) if marks else time.perf_counter() - started
     return {"latencies": latencies, "seconds": seconds, "steps": len(latencies), "errors": errors[:5],
-            "failed": len(errors), "internal_errors": emu.internal_errors[:3]}
+            "failed": len(errors), "internal_errors": emu.internal_errors[:3], "emulator_cpu": cpu}
 
 
 async def serve() -> None:
@@ -149,7 +165,7 @@ async def serve() -> None:
             await emu.start()
             reply({"api_url": emu.api_url, "file_url": emu.file_url})
         elif cmd == "run":
-            held_on = date.fromisoformat(msg["held_on"]) if msg["script"] == "report" else None
+            held_on = date.fromisoformat(msg["held_on"]) if msg["script"] in ("report", "floor") else None
             steps = int(msg["steps"]) if msg["script"] == "echo" else None
             reply(await run(emu, msg["users"], msg["script"], int(msg.get("reports", 1)),
                             float(msg.get("timeout", 300)), held_on=held_on, steps=steps))

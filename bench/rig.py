@@ -272,8 +272,12 @@ class EchoBot:
     def __init__(self, api_url: str, file_url: str, *, poll_timeout: int = 1, concurrent: bool = True,
                  durable_url: str | None = None) -> None:
         """`durable_url`: the durable floor — each update stored with one INSERT + COMMIT (the bot's
-        engine settings: on SQLite WAL and synchronous=FULL) before it is answered."""
-        from telegram.ext import Application, MessageHandler, filters
+        engine settings: on SQLite WAL and synchronous=FULL) before it is answered with the Bot API
+        calls the bot makes for that kind of step: a typed one with sendMessage (a button under
+        it), a press with answerCallbackQuery + editMessageText + sendMessage (bench/loadgen.py
+        floor_script)."""
+        from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+        from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
         self.application = (
             Application.builder().token(TOKEN).base_url(api_url).base_file_url(file_url)
@@ -284,13 +288,30 @@ class EchoBot:
         self.durable_url = durable_url
         self.engine = None
 
+        from bench.loadgen import FLOOR_BUTTON
+
+        button = InlineKeyboardMarkup([[InlineKeyboardButton(FLOOR_BUTTON, callback_data="next")]])
+
+        async def store(update, payload: str) -> None:
+            async with self.engine.begin() as conn:
+                await conn.execute(_FLOOR.insert().values(update_id=update.update_id, payload=payload))
+
         async def echo(update, context) -> None:
-            if self.engine is not None:
-                async with self.engine.begin() as conn:
-                    await conn.execute(_FLOOR.insert().values(update_id=update.update_id, payload=update.message.text))
-            await context.bot.send_message(update.effective_chat.id, update.message.text)
+            if self.engine is None:  # the bare echo bot
+                await context.bot.send_message(update.effective_chat.id, update.message.text)
+                return
+            await store(update, update.message.text)
+            await context.bot.send_message(update.effective_chat.id, update.message.text, reply_markup=button)
+
+        async def pressed(update, context) -> None:
+            query = update.callback_query
+            await store(update, query.data)
+            await query.answer()
+            await query.edit_message_text(f"✓ {query.message.text}")
+            await context.bot.send_message(update.effective_chat.id, "tiếp theo", reply_markup=button)
 
         self.application.add_handler(MessageHandler(filters.TEXT, echo))
+        self.application.add_handler(CallbackQueryHandler(pressed))
 
     async def start(self) -> None:
         if self.durable_url is not None:

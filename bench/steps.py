@@ -53,7 +53,7 @@ async def steps(opts: Options, table: Table) -> None:
             reports = opts.reports or max(1, math.ceil(MIN_STEPS / (n * per_report)))
             echo = await _echo(loadgen, n, reports, per_report, opts)
             for backend in backends:
-                floor = await _floor(loadgen, backend, n, reports, per_report, opts)
+                floor = await _floor(loadgen, backend, n, reports, per_report, opts, held_on)
                 bot, saved = await _bot(loadgen, backend, n, reports, BenchClock(start), held_on, opts)
                 rows = _figures(backend, n, reports, per_report, bot, echo, saved)
                 rows += _floor_figures(backend, n, bot, floor)
@@ -63,34 +63,59 @@ async def steps(opts: Options, table: Table) -> None:
         await loadgen.close()
 
 
-async def _floor(loadgen: LoadGen, backend: str, n: int, reports: int, per_report: int, opts: Options) -> dict:
-    """The durable floor: the echo bot storing each update (INSERT + COMMIT) before answering it."""
+async def _floor(loadgen: LoadGen, backend: str, n: int, reports: int, per_report: int, opts: Options,
+                 held_on: date) -> dict:
+    """The durable floor: the echo bot storing each update (INSERT + COMMIT) before answering it with
+    the calls the bot makes for that kind of step, through the report's steps kind for kind."""
     async with scratch_database(backend, opts.pg) as url:
-        return await _echo(loadgen, n, reports, per_report, opts, durable_url=url)
+        return await _echo(loadgen, n, reports, per_report, opts, durable_url=url, held_on=held_on)
 
 
 def _floor_figures(backend: str, n: int, bot: dict, floor: dict) -> list[Figure]:
-    """Beside the durable floor (typed steps only: the floor does not press buttons yet)."""
+    """Beside the like-for-like durable floor, and the emulator's CPU in each (a saturated emulator
+    would make both look alike)."""
     where = f"{backend}, {n:,} reporters"
+    judged = n == TARGET_AT
     ms = lambda v: None if v is None else v * 1000  # noqa: E731
-    return [
-        Figure("steps", f"{where}: throughput", _rate(bot), "steps/s", "durable echo floor", _rate(floor)),
-        Figure("steps", f"{where}: CPU per step", ms(_cpu(bot)), "ms", "durable echo floor", ms(_cpu(floor))),
-        Figure("steps", f"{where}: latency p99", ms(percentile(bot["latencies"], 99)), "ms", "durable echo floor",
-               ms(percentile(floor["latencies"], 99))),
+    rate, floor_rate = _rate(bot), _rate(floor)
+    cpu, floor_cpu = _cpu(bot), _cpu(floor)
+    p99, floor_p99 = percentile(bot["latencies"], 99), percentile(floor["latencies"], 99)
+    both = lambda a, b, f: (a is not None and b is not None and f(a, b)) if judged else None  # noqa: E731
+    note = (f"the floor: {floor['steps']:,} steps in {floor['seconds']:.1f} s, typed ones answered with sendMessage, "
+            "presses with answerCallbackQuery + editMessageText + sendMessage, after one INSERT + COMMIT")
+    if floor["failed"]:
+        note += f"; {floor['failed']} people got no answer from the floor: " + (floor["errors"] or [""])[0].splitlines()[0]
+    rows = [
+        Figure("steps", f"{where}: throughput", rate, "steps/s", "durable floor", floor_rate,
+               "≥ 0.6× floor" if judged else "", both(rate, floor_rate, lambda a, b: a >= 0.6 * b)),
+        Figure("steps", f"{where}: CPU per step", ms(cpu), "ms", "durable floor", ms(floor_cpu),
+               "≤ 1.5× floor" if judged else "", both(cpu, floor_cpu, lambda a, b: a <= 1.5 * b)),
+        Figure("steps", f"{where}: latency p99", ms(p99), "ms", "durable floor", ms(floor_p99)),
+        Figure("steps", f"{where}: emulator CPU per step", ms(_emulator_cpu(bot)), "ms", "durable floor",
+               ms(_emulator_cpu(floor))),
     ]
+    rows[0].note = note
+    return rows
+
+
+def _emulator_cpu(result: dict) -> float | None:
+    return result["emulator_cpu"] / result["steps"] if result.get("steps") and "emulator_cpu" in result else None
 
 
 async def _echo(loadgen: LoadGen, n: int, reports: int, per_report: int, opts: Options, *,
-                durable_url: str | None = None) -> dict:
+                durable_url: str | None = None, held_on: date | None = None) -> dict:
     urls = await loadgen.call(cmd="start", limits=False)
     echo = EchoBot(urls["api_url"], urls["file_url"], poll_timeout=1, durable_url=durable_url)
     await echo.start()
     try:
         users = [[10_000_000 + i, ""] for i in range(n)]
         cpu = time.process_time()
-        result = await loadgen.call(cmd="run", users=users, script="echo", reports=reports, steps=per_report,
-                                    timeout=opts.step_timeout)
+        if durable_url is None:
+            result = await loadgen.call(cmd="run", users=users, script="echo", reports=reports, steps=per_report,
+                                        timeout=opts.step_timeout)
+        else:
+            result = await loadgen.call(cmd="run", users=users, script="floor", reports=reports,
+                                        held_on=held_on.isoformat(), timeout=opts.step_timeout)
         result["cpu"] = time.process_time() - cpu
         return result
     finally:

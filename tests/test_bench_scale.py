@@ -24,7 +24,7 @@ def test_the_scale_bench_runs_every_part_at_a_tiny_size(tmp_path, capsys):
     out = capsys.readouterr().out
     final = out[out.index("== all figures"):]
     for figure in ("sqlite, 3 reporters: throughput", "sqlite, 3 reporters: latency p99", "echo bot",
-                   "durable echo floor",
+                   "durable floor", "emulator CPU per step", "another writer's longest wait",
                    "one commune", "all 2 communes", "SQL aggregate",
                    "20 recipients: achieved rate", "messages lost", "429 Too Many Requests",
                    "peak RSS (VmHWM)", "start-up: App.prepare + channel start"):
