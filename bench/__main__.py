@@ -17,6 +17,17 @@ import sys
 from bench.world import db_url
 
 
+def _span(text: str) -> tuple[float, float]:
+    low, _, high = text.partition("-")
+    try:
+        span = (float(low), float(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds like 2-5, got {text!r}") from None
+    if not 0 <= span[0] <= span[1]:
+        raise argparse.ArgumentTypeError(f"expected a low and a high number of seconds, got {text!r}")
+    return span
+
+
 def _ints(text: str) -> list[int]:
     try:
         return [int(x) for x in text.split(",") if x.strip()]
@@ -40,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=10_000, help="people in the memory part's database")
     parser.add_argument("--drafts", type=int, default=1000, help="open drafts in the memory part's database")
     parser.add_argument("--repeat", type=int, default=3, help="digest timings taken this many times (median)")
+    parser.add_argument("--think", type=_span, default=(2.0, 5.0),
+                        help="the steps part's think-time run: seconds before each step, e.g. 2-5 (default)")
     sub = parser.add_subparsers(dest="command")
     gen = sub.add_parser("generate", help="make a commune (or a province) with years of reports and cases")
     gen.add_argument("--db", dest="gen_db", help="database URL or SQLite file (default data/bench.db)")
@@ -64,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
 
     pg = pg_default() if args.pg is None else ("" if args.pg.lower() in ("", "off", "none") else args.pg)
     opts = Options(db=db_url(args.db), pg=pg, reporters=args.reporters, reports=args.reports,
-                   recipients=args.recipients, people=args.people, drafts=args.drafts, repeat=args.repeat)
+                   recipients=args.recipients, people=args.people, drafts=args.drafts, repeat=args.repeat,
+                   think=args.think)
     return asyncio.run(run_parts(opts, args.parts))
 
 

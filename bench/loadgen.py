@@ -7,7 +7,8 @@ two cores they should not take the bot's (or the echo bot's) CPU time either. Th
     {"cmd": "start", "limits": false}        -> {"api_url": ..., "file_url": ...}
     {"cmd": "run", "users": [[uid, village]], "script": "report" | "floor" | "echo", "reports": 1,
      "held_on": "2026-11-24" (report: the date "hôm qua" means to the bot),
-     "steps": 14 (echo: messages per "report"), "timeout": 300}
+     "steps": 14 (echo: messages per "report"), "timeout": 300, "think": [2, 5] (optional: seconds
+     before each step, seeded per person's place in the list)}
                                                -> {"latencies": [...], "seconds": ..., "steps": ..., "errors": [...],
                                                    "emulator_cpu": seconds of this process's CPU during the run}
     {"cmd": "stop"}                           -> {"internal_errors": [...]}
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import sys
 import time
 from datetime import date, datetime, timedelta
@@ -83,10 +85,15 @@ def floor_script(held_on: date) -> list[tuple[str, str, str]]:
 
 
 async def person(emu: BenchEmulator, uid: int, script, reports: int, timeout: float, out: list[float],
-                 errors: list[str], marks: list[float]) -> None:
+                 errors: list[str], marks: list[float], think=None) -> None:
+    """`think`: a seeded random.Random and (low, high): seconds the person pauses before each step,
+    the same sequence for the bot and for the floor (seeded by the person's place in the list)."""
     chat = emu._user_chat(uid)
     for _ in range(reports):
         for kind, arg, expect in script:
+            if think is not None:
+                rng, (low, high) = think
+                await asyncio.sleep(rng.uniform(low, high))
             mark = chat.next_message_id  # the bot's answer comes after the person's message
             if kind == "press":
                 try:
@@ -120,7 +127,7 @@ async def person(emu: BenchEmulator, uid: int, script, reports: int, timeout: fl
 
 
 async def run(emu: BenchEmulator, users: list, script: str, reports: int, timeout: float, *,
-              held_on: date | None = None, steps: int | None = None) -> dict:
+              held_on: date | None = None, steps: int | None = None, think: list[float] | None = None) -> dict:
     """The report script needs `held_on` (what "hôm qua" is to the bot), the echo one `steps`."""
     latencies: list[float] = []
     errors: list[str] = []
@@ -133,7 +140,9 @@ async def run(emu: BenchEmulator, users: list, script: str, reports: int, timeou
         scripts = {village: floor_script(held_on) for _uid, village in users}
     else:
         scripts = {village: echo_script(steps) for _uid, village in users}
-    jobs = [person(emu, uid, scripts[village], reports, timeout, latencies, errors, marks) for uid, village in users]
+    jobs = [person(emu, uid, scripts[village], reports, timeout, latencies, errors, marks,
+                   (random.Random(n), tuple(think)) if think else None)
+            for n, (uid, village) in enumerate(users)]
     started = time.perf_counter()
     cpu = time.process_time()
     await asyncio.gather(*jobs)
@@ -168,7 +177,7 @@ async def serve() -> None:
             held_on = date.fromisoformat(msg["held_on"]) if msg["script"] in ("report", "floor") else None
             steps = int(msg["steps"]) if msg["script"] == "echo" else None
             reply(await run(emu, msg["users"], msg["script"], int(msg.get("reports", 1)),
-                            float(msg.get("timeout", 300)), held_on=held_on, steps=steps))
+                            float(msg.get("timeout", 300)), held_on=held_on, steps=steps, think=msg.get("think")))
         elif cmd == "stop":
             errors = emu.internal_errors[:3] if emu else []
             if emu is not None:

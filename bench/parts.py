@@ -25,6 +25,7 @@ class Options:
     drafts: int = 1000
     repeat: int = 3  # timings taken this many times, the median kept
     step_timeout: float = 300.0
+    think: tuple[float, float] = (2.0, 5.0)  # seconds a reporter pauses before each step in the think-time run
     out: Callable[[str], None] = print
 
 

@@ -57,6 +57,12 @@ async def steps(opts: Options, table: Table) -> None:
                 bot, saved = await _bot(loadgen, backend, n, reports, BenchClock(start), held_on, opts)
                 rows = _figures(backend, n, reports, per_report, bot, echo, saved)
                 rows += _floor_figures(backend, n, bot, floor)
+                # With think time: people pausing 2–5 s before each step (seeded, the same pauses
+                # for the floor and the bot), one report each: the latency a person feels.
+                think = list(opts.think)
+                floor_t = await _floor(loadgen, backend, n, 1, per_report, opts, held_on, think=think)
+                bot_t, _ = await _bot(loadgen, backend, n, 1, BenchClock(start), held_on, opts, think=think)
+                rows += _think_figures(backend, n, bot_t, floor_t, opts.think)
                 table.add(*rows)
                 table.print(rows)
     finally:
@@ -64,11 +70,11 @@ async def steps(opts: Options, table: Table) -> None:
 
 
 async def _floor(loadgen: LoadGen, backend: str, n: int, reports: int, per_report: int, opts: Options,
-                 held_on: date) -> dict:
+                 held_on: date, think: list[float] | None = None) -> dict:
     """The durable floor: the echo bot storing each update (INSERT + COMMIT) before answering it with
     the calls the bot makes for that kind of step, through the report's steps kind for kind."""
     async with scratch_database(backend, opts.pg) as url:
-        return await _echo(loadgen, n, reports, per_report, opts, durable_url=url, held_on=held_on)
+        return await _echo(loadgen, n, reports, per_report, opts, durable_url=url, held_on=held_on, think=think)
 
 
 def _floor_figures(backend: str, n: int, bot: dict, floor: dict) -> list[Figure]:
@@ -98,12 +104,29 @@ def _floor_figures(backend: str, n: int, bot: dict, floor: dict) -> list[Figure]
     return rows
 
 
+def _think_figures(backend: str, n: int, bot: dict, floor: dict, think: tuple[float, float]) -> list[Figure]:
+    where = f"{backend}, {n:,} reporters, {think[0]:g}–{think[1]:g} s think time"
+    judged = n == TARGET_AT
+    p99, floor_p99 = percentile(bot["latencies"], 99), percentile(floor["latencies"], 99)
+    ms = lambda v: None if v is None else v * 1000  # noqa: E731
+    row = Figure("steps", f"{where}: latency p99", ms(p99), "ms", "durable floor", ms(floor_p99),
+                 "≤ 1.5× floor" if judged else "",
+                 (p99 is not None and floor_p99 is not None and p99 <= 1.5 * floor_p99) if judged else None)
+    row.note = (f"{bot['steps']:,} steps, the floor {floor['steps']:,}; p50 {ms(percentile(bot['latencies'], 50)):.0f} ms, "
+                f"the floor {ms(percentile(floor['latencies'], 50)):.0f} ms"
+                + (f"; {bot['failed']} people stuck" if bot["failed"] else "")
+                + (f"; the floor: {floor['failed']} people got no answer" if floor["failed"] else ""))
+    if bot["failed"] or floor["failed"]:
+        row.ok = False if judged else row.ok
+    return [row]
+
+
 def _emulator_cpu(result: dict) -> float | None:
     return result["emulator_cpu"] / result["steps"] if result.get("steps") and "emulator_cpu" in result else None
 
 
 async def _echo(loadgen: LoadGen, n: int, reports: int, per_report: int, opts: Options, *,
-                durable_url: str | None = None, held_on: date | None = None) -> dict:
+                durable_url: str | None = None, held_on: date | None = None, think: list[float] | None = None) -> dict:
     urls = await loadgen.call(cmd="start", limits=False)
     echo = EchoBot(urls["api_url"], urls["file_url"], poll_timeout=1, durable_url=durable_url)
     await echo.start()
@@ -115,7 +138,7 @@ async def _echo(loadgen: LoadGen, n: int, reports: int, per_report: int, opts: O
                                         timeout=opts.step_timeout)
         else:
             result = await loadgen.call(cmd="run", users=users, script="floor", reports=reports,
-                                        held_on=held_on.isoformat(), timeout=opts.step_timeout)
+                                        held_on=held_on.isoformat(), timeout=opts.step_timeout, think=think)
         result["cpu"] = time.process_time() - cpu
         return result
     finally:
@@ -124,7 +147,7 @@ async def _echo(loadgen: LoadGen, n: int, reports: int, per_report: int, opts: O
 
 
 async def _bot(loadgen: LoadGen, backend: str, n: int, reports: int, clock: BenchClock, held_on: date,
-               opts: Options) -> tuple[dict, int]:
+               opts: Options, think: list[float] | None = None) -> tuple[dict, int]:
     """The bot on `clock`, to which "hôm qua" is `held_on`."""
     async with scratch_database(backend, opts.pg) as url:
         world = province(math.ceil(n / 22))
@@ -142,7 +165,7 @@ async def _bot(loadgen: LoadGen, backend: str, n: int, reports: int, clock: Benc
             users = [[m.uid, m.village_name] for m in members]
             cpu = time.process_time()
             result = await loadgen.call(cmd="run", users=users, script="report", reports=reports,
-                                        held_on=held_on.isoformat(), timeout=opts.step_timeout)
+                                        held_on=held_on.isoformat(), timeout=opts.step_timeout, think=think)
             result["cpu"] = time.process_time() - cpu
             async with app.sessions() as session:
                 saved = int(await session.scalar(select(func.count()).select_from(Report)) or 0)

@@ -20,11 +20,12 @@ def test_the_scale_bench_runs_every_part_at_a_tiny_size(tmp_path, capsys):
 
     pg = os.environ.get("TEST_POSTGRES_URL") or "off"
     assert main(["--db", db, "--parts", "digest,steps,broadcast,memory", "--pg", pg, "--reporters", "3",
-                 "--reports", "1", "--recipients", "20", "--people", "60", "--drafts", "6", "--repeat", "1"]) == 0
+                 "--reports", "1", "--recipients", "20", "--people", "60", "--drafts", "6", "--repeat", "1", "--think", "0.01-0.05"]) == 0
     out = capsys.readouterr().out
     final = out[out.index("== all figures"):]
     for figure in ("sqlite, 3 reporters: throughput", "sqlite, 3 reporters: latency p99", "echo bot",
                    "durable floor", "emulator CPU per step", "another writer's longest wait",
+                   "0.01–0.05 s think time: latency p99",
                    "one commune", "all 2 communes", "SQL aggregate",
                    "20 recipients: achieved rate", "messages lost", "429 Too Many Requests",
                    "peak RSS (VmHWM)", "start-up: App.prepare + channel start"):
