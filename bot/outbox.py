@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.channels.limits import URGENT as URGENT_SEND
 from bot.metrics import NO_METRICS
 from core.events import Delivery, Reply
 from handlers.admin_notices import undeliverable
@@ -210,6 +211,7 @@ class Outbox:
         return started
 
     async def _send_one(self, chat, row: OutboxMessage) -> None:
+        URGENT_SEND.set(row.kind in URGENT_KINDS)  # this task's: ahead of the others in the channel's pacing
         try:
             result = await self._deliver(row)
             row.attempts += 1
