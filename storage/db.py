@@ -51,10 +51,15 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+READ_ONLY = "bot_read_only"  # an execution option: this transaction only reads (reading())
+
+
 def _begin_immediate(conn) -> None:
     """Take SQLite's write lock at the start, so two writers queue (busy_timeout) instead of one
-    failing when both read first and then write (what SELECT ... FOR UPDATE does on PostgreSQL)."""
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    failing when both read first and then write (what SELECT ... FOR UPDATE does on PostgreSQL).
+    A transaction declared read-only (reading()) takes none: in WAL mode it never waits for a writer
+    and no writer waits for it."""
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs) -> AsyncEngine:
@@ -86,6 +91,17 @@ def _notify_others(session: Session) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=BotSession)
+
+
+def reading(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the same database for transactions that only read (a digest's or an export's
+    figures): on SQLite they do not take the single write lock. Never write in one."""
+    made = getattr(sessions, "_reading", None)
+    if made is None:
+        made = async_sessionmaker(sessions.kw["bind"].execution_options(**{READ_ONLY: True}), expire_on_commit=False,
+                                  sync_session_class=BotSession)
+        sessions._reading = made  # noqa: SLF001 - one per factory
+    return made
 
 
 def _alembic_config(url: str):

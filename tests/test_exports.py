@@ -150,3 +150,19 @@ async def test_a_build_that_keeps_failing_ends_in_an_apology(app, clock, monkeyp
     texts = [m.text for m in app.fake.chats["office"]]
     assert texts[-1] == "Xin lỗi, chưa tạo được tệp. Vui lòng gửi lại /xuat sau ít phút."
     assert await _pending(app) == 0
+
+
+async def test_a_read_only_transaction_holds_no_write_lock(app):
+    """The figures of an export or a digest are read in sessions declared read-only
+    (storage/db.py reading): on SQLite a writer (an urgent step) commits while one is open."""
+    from storage.db import reading
+    from storage.models import Report
+
+    async with reading(app.sessions)() as r, r.begin():
+        await r.scalar(select(func.count()).select_from(Report))
+
+        async def write() -> None:
+            async with app.sessions() as s, s.begin():
+                await s.execute(delete(AuditEntry).where(AuditEntry.id == -1))
+
+        await asyncio.wait_for(write(), 5)  # a deadline: with the write lock taken it would wait 30 s

@@ -23,7 +23,7 @@ from handlers.context import ChatAddress, Outgoing, job_step
 from handlers.office import files, form_pdf, links, render
 from handlers.registry import job
 from storage import stats
-from storage.db import upsert_insert
+from storage.db import reading, upsert_insert
 from storage.models import DigestRun, DigestSubscription, Identity, Person, PersonRole
 from storage.people import delivery_orders
 
@@ -207,7 +207,7 @@ async def _readers(session, commune, people: list[int]) -> list[tuple[int, str, 
 
 async def build_files(sessions, prepared: Prepared, commune) -> None:
     """The files every recipient will need, built before the transaction that queues them."""
-    async with sessions() as session, session.begin():
+    async with reading(sessions)() as session, session.begin():
         readers = await _readers(session, commune, prepared.people)
     prepared.attachments.session = None  # nothing may read or write while no transaction is open
     await prepared.attachments.build([(lang, small, identity.channel) for _, lang, small, identity in readers])
@@ -259,7 +259,7 @@ async def run_scheduled(services, sessions, commune, now: datetime) -> int:
     """Claim and queue the commune's due digest, unless some process already did."""
     period = due_week(now.astimezone(commune.tz), services.config.digest.at)
     key = period.week_key
-    async with sessions() as session, session.begin():  # 1. read: is it due here, and what is it made of
+    async with reading(sessions)() as session, session.begin():  # 1. read: is it due here, what is it made of
         missed = await _due(session, services, commune, period, now)
         if missed is None:
             return 0

@@ -20,6 +20,7 @@ from handlers.permissions import refuse
 from handlers.registry import COMMANDS, job, may_use
 from storage import exports, stats
 from storage.cases import audit
+from storage.db import reading
 from storage.people import load_profile
 
 log = logging.getLogger(__name__)
@@ -60,13 +61,20 @@ async def build_exports(services: Services, sessions, now) -> int:
     return built
 
 
-async def _ctx(services: Services, session, request: exports.Request, now) -> Ctx | None:
-    """The asker's context, their rights checked again; None (and a refusal queued) if gone."""
+def _allowed(person) -> bool:
+    return person is not None and person.active and may_use(person.roles, COMMANDS["xuat"])
+
+
+async def _ctx(services: Services, session, request: exports.Request, now, *, writing: bool = True) -> Ctx | None:
+    """The asker's context, their rights checked again; None if gone (and, `writing`, the refusal
+    queued and the request ended)."""
     person = await load_profile(session, request.person_id)
     ctx = Ctx(services=services, session=session, event=request.event, person=person,
               lang=person.lang if person else "vi", at=now)
-    if person is not None and person.active and may_use(person.roles, COMMANDS["xuat"]):
+    if _allowed(person):
         return ctx
+    if not writing:
+        return None
     if person is not None:
         refuse(ctx, "/xuat")
         await ctx.send_queued()
@@ -76,13 +84,14 @@ async def _ctx(services: Services, session, request: exports.Request, now) -> Ct
 
 async def _build(services: Services, sessions, request: exports.Request, now) -> int:
     try:
-        async with sessions() as session, session.begin():
-            ctx = await _ctx(services, session, request, now)
-            if ctx is None:
-                return 1
-            data = await gather(ctx, request.period)
-            wants_pdf = data.figures is not None and not ctx.caps.takes(files.XLSX) and ctx.caps.takes(form_pdf.PDF)
-        made = await make(ctx.lang, data, ctx.commune, ctx.now, pdf=wants_pdf)
+        async with reading(sessions)() as session, session.begin():  # on SQLite: no write lock while it reads
+            ctx = await _ctx(services, session, request, now, writing=False)
+            if ctx is not None:
+                data = await gather(ctx, request.period)
+                wants_pdf = (data.figures is not None and not ctx.caps.takes(files.XLSX)
+                             and ctx.caps.takes(form_pdf.PDF))
+        if ctx is not None:
+            made = await make(ctx.lang, data, ctx.commune, ctx.now, pdf=wants_pdf)
         async with sessions() as session, session.begin():
             ctx = await _ctx(services, session, request, now)
             if ctx is None or not await exports.finish(session, request.id, ctx.now):
