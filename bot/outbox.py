@@ -26,6 +26,7 @@ from handlers.context import Outgoing
 from handlers.reachability import TEMPLATE_CHANNEL, template_for_held
 from storage import chatlists
 from storage.crypto import Keyring
+from storage.db import reading
 from storage.models import OutboxMessage
 from storage.outbox import (
     LEASE_SECONDS,
@@ -349,7 +350,7 @@ class Outbox:
         known = self._last_sent.get((row.channel, row.chat_id, row.tag))
         if known is not None:
             return known  # what this process sent last there (after a restart: read below)
-        async with self.sessions() as session:
+        async with reading(self.sessions)() as session:  # a read: no write lock on SQLite
             ids = await session.scalar(
                 select(OutboxMessage.platform_ids)
                 .where(
@@ -367,7 +368,7 @@ class Outbox:
         if not sender.capabilities.delete:
             return Delivery(ok=True)
         since = datetime.fromisoformat(reply.delete["since"])
-        async with self.sessions() as session:
+        async with reading(self.sessions)() as session:  # a read: no write lock on SQLite
             rows = (await session.scalars(
                 select(OutboxMessage.platform_ids).where(
                     OutboxMessage.channel == row.channel, OutboxMessage.chat_id == row.chat_id,
@@ -385,7 +386,7 @@ class Outbox:
         wanted = [k for k in (stored.photo_blob, stored.file_blob[1] if stored.file_blob else None) if k]
         for key in wanted:
             if key not in self._blobs:
-                async with self.sessions() as session:
+                async with reading(self.sessions)() as session:  # a read: no write lock on SQLite
                     content = await read_blob(session, self.keyring, key)
                 if content is None:
                     return None

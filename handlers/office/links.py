@@ -18,6 +18,7 @@ from sqlalchemy import delete
 from handlers.registry import HttpAnswer, job, route
 from storage import retention
 from storage.crypto import Keyring, KeyringError
+from storage.db import reading
 from storage.models import SharedFile
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ async def serve(services, sessions, params: dict[str, str], now) -> HttpAnswer:
     file_id = verify(services.keyring, params["token"], now)
     if file_id is None:
         return HttpAnswer(403, b"This link is not valid or has expired.")
-    async with sessions() as session:
+    async with reading(sessions)() as session:  # a read: no write lock on SQLite
         row = await session.get(SharedFile, file_id)
     if row is None:
         return HttpAnswer(404, b"This file no longer exists.")
