@@ -14,7 +14,7 @@ from core.events import PLAIN, Capabilities, Choice, Incoming, Reply
 from core.i18n import translate
 from storage import chatlists, outbox
 from storage.crypto import Keyring
-from storage.people import Profile
+from storage.people import Profile, delivery_orders
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class Outgoing:
         reached = 0
         # Every person's channels read at once: a digest's 3,000 pushes are one read, and the rows
         # are written together, not one by one before each lookup.
-        orders = await outbox.delivery_orders(self.session, [q[1] for q in queued if q[0] == "person"])
+        orders = await delivery_orders(self.session, [q[1] for q in queued if q[0] == "person"])
         if queued and all(q[0] in ("person", "chat") for q in queued):  # a broadcast: one statement for its rows
             pushes, listed = [], []
             for how, target, reply, kind, person_id in queued:

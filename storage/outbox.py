@@ -16,7 +16,7 @@ from core.events import Reply
 from storage.crypto import Keyring
 from storage.db import NOTIFY_OTHERS
 from storage.models import Identity, OutboxBlob, OutboxMessage
-from storage.people import delivery_order, delivery_orders  # noqa: F401 - delivery_orders: for handlers/context.py
+from storage.people import delivery_order
 
 log = logging.getLogger(__name__)
 
