@@ -167,27 +167,23 @@ class Outbox:
         if self.leases:
             await self._release_own()
 
+    def _own_pending(self):
+        """The rows this replica has claimed and not yet delivered or given up."""
+        return update(OutboxMessage).where(OutboxMessage.claimed_by == self.owner, OutboxMessage.delivered_at.is_(None),
+                                           OutboxMessage.failed_at.is_(None))
+
     async def _renew(self) -> None:
         """One statement: every row this replica holds keeps its claim for another lease."""
         self._renewed = time.monotonic()
         async with self.sessions() as session, session.begin():
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.claimed_by == self.owner, OutboxMessage.delivered_at.is_(None),
-                       OutboxMessage.failed_at.is_(None))
-                .values(claimed_until=self.clock.now() + timedelta(seconds=LEASE_SECONDS))
-            )
+            await session.execute(self._own_pending().values(
+                claimed_until=self.clock.now() + timedelta(seconds=LEASE_SECONDS)))
 
     async def _release_own(self) -> None:
         """At a clean stop: what this replica held and did not send is free for the others at once."""
         try:
             async with self.sessions() as session, session.begin():
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.claimed_by == self.owner, OutboxMessage.delivered_at.is_(None),
-                           OutboxMessage.failed_at.is_(None))
-                    .values(claimed_until=None, claimed_by=None)
-                )
+                await session.execute(self._own_pending().values(claimed_until=None, claimed_by=None))
         except Exception:  # noqa: BLE001 - the leases lapse on their own
             log.exception("releasing the outbox claims at stop failed")
 
