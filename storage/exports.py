@@ -38,12 +38,21 @@ def ask(session: AsyncSession, keyring: Keyring, *, person_id: int, event: Incom
     ))
 
 
+def _waiting(now: datetime):
+    """Not done, and nobody building it."""
+    return (ExportRequest.done_at.is_(None),
+            or_(ExportRequest.claimed_until.is_(None), ExportRequest.claimed_until <= now))
+
+
+async def any_waiting(session: AsyncSession, now: datetime) -> bool:
+    """Whether a request waits for a builder (a read: the job's idle tick takes no write lock)."""
+    return await session.scalar(select(ExportRequest.id).where(*_waiting(now)).limit(1)) is not None
+
+
 async def claim_next(session: AsyncSession, keyring: Keyring, now: datetime) -> Request | None:
     """The oldest request nobody is building, claimed for LEASE (in the caller's transaction)."""
-    row = await session.scalar(claim_rows(session, select(ExportRequest).where(
-        ExportRequest.done_at.is_(None),
-        or_(ExportRequest.claimed_until.is_(None), ExportRequest.claimed_until <= now),
-    ).order_by(ExportRequest.id).limit(1)))
+    row = await session.scalar(claim_rows(session, select(ExportRequest).where(*_waiting(now))
+                                          .order_by(ExportRequest.id).limit(1)))
     if row is None:
         return None
     row.claimed_until = now + LEASE

@@ -51,6 +51,9 @@ class Made:
 
 @job("exports", 0)
 async def build_exports(services: Services, sessions, now) -> int:
+    async with reading(sessions)() as session, session.begin():  # every tick: on SQLite, no write lock to look
+        if not await exports.any_waiting(session, now):
+            return 0
     built = 0
     for _ in range(PER_RUN):
         async with sessions() as session, session.begin():
