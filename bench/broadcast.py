@@ -84,7 +84,7 @@ async def measure(url: str, recipients: int) -> list[Figure]:
         started = time.perf_counter()
         async with app.sessions() as session, session.begin():
             prepared = await delivery.prepare_digest(session, app.services, commune, period, now=now)
-        await delivery.build_files(app.sessions, prepared, commune)
+        await delivery.build_files(prepared)
         built = time.perf_counter() - started
         probe = Probe(app)
         probing = asyncio.create_task(probe.run())

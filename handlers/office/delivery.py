@@ -181,6 +181,7 @@ class Prepared:
     figures: stats.Figures
     attachments: Attachments
     people: list[int]
+    readers: list[tuple[int, str, bool, Identity]]  # as read then (_readers): the files they need
 
 
 async def prepare_digest(session, services, commune, period: stats.Period, *, now: datetime,
@@ -190,7 +191,7 @@ async def prepare_digest(session, services, commune, period: stats.Period, *, no
     people = await digest_recipients(session, commune.id) if people is None else people
     attachments = Attachments(session, services, commune, figures, now=now)
     await attachments.read()
-    return Prepared(figures, attachments, people)
+    return Prepared(figures, attachments, people, await _readers(session, commune, people))
 
 
 async def _readers(session, commune, people: list[int]) -> list[tuple[int, str, bool, Identity]]:
@@ -205,12 +206,10 @@ async def _readers(session, commune, people: list[int]) -> list[tuple[int, str, 
             for pid in people if pid in persons and orders.get(pid)]
 
 
-async def build_files(sessions, prepared: Prepared, commune) -> None:
+async def build_files(prepared: Prepared) -> None:
     """The files every recipient will need, built before the transaction that queues them."""
-    async with reading(sessions)() as session, session.begin():
-        readers = await _readers(session, commune, prepared.people)
     prepared.attachments.session = None  # nothing may read or write while no transaction is open
-    await prepared.attachments.build([(lang, small, identity.channel) for _, lang, small, identity in readers])
+    await prepared.attachments.build([(lang, small, identity.channel) for _, lang, small, identity in prepared.readers])
 
 
 async def queue_digest(out: Outgoing, commune, period: stats.Period, *, missed: list[str] = (),
@@ -218,17 +217,21 @@ async def queue_digest(out: Outgoing, commune, period: stats.Period, *, missed: 
     """Say the digest to every recipient, in the step's transaction; how many can be reached.
     `prepared`: read and built beforehand (run_scheduled); else everything happens here."""
     session, services, now = out.session, out.services, out.now
-    if prepared is None:
+    readers = None
+    if prepared is None:  # read in this transaction: its readers are current
         prepared = await prepare_digest(session, services, commune, period, now=now, people=people)
+        readers = prepared.readers
     figures, attachments = prepared.figures, prepared.attachments
     attachments.session = session  # the links are stored in this transaction
     today = now.astimezone(commune.tz).date()
     texts: dict[tuple[str, bool], str] = {}  # the text depends on the reader's language and place only
     shaped: dict[tuple[str, bool, str], list[Reply]] = {}  # the same replies to all who read them alike
     reached = 0
-    # Channels read again here: a person who moved since the files were built still gets the
-    # digest shaped for where it goes (a file not built yet is built now).
-    for person_id, lang, small, identity in await _readers(session, commune, prepared.people):
+    if readers is None:
+        # Channels read again here: a person who moved since the files were built still gets the
+        # digest shaped for where it goes (a file not built yet is built now).
+        readers = await _readers(session, commune, prepared.people)
+    for person_id, lang, small, identity in readers:
         channel = identity.channel
         # Outside the commune (province officers), case counts of 1 or 2 print as "<3", in the text
         # and in the workbook alike.
@@ -264,7 +267,7 @@ async def run_scheduled(services, sessions, commune, now: datetime) -> int:
         if missed is None:
             return 0
         prepared = await prepare_digest(session, services, commune, period, now=now)
-    await build_files(sessions, prepared, commune)  # 2. the files, with no transaction open
+    await build_files(prepared)  # 2. the files, with no transaction open
     async with job_step(services, sessions, now) as out:  # 3. claim and queue, all or nothing
         missed = await _due(out.session, services, commune, period, now)  # another process may have sent it meanwhile
         if missed is None:
