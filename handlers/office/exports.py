@@ -93,8 +93,11 @@ async def _build(services: Services, sessions, request: exports.Request, now) ->
                 data = await gather(ctx, request.period)
                 wants_pdf = (data.figures is not None and not ctx.caps.takes(files.XLSX)
                              and ctx.caps.takes(form_pdf.PDF))
-        if ctx is not None:
-            made = await make(ctx.lang, data, ctx.commune, ctx.now, pdf=wants_pdf)
+        if ctx is None:  # no longer allowed: the refusal, and the request ended
+            async with sessions() as session, session.begin():
+                await _ctx(services, session, request, now)
+            return 1
+        made = await make(ctx.lang, data, ctx.commune, ctx.now, pdf=wants_pdf)
         async with sessions() as session, session.begin():
             ctx = await _ctx(services, session, request, now)
             if ctx is None or not await exports.finish(session, request.id, ctx.now):
