@@ -8,6 +8,7 @@ import logging
 from bot.channel_status import ChannelStatusBook
 from bot.http import HttpServer
 from bot.inbox import Inbox
+from bot.media import PhotoFetches
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.router import Router
@@ -41,20 +42,23 @@ class App:
         self.outbox = Outbox(self.sessions, keyring, self.clock, fallback=fallback_sender, metrics=self.metrics,
                              services=self.services, owner=replica or config.replica or None)
         self.scheduler = Scheduler(self.services, self.sessions, on_queued=self.outbox.wake)
+        self.media = PhotoFetches()
         self.router = Router(self.services, self.sessions, on_queued=self.outbox.wake, metrics=self.metrics,
-                             claim=self.outbox.claim_queued, on_jobs=self.scheduler.wake)
+                             claim=self.outbox.claim_queued, on_jobs=self.scheduler.wake, media=self.media)
         self.inbox = Inbox(self.sessions, keyring, self.clock)
-        self.inbox.listeners.append(self.router.wake)
+        self.inbox.listeners += [self.media.arrived, self.router.wake]  # the download starts first
         self.wakeups = Wakeups(self.engine, self.outbox.wake)  # PostgreSQL: the other replicas' rows
         self.channels: list = []
         self.http: HttpServer | None = None
         self._tasks: list[asyncio.Task] = []
         self._prepared = False
+        self._stopped = False
 
     def add_channel(self, channel) -> None:
         self.channels.append(channel)
         self.services.capabilities[channel.name] = channel.capabilities
         self.outbox.register(channel)
+        self.media.register(channel)
         self.channel_status.attach(channel)
 
     async def prepare(self) -> None:
@@ -98,6 +102,9 @@ class App:
             self._tasks.append(asyncio.create_task(self.wakeups.run(), name="wakeups"))
 
     async def stop(self) -> None:
+        if self._stopped:  # a second stop (a test restarting it, then its fixture) does nothing
+            return
+        self._stopped = True
         self.scheduler.stop()
         await self.router.stop()
         self.outbox.stop()

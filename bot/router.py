@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import inbox as inbox_store
+from bot.media import PhotoFetches
 from bot.metrics import NO_METRICS
 from core.events import Incoming, Reply
 from core.i18n import DEFAULT_LANG, translate
@@ -36,6 +37,15 @@ class _AlreadyHandled(Exception):
     """The event was marked done meanwhile (another replica): this step's work is rolled back."""
 
 
+class _NeedsPhoto(Exception):
+    """The event read from the database carries a photo not made ready yet (bot/media.py): the
+    transaction ends, the photo is fetched outside it, and the step begins again."""
+
+    def __init__(self, inbox_id: int, event: Incoming) -> None:
+        super().__init__(inbox_id)
+        self.inbox_id, self.event = inbox_id, event
+
+
 class Router:
     """Events reach it in the process that stored them (Inbox.put hands each one over: nothing is
     polled for); the database is scanned at start-up and every SCAN_SECONDS as a safety net."""
@@ -43,13 +53,15 @@ class Router:
     SCAN_SECONDS = 5.0
 
     def __init__(self, services: Services, sessions: async_sessionmaker[AsyncSession], on_queued=None,
-                 metrics=None, claim=None, on_jobs=None) -> None:
+                 metrics=None, claim=None, on_jobs=None, media: PhotoFetches | None = None) -> None:
         self.services = services
         self.metrics = metrics or NO_METRICS  # bot/metrics.py
         self.sessions = sessions
         self.on_queued = on_queued or (lambda rows=None: None)
         self.claim = claim or outbox_store.claim_on_queue  # how a step's replies are claimed as they are queued
         self.on_jobs = on_jobs or (lambda: None)  # a step left work for a job (Scheduler.wake)
+        self.media = media or PhotoFetches()  # photos downloaded and cleaned before their step
+        self._halt = asyncio.Event()  # set at stop: nothing waits for a download any longer
         self._wake = asyncio.Event()
         self._arrived: dict[str, collections.deque] = {}  # order key -> events handed over, oldest first
         self._busy: dict[str, asyncio.Task] = {}
@@ -89,6 +101,7 @@ class Router:
 
     async def stop(self) -> None:
         self._stopping = True
+        self._halt.set()
         self._wake.set()
         if self._busy:
             await asyncio.gather(*self._busy.values(), return_exceptions=True)
@@ -136,9 +149,13 @@ class Router:
         services = self.services
         queue = self._arrived.get(conv)
         arrival = queue[0] if queue else None
+        if arrival is not None and arrival.event.carries_photo and self.media.ready(arrival.id) is False:
+            # Outside the transaction: the download started when the event was stored.
+            if not await self.media.prepare(arrival.id, arrival.event, self._halt):
+                return False
         started, ok, channel = time.perf_counter(), True, conv.split(":", 1)[0]
         handled: tuple[int, Incoming] | None = None
-        dead = False
+        dead, needs = False, None
         async with self.sessions() as session:
             self.claim(session)
             try:
@@ -153,6 +170,7 @@ class Router:
                         handled = (arrival.id, arrival.event)
                         if step.processed:
                             queue.popleft()
+                            self.media.forget(arrival.id)
                             return True
                         if step.earlier:
                             step, handled = None, None  # an older one waits in the database: it goes first
@@ -164,9 +182,12 @@ class Router:
                         handled = (row.id, event)
                         step = await read_step(session, row.id, event, since=since)
                     channel = handled[1].channel
+                    handled = (handled[0], self._with_photo(*handled))
                     await self._handle(session, handled[0], handled[1], step, now)
             except _AlreadyHandled:
                 pass
+            except _NeedsPhoto as exc:
+                needs = exc
             except Exception as exc:  # noqa: BLE001 - one bad event must not block the person's next ones
                 outbox_store.take_queued(session)  # rolled back: none of them exists
                 if isinstance(exc, DBAPIError) and exc.connection_invalidated and not retried:
@@ -182,6 +203,12 @@ class Router:
             wake_jobs = session.info.pop(WAKE_JOBS, False) and ok and not dead
         if dead:
             return await self.process_next(conv, retried=True)
+        if needs is not None:
+            if not await self.media.prepare(needs.inbox_id, needs.event, self._halt):
+                return False
+            return await self.process_next(conv, retried=retried)
+        if handled is not None:
+            self.media.forget(handled[0])
         if arrival is not None and handled is not None and handled[0] == arrival.id:
             queue.popleft()
         self.metrics.event_handled(channel, time.perf_counter() - started, ok)
@@ -189,6 +216,13 @@ class Router:
         if wake_jobs:
             self.on_jobs()
         return True
+
+    def _with_photo(self, inbox_id: int, event: Incoming) -> Incoming:
+        if not event.carries_photo:
+            return event
+        if self.media.ready(inbox_id) is False:
+            raise _NeedsPhoto(inbox_id, event)
+        return self.media.prepared(inbox_id, event)
 
     async def _handle(self, session: AsyncSession, inbox_id: int, event: Incoming, step, now) -> None:
         services = self.services

@@ -18,7 +18,8 @@ class Incoming:
     dedup_key: str  # unique per (channel, account): update id or message id
     text: str | None = None
     choice: str | None = None  # data of a pressed button
-    photo: bytes | None = None  # already downloaded (JPEG or PNG bytes)
+    photo: bytes | None = None  # the photo's bytes (JPEG or PNG), once downloaded (bot/media.py)
+    photo_ref: str | None = None  # the platform's name for a photo not yet downloaded (file_id, URL)
     contact_phone: str | None = None
     location: tuple[float, float] | None = None
     kind: str = "text"  # text, choice, photo, contact, location, sticker, unsupported, group, edited
@@ -26,6 +27,11 @@ class Incoming:
     lang_hint: str | None = None
     sent_at: datetime | None = None
     message_id: str | None = None  # the platform's id of the person's message, for chat hygiene
+
+    @property
+    def carries_photo(self) -> bool:
+        """A photo to download or clean before the step (bot/media.py), outside its transaction."""
+        return self.kind == "photo" and (self.photo is not None or self.photo_ref is not None)
 
     @property
     def conv_key(self) -> str:

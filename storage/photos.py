@@ -16,9 +16,18 @@ MAX_BYTES = 400_000
 MAX_INPUT_PIXELS = 50_000_000
 
 
+# What the JPEG encoder below writes, and nothing else: no EXIF, ICC, XMP or comment.
+_CLEAN_INFO = {"jfif", "jfif_version", "jfif_unit", "jfif_density"}
+
+
 def clean_image(raw: bytes) -> tuple[bytes, int, int] | None:
-    """JPEG bytes with no metadata, at most MAX_SIDE pixels a side and about MAX_BYTES; None if unreadable."""
+    """JPEG bytes with no metadata, at most MAX_SIDE pixels a side and about MAX_BYTES; None if unreadable.
+    Bytes this function made already (bot/media.py cleans photos on a thread before their step)
+    are returned as they are, after reading their header only."""
     Image.MAX_IMAGE_PIXELS = MAX_INPUT_PIXELS
+    done = _already_clean(raw)
+    if done is not None:
+        return done
     try:
         with Image.open(io.BytesIO(raw)) as img:
             img = ImageOps.exif_transpose(img)
@@ -32,6 +41,20 @@ def clean_image(raw: bytes) -> tuple[bytes, int, int] | None:
             return out.getvalue(), img.width, img.height
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return None
+
+
+def _already_clean(raw: bytes) -> tuple[bytes, int, int] | None:
+    if len(raw) > MAX_BYTES:
+        return None
+    try:
+        with Image.open(io.BytesIO(raw)) as img:
+            segments = {marker for marker, _ in getattr(img, "applist", [])}
+            if (img.format == "JPEG" and img.mode == "RGB" and max(img.size) <= MAX_SIDE
+                    and set(img.info) <= _CLEAN_INFO and segments <= {"APP0"}):
+                return raw, img.width, img.height
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        pass
+    return None
 
 
 async def store_photo(session: AsyncSession, person_id: int, raw: bytes | None, *, now: datetime) -> int | None:

@@ -14,7 +14,7 @@ from sqlalchemy import insert, select
 from bot.app import App
 from storage.models import Draft, InboxEvent, OutboxMessage
 from tests.fakechannel import FakeChannel
-from tests.helpers import enrolled
+from tests.helpers import enrolled, vi
 
 
 def _old_reply(text: str) -> bytes:
@@ -67,5 +67,52 @@ async def test_an_upgrade_takes_up_a_stored_event_and_the_replies_left_claimed(c
         assert shown[:2] == ["Nhắc việc cũ: chưa ai nhận", "Nhắc việc cũ: đang gửi khi tắt máy"], shown
         assert any("Bước 3/" in t or "Tháng hành động" in t or "bình đẳng giới" in t for t in shown[2:]), shown
         assert not left and not pending
+    finally:
+        await upgraded.stop()
+
+
+async def test_a_photo_event_the_previous_release_stored_with_its_bytes_is_handled(config, clock, keyring, db_url,
+                                                                                 app):
+    """Before bot/media.py, a photo was downloaded before its update was stored, and the inbox row
+    held its bytes (hex) with no photo_ref. Such a row, left pending by the upgrade, is handled."""
+    import io
+
+    from PIL import Image
+
+    from storage.models import Photo
+
+    user = await enrolled(app)
+    for typed in ("/baocao", "1", "hôm qua", "2", "1", "1 xong", "120", "50", "70", "2"):
+        await user.say(typed)
+    picture = io.BytesIO()
+    Image.new("RGB", (2000, 1500), (200, 40, 40)).save(picture, "JPEG")
+    async with app.sessions() as s, s.begin():
+        person_id = (await s.scalars(select(Draft.person_id))).one()
+        old = {"channel": "fake", "account": "test", "user_id": "u1", "chat_id": "u1", "dedup_key": "old-photo",
+               "text": None, "choice": None, "photo": picture.getvalue().hex(), "contact_phone": None,
+               "location": None, "kind": "photo", "display_name": user.name, "lang_hint": None, "sent_at": None,
+               "message_id": "m-old-photo"}
+        await s.execute(insert(InboxEvent).values(
+            channel="fake", account="test", dedup_key="old-photo", conv_key="fake:test:u1",
+            order_key=f"person:{person_id}", payload=keyring.encrypt(json.dumps(old).encode()),
+            received_at=clock.now(), attempts=0))
+    platform = app.fake
+    await app.engine.dispose()
+
+    upgraded = App(config, clock=clock, keyring=keyring, storage_url=db_url)
+    upgraded.fake = FakeChannel()
+    upgraded.fake.chats = platform.chats
+    upgraded.add_channel(upgraded.fake)
+    before = len(platform.chats["u1"])
+    await upgraded.start(http=False)
+    try:
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if len(platform.chats["u1"]) > before:
+                break
+        assert platform.chats["u1"][before].text == vi("Photo {n} received. Send another, or press Done.", n=1)
+        async with upgraded.sessions() as s:
+            [photo] = (await s.scalars(select(Photo))).all()
+        assert photo.person_id == person_id and max(Image.open(io.BytesIO(photo.data)).size) == 1600
     finally:
         await upgraded.stop()

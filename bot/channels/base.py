@@ -28,6 +28,11 @@ class Channel:
     async def stop(self) -> None:
         return None
 
+    async def fetch_photo(self, ref: str) -> bytes | None:
+        """The photo an update named (Incoming.photo_ref), downloaded; None when it cannot be. Called
+        by the runtime after the update is stored, never before (bot/media.py)."""
+        return None
+
     async def send(self, chat_id: str, reply: Reply, done: int = 0) -> Delivery:
         """Send the reply, skipping the first `done` messages an earlier attempt delivered."""
         raise NotImplementedError

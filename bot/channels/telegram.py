@@ -207,9 +207,8 @@ class TelegramChannel(Channel):
             return Incoming(**common, kind="edited", text=msg.text)
         if msg.text is not None:
             return Incoming(**common, kind="text", text=msg.text)
-        if msg.photo:
-            raw = await self._download(msg.photo[-1].file_id)
-            return Incoming(**common, kind="photo", photo=raw, text=msg.caption)
+        if msg.photo:  # downloaded once stored (fetch_photo): the poll does not wait for it
+            return Incoming(**common, kind="photo", photo_ref=msg.photo[-1].file_id, text=msg.caption)
         if msg.contact is not None:
             return Incoming(**common, kind="contact", contact_phone=msg.contact.phone_number)
         if msg.location is not None:
@@ -218,7 +217,7 @@ class TelegramChannel(Channel):
             return Incoming(**common, kind="sticker")
         return Incoming(**common, kind="unsupported")
 
-    async def _download(self, file_id: str) -> bytes | None:
+    async def fetch_photo(self, file_id: str) -> bytes | None:
         try:
             file = await self.bot.get_file(file_id)
             return bytes(await file.download_as_bytearray())

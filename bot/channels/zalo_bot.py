@@ -300,15 +300,16 @@ class ZaloBotChannel(Channel):
         event = str(update.get("event_name") or "")
         if event == "message.image.received" or msg.get("photo_url") or msg.get("photo"):
             url = msg.get("photo_url") or msg.get("photo")  # live payloads say photo_url, the docs photo
-            return Incoming(**common, kind="photo", photo=await self._download(url), text=msg.get("caption"))
+            return Incoming(**common, kind="photo", photo_ref=url if isinstance(url, str) else None,
+                            text=msg.get("caption"))
         if event == "message.sticker.received":
             return Incoming(**common, kind="sticker")
         if event in ("message.text.received", "") and isinstance(msg.get("text"), str):
             return Incoming(**common, kind="text", text=msg["text"])
         return Incoming(**common, kind="unsupported")  # voice, files, links, protected senders
 
-    async def _download(self, url) -> bytes | None:
-        """Media URLs expire: the photo is fetched now, before the update is stored."""
+    async def fetch_photo(self, url) -> bytes | None:
+        """Media URLs expire: the runtime fetches the photo as soon as the update is stored."""
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             return None
         try:

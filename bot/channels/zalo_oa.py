@@ -293,7 +293,8 @@ class ZaloOAChannel(Channel):
                 return Incoming(**common, kind="choice", choice=pressed.group(1))
             return Incoming(**common, kind="text", text=text)
         if name == "user_send_image":
-            return Incoming(**common, kind="photo", photo=await self._download(payload.get("url")),
+            url = payload.get("url")  # fetched as soon as the update is stored (fetch_photo)
+            return Incoming(**common, kind="photo", photo_ref=url if isinstance(url, str) else None,
                             text=msg.get("text") or None)
         if name == "user_send_location":
             where = payload.get("coordinates") or {}
@@ -327,7 +328,7 @@ class ZaloOAChannel(Channel):
             log.info("zalo_oa %s: %d held message(s) queued again", self.account, len(held))
             self.on_release()
 
-    async def _download(self, url) -> bytes | None:
+    async def fetch_photo(self, url) -> bytes | None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             return None
         try:

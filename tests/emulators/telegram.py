@@ -808,6 +808,9 @@ class TelegramEmulator:
         self.webhook_attempts: list[tuple[int | None, int]] = []  # (update_id, HTTP status or 0)
         self.internal_errors: list[str] = []  # emulator crashes (should stay empty)
         self.menu_buttons: dict[int | None, dict] = {}
+        self.file_downloads = 0  # file downloads asked for (the /file/ URL), held or not
+        # Set to an Event: every file download waits until it is set (a slow download).
+        self.files_held: asyncio.Event | None = None
         # state
         self._chats: dict[int, _Chat] = {}
         self._queue: collections.deque[dict] = collections.deque()
@@ -1353,6 +1356,9 @@ class TelegramEmulator:
         if link is None or self.now() - link[1] > FILE_LINK_TTL:
             return self._error(ApiError(404, "Not Found"))
         f = link[0]
+        self.file_downloads += 1
+        if self.files_held is not None:
+            await self.files_held.wait()
         return web.Response(body=f.data, content_type=f.mime_type or "application/octet-stream")
 
     # ------------------------------------------------------------------ parameter helpers

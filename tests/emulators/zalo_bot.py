@@ -91,6 +91,8 @@ class ZaloBotEmulator:
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
         self._media: dict[str, bytes] = {}
+        self.media_downloads = 0
+        self.media_held: asyncio.Event | None = None  # set to an Event: downloads wait until it is set
         self.users: dict[str, str] = {}
         self.resolve = lambda url: url  # maps the public webhook URL to where the bot listens
         self._runner: web.AppRunner | None = None
@@ -176,6 +178,9 @@ class ZaloBotEmulator:
         data = self._media.get(request.match_info["name"])
         if data is None:
             return web.Response(status=404)
+        self.media_downloads += 1
+        if self.media_held is not None:
+            await self.media_held.wait()
         return web.Response(body=data, content_type="image/jpeg")
 
     # ---- methods ------------------------------------------------------------------------------

@@ -149,6 +149,8 @@ class ZaloOAEmulator:
         self._access: dict[str, float] = {}  # token -> expiry (emulator time)
         self._refresh: set[str] = set()
         self._media: dict[str, bytes] = {}
+        self.media_downloads = 0
+        self.media_held: asyncio.Event | None = None  # set to an Event: downloads wait until it is set
         self.users: dict[str, str] = {}
         self.unfollowed: set[str] = set()  # users who left the OA: a message to them is refused (-213)
         self.last_interaction: dict[str, float] = {}
@@ -207,7 +209,12 @@ class ZaloOAEmulator:
 
     async def _media_file(self, request: web.Request) -> web.Response:
         data = self._media.get(request.match_info["name"])
-        return web.Response(status=404) if data is None else web.Response(body=data, content_type="image/jpeg")
+        if data is None:
+            return web.Response(status=404)
+        self.media_downloads += 1
+        if self.media_held is not None:
+            await self.media_held.wait()
+        return web.Response(body=data, content_type="image/jpeg")
 
     # ---- tokens -------------------------------------------------------------------------------
 
