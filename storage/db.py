@@ -62,11 +62,29 @@ def _begin_immediate(conn) -> None:
     conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
+# SQLite has one writer at a time whatever we do. The engine holds ONE connection, so the
+# transactions that write queue for it in the pool, in arrival order, and each is handed it the
+# moment the one before ends; with several connections they queue inside SQLite's busy handler
+# instead, which sleeps and polls (up to 100 ms a nap) and answers out of order. Transactions
+# declared read-only (reading()) have connections of their own (READERS), and in WAL mode never
+# wait for the writer.
+READERS = 4
+WRITER_WAIT_SECONDS = 300  # the pool's wait for the writer's connection, before it gives up
+
+
+def _sqlite_file(url: str) -> str:
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    return "" if path == ":memory:" else path.split("?", 1)[0]
+
+
 def make_engine(url: str, **kwargs) -> AsyncEngine:
     if is_sqlite(url):
-        path = url.split(":///", 1)[1] if ":///" in url else ""
-        if path and path != ":memory:":
+        path = _sqlite_file(url)
+        if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            kwargs.setdefault("pool_size", 1)
+            kwargs.setdefault("max_overflow", 0)
+            kwargs.setdefault("pool_timeout", WRITER_WAIT_SECONDS)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
@@ -95,12 +113,29 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 def reading(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
     """Sessions on the same database for transactions that only read (a digest's or an export's
-    figures): on SQLite they do not take the single write lock. Never write in one."""
+    figures): on SQLite they do not take the single write lock, nor wait for the writer's
+    connection. Never write in one."""
     made = getattr(sessions, "_reading", None)
     if made is None:
-        made = async_sessionmaker(sessions.kw["bind"].execution_options(**{READ_ONLY: True}), expire_on_commit=False,
-                                  sync_session_class=BotSession)
+        made = async_sessionmaker(_readers(sessions.kw["bind"]).execution_options(**{READ_ONLY: True}),
+                                  expire_on_commit=False, sync_session_class=BotSession)
         sessions._reading = made  # noqa: SLF001 - one per factory
+    return made
+
+
+def _readers(engine: AsyncEngine) -> AsyncEngine:
+    """SQLite (a file): an engine of READERS connections beside the writer's one, disposed with it.
+    Elsewhere the engine itself."""
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name != "sqlite" or not _sqlite_file(url):
+        return engine
+    made = engine.sync_engine.__dict__.get("_bot_readers")
+    if made is None:
+        made = create_async_engine(url, pool_size=READERS, max_overflow=READERS)
+        event.listen(made.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(made.sync_engine, "begin", _begin_immediate)
+        engine.sync_engine.__dict__["_bot_readers"] = made
+        event.listen(engine.sync_engine, "engine_disposed", lambda _e: made.sync_engine.dispose())
     return made
 
 

@@ -45,3 +45,44 @@ async def test_migrations_are_idempotent(any_app):
 
     await migrate(any_app.engine)
     assert await schema_version(any_app.engine) == head_revision()
+
+
+async def test_sqlite_writers_queue_for_one_connection_in_the_order_they_asked(tmp_path):
+    """One writer: transactions that write are handed the single connection in arrival order as
+    each one before ends (not woken by SQLite's busy handler in any order); a read-only
+    transaction does not wait for them."""
+    from sqlalchemy import text
+
+    from storage.db import make_engine, reading, session_factory
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'writers.db'}")
+    sessions = session_factory(engine)
+    try:
+        async with sessions() as s, s.begin():
+            await s.execute(text("CREATE TABLE t (n INTEGER)"))
+        order: list[int] = []
+        hold = asyncio.Event()
+
+        async def write(n: int, wait: asyncio.Event | None = None) -> None:
+            async with sessions() as s, s.begin():
+                await s.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+                order.append(n)
+                if wait is not None:
+                    await wait.wait()
+
+        first = asyncio.create_task(write(0, hold))
+        while not order:
+            await asyncio.sleep(0.01)
+        waiting = []
+        for n in range(1, 21):
+            waiting.append(asyncio.create_task(write(n)))
+            await asyncio.sleep(0.005)
+        async with reading(sessions)() as r, r.begin():  # not behind the 21 writers
+            assert await r.scalar(text("SELECT count(*) FROM t")) == 0
+        hold.set()
+        await asyncio.wait_for(asyncio.gather(first, *waiting), 30)
+        assert order == list(range(21))
+        async with sessions() as s:
+            assert await s.scalar(text("SELECT count(*) FROM t")) == 21
+    finally:
+        await engine.dispose()
