@@ -55,15 +55,19 @@ async def stored_events(app) -> list[Incoming]:
     return [Incoming.from_json(app.services.keyring.decrypt(r.payload)) for r in rows]
 
 
-async def test_telegram_stores_a_photo_and_the_next_message_while_the_download_is_held(telegram_bot):
+async def at_photo_step_with_downloads_held(telegram_bot):
+    """Ba enrolled on Telegram at the photo question; every file download held open from now."""
     bot = await telegram_bot()
-    emu = bot.emu
     ba = bot.user(BA, "Ba")
     await enrol(bot, ba)
     await until_photo_step(ba)
+    bot.emu.files_held = asyncio.Event()
+    return bot, bot.emu.mark()
 
-    emu.files_held = asyncio.Event()
-    mark = emu.mark()
+
+async def test_telegram_stores_a_photo_and_the_next_message_while_the_download_is_held(telegram_bot):
+    bot, mark = await at_photo_step_with_downloads_held(telegram_bot)
+    emu = bot.emu
     await emu.send_photo(BA, jpeg(2400, 1800))
     done_id = await emu.send_text(BA, "xong")
     # Both updates were stored and confirmed to Telegram (the next getUpdates moved the offset past
@@ -85,14 +89,8 @@ async def test_telegram_stores_a_photo_and_the_next_message_while_the_download_i
 
 
 async def test_a_photo_stored_before_a_restart_is_fetched_again_by_its_file_id(telegram_bot):
-    bot = await telegram_bot()
+    bot, mark = await at_photo_step_with_downloads_held(telegram_bot)
     emu = bot.emu
-    ba = bot.user(BA, "Ba")
-    await enrol(bot, ba)
-    await until_photo_step(ba)
-
-    emu.files_held = asyncio.Event()
-    mark = emu.mark()
     photo_id = await emu.send_photo(BA, jpeg(2400, 1800))
     await eventually(lambda: not emu.pending_updates and emu.file_downloads == 1, what="the photo confirmed")
     await bot.app.stop()  # the download is still open: the stop does not wait for it
