@@ -27,11 +27,13 @@ from handlers.admin_notices import admins
 from handlers.context import ChatAddress, Services, job_step
 from handlers.menu import ROLE_NAMES
 from handlers.registry import job
+from storage.db import reading
 from storage.models import Case, Identity, OutboxMessage, Person, PersonRole
 from storage.people import (
     OA_CHANNEL,
     OA_WINDOW,
-    delivery_order,
+    delivery_orders,
+    held_chats,
     load_profile,
     oa_window_closed,
     phone_of,
@@ -170,22 +172,34 @@ async def alert_recipients(session: AsyncSession, config: Config, commune_id: st
 async def unreachable_now(session: AsyncSession, services: Services, commune_id: str,
                           now: datetime) -> list[Unreachable]:
     """Alert recipients an urgent alert would reach nowhere now: no channel, or only official
-    accounts whose window is closed and no template message to go instead."""
+    accounts whose window is closed and no template message to go instead. A few statements for
+    any number of them (a province's office may hold thousands)."""
     out = []
     templates = template_on(services)
     by_uid = services.config.zalo_template.by_user_id
-    for person, role in await alert_recipients(session, services.config, commune_id):
-        identities = await delivery_order(session, person.id)
-        if any(i.channel != OA_CHANNEL for i in identities):
-            continue
-        open_ = [i for i in identities if not await oa_window_closed(session, i, now)]
-        if open_:
+    recipients = await alert_recipients(session, services.config, commune_id)
+    orders = await delivery_orders(session, [person.id for person, _ in recipients])
+    only_oa = {pid: ids for pid, ids in orders.items() if all(i.channel == OA_CHANNEL for i in ids)}
+    held = await held_chats(session, [i for ids in only_oa.values() for i in ids if now - (i.last_seen_at or now)
+                                      <= OA_WINDOW])
+    for person, role in recipients:
+        identities = only_oa.get(person.id)
+        if identities is None:
+            continue  # another channel reaches them
+        if any(not _window_closed(i, now, held) for i in identities):
             continue
         if identities and templates and (by_uid or phone_of(services.keyring, person)):
             continue
         seen = max((i.last_seen_at for i in identities if i.last_seen_at), default=None)
         out.append(Unreachable(person, role, seen))
     return out
+
+
+def _window_closed(identity: Identity, now: datetime, held: set[tuple[str, str, str]]) -> bool:
+    """oa_window_closed, with the held chats read beforehand (storage/people.py held_chats)."""
+    if identity.last_seen_at is not None and now - identity.last_seen_at > OA_WINDOW:
+        return True
+    return (identity.channel, identity.account, identity.chat_id) in held
 
 
 def unreachable_text(lang: str, people: list[Unreachable], tz) -> str:
@@ -226,6 +240,9 @@ async def tell_admins_who_cannot_be_reached(services: Services, sessions, now: d
         if local.hour < DAILY_HOUR:
             continue
         tag = f"reach:{commune.id}:{local.date().isoformat()}"[:64]
+        async with reading(sessions)() as session, session.begin():  # most days: nobody, and no write lock
+            if not await unreachable_now(session, services, commune.id, now):
+                continue
         async with job_step(services, sessions, now) as out:
             people = await unreachable_now(out.session, services, commune.id, now)
             if not people:
@@ -244,17 +261,21 @@ async def nudge_before_the_window_closes(services: Services, sessions, now: date
     """An alert recipient whose official-account window closes within a day is asked, once per
     window, in the daytime, to write anything."""
     roles = alert_roles(services.config)
+    closing = (
+        select(Identity, Person).join(Person, Person.id == Identity.person_id)
+        .join(PersonRole, PersonRole.person_id == Person.id)
+        .where(Identity.channel == OA_CHANNEL, Identity.unreachable_at.is_(None), Person.active.is_(True),
+               PersonRole.role.in_(roles), Identity.last_seen_at <= now - (OA_WINDOW - NUDGE_BEFORE),
+               Identity.last_seen_at > now - OA_WINDOW)
+        .order_by(Identity.id)
+    )
+    async with reading(sessions)() as session, session.begin():  # most hours: nobody, and no write lock
+        if (await session.execute(closing.limit(1))).first() is None:
+            return 0
     sent = 0
     async with job_step(services, sessions, now) as out:
         session = out.session
-        rows = (await session.execute(
-            select(Identity, Person).join(Person, Person.id == Identity.person_id)
-            .join(PersonRole, PersonRole.person_id == Person.id)
-            .where(Identity.channel == OA_CHANNEL, Identity.unreachable_at.is_(None), Person.active.is_(True),
-                   PersonRole.role.in_(roles), Identity.last_seen_at <= now - (OA_WINDOW - NUDGE_BEFORE),
-                   Identity.last_seen_at > now - OA_WINDOW)
-            .order_by(Identity.id)
-        )).all()
+        rows = (await session.execute(closing)).all()
         done: set[int] = set()
         for identity, person in rows:
             if identity.id in done:

@@ -158,3 +158,38 @@ async def test_a_stranger_s_first_message_is_answered(app):
         assert commits <= 4 and statements <= 30
     finally:
         await app.stop()
+
+
+async def _officers(app, first: int, count: int, *, channel: str = "telegram") -> None:
+    from storage.people import attach_identity, create_person
+
+    now = app.clock.now()
+    async with app.sessions() as s, s.begin():
+        for n in range(first, first + count):
+            person = await create_person(s, now=now, name=f"Cán bộ {n}", commune_id="xuanduong", roles=["office"],
+                                         villages=[], org=None)
+            await attach_identity(s, person.id, channel=channel, account="test", external_id=f"o{n}",
+                                  chat_id=f"o{n}", display_name=f"Cán bộ {n}", now=now)
+
+
+async def test_the_daily_reach_jobs_cost_the_same_for_10_or_200_alert_recipients(app):
+    """Who an urgent alert would not reach is read in a fixed number of statements, however many
+    receive alerts (a province's office holds thousands), and nobody unreachable means no write
+    transaction: the daily jobs never hold the write lock while the urgent path waits."""
+    from handlers.reachability import nudge_before_the_window_closes, tell_admins_who_cannot_be_reached
+
+    app.clock.advance(hours=max(0, 9 - app.clock.now().astimezone(app.services.config.communes[0].tz).hour))
+    wire = Wire(app.engine)
+    counts = []
+    for first, count in ((0, 10), (10, 190)):
+        await _officers(app, first, count)
+        wire.statements.clear()
+        wire.commits = 0
+        wire.on = True
+        assert await tell_admins_who_cannot_be_reached(app.services, app.sessions, app.clock.now()) == 0
+        assert await nudge_before_the_window_closes(app.services, app.sessions, app.clock.now()) == 0
+        wire.on = False
+        writes = [s for s in wire.statements if not s.upper().startswith(("SELECT", "PRAGMA"))]
+        assert not writes, writes
+        counts.append(len(wire.statements))
+    assert counts[0] == counts[1] and counts[1] <= 8, (counts, wire.statements)

@@ -327,6 +327,20 @@ async def test_the_admins_get_a_daily_list_of_who_an_urgent_alert_would_not_reac
         names = [u.person.name for u in await unreachable_now(s, services, "xuanduong", clock.now())]
     assert sorted(names) == ["Lê Văn Bảo", "Nguyễn Chủ Tịch", "Trần Công An"]
 
+    # An officer who wrote yesterday, but for whom Zalo held a message back (-230): unreachable too.
+    await enrol_police(bot, "o5011", "Phạm Thị Hà")
+    clock.advance(days=1)
+    async with sessions() as s:
+        assert "Phạm Thị Hà" not in [u.person.name for u in await unreachable_now(s, services, "xuanduong",
+                                                                                    clock.now())]
+    async with sessions() as s, s.begin():
+        ha = (await s.scalars(select(Identity).join(Person).where(Person.name == "Phạm Thị Hà"))).one()
+        s.add(HeldMessage(channel=ha.channel, account=ha.account, chat_id=ha.chat_id, payload=b"",
+                          created_at=clock.now()))
+    async with sessions() as s:
+        names = [u.person.name for u in await unreachable_now(s, services, "xuanduong", clock.now())]
+    assert sorted(names) == ["Lê Văn Bảo", "Nguyễn Chủ Tịch", "Phạm Thị Hà", "Trần Công An"]
+
 
 async def test_without_the_reporters_phone_the_call_button_holds_the_communes_duty_phone(lab):
     """A call button must hold a number Zalo accepts: a reporter who skipped the phone question is
