@@ -458,6 +458,21 @@ class DigestRun(Base):
     claimed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     missed: Mapped[list] = mapped_column(JSON, default=list)  # weeks not sent during downtime
     recipients: Mapped[int] = mapped_column(Integer, default=0)
+    # While its recipients are being queued, batch by batch in person order: the last person queued
+    # (0: none yet). None once every recipient is queued (and for runs of earlier releases).
+    queued_through: Mapped[int | None] = mapped_column(Integer)
+
+
+class DigestPart(Base):
+    """One message of a digest as one kind of reader gets it (language, inside the commune or not,
+    channel), encrypted once while the run's recipients are queued: each batch copies these rows
+    into the outbox with one statement. Deleted when the last batch is queued."""
+
+    __tablename__ = "digest_parts"
+    run_id: Mapped[int] = mapped_column(ForeignKey("digest_runs.id", ondelete="CASCADE"), primary_key=True)
+    shape: Mapped[str] = mapped_column(String(64), primary_key=True)  # "vi|inside|telegram"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ExportRequest(Base):

@@ -85,6 +85,11 @@ def _payload(session: AsyncSession, keyring: Keyring, reply: Reply, now: datetim
     return payload
 
 
+def encrypted(session: AsyncSession, keyring: Keyring, reply: Reply, now: datetime) -> bytes:
+    """A reply as a row's payload, its files stored as blobs (a digest's parts: storage/digest_runs.py)."""
+    return _payload(session, keyring, reply, now)
+
+
 def queue_to_chat(
     session: AsyncSession, keyring: Keyring, *, channel: str, account: str, chat_id: str,
     person_id: int | None, reply: Reply, now: datetime, kind: str = "reply",

@@ -16,8 +16,20 @@ from sqlalchemy import func, select
 from bot.app import App
 from core.events import Reply
 from handlers.office import delivery, render
-from storage import stats
-from storage.models import Alert, AuditEntry, Case, CaseCode, CasePerson, DigestRun, OutboxMessage, Report, ReportTopic
+from storage import digest_runs, stats
+from storage.models import (
+    Alert,
+    AuditEntry,
+    Case,
+    CaseCode,
+    CasePerson,
+    DigestPart,
+    DigestRun,
+    Identity,
+    OutboxMessage,
+    Report,
+    ReportTopic,
+)
 from storage.people import attach_identity, create_person
 from tests.fakechannel import FakeChannel, User, declare
 from tests.helpers import vi
@@ -268,6 +280,76 @@ async def test_a_crash_while_sending_loses_no_recipient(app, config, clock, keyr
                                                       if m.text.startswith("BẢN TIN")]) for i in range(3)]
     assert sorted(counts) == [1, 1, 2]  # everyone has it; only the one in flight twice
     await restarted.engine.dispose()
+
+
+async def test_a_crash_between_batches_is_finished_by_the_next_run_and_repeats_nobody(
+        app, config, clock, keyring, db_url, monkeypatch):
+    """The recipients are queued a batch at a time, each batch its own transaction (so an urgent
+    alert never waits behind 3,000 of them): a process that dies after the first batch leaves the
+    rest to the next run of the job, which queues them and nobody twice."""
+    await officers(app, 5)
+    async with app.sessions() as s, s.begin():
+        s.add(DigestRun(commune_id="xuanduong", week="2026-W47", claimed_at=clock.now(), missed=[], recipients=3))
+    monkeypatch.setattr(delivery, "BATCH", 2)
+    real, calls = digest_runs.queue_batch, []
+
+    async def dies_at_the_second_batch(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise ConnectionResetError("the process died")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(digest_runs, "queue_batch", dies_at_the_second_batch)
+    clock.set(local(2026, 11, 30, 7, 31))
+    with pytest.raises(ConnectionResetError):
+        await delivery.run_scheduled(app.services, app.sessions, config.communes[0], clock.now())
+    monkeypatch.setattr(digest_runs, "queue_batch", real)
+    await app.outbox.drain()
+    assert [len(digests(app, f"o{i}")) for i in range(5)] == [1, 1, 0, 0, 0]
+    await app.engine.dispose()
+
+    restarted = App(config, clock=clock, keyring=keyring, storage_url=db_url)
+    restarted.add_channel(FakeChannel())
+    await restarted.prepare()
+    restarted.fake = restarted.outbox.channels["fake"]
+    clock.advance(minutes=1)  # the first process might still be queueing: left alone
+    assert await delivery.send_weekly_digests(restarted.services, restarted.sessions, clock.now()) == 0
+    clock.advance(minutes=2)
+    assert await delivery.send_weekly_digests(restarted.services, restarted.sessions, clock.now()) == 3
+    assert await delivery.send_weekly_digests(restarted.services, restarted.sessions, clock.now()) == 0
+    await restarted.outbox.drain()
+    assert [len(digests(restarted, f"o{i}")) for i in range(5)] == [0, 0, 1, 1, 1]  # with the first two: once each
+    # The rest got the very messages the first two did (stored once for their kind of reader), links included.
+    assert {digests(restarted, f"o{i}")[0] for i in range(2, 5)} == {digests(app, "o0")[0]}
+    assert vi("(The links work for {days} days.)", days=7) in digests(app, "o0")[0]
+    async with restarted.sessions() as s:
+        run = await s.scalar(select(DigestRun).where(DigestRun.week == "2026-W48"))
+        assert (run.recipients, run.queued_through) == (5, None)
+        assert await s.scalar(select(func.count()).select_from(DigestPart)) == 0
+    await restarted.engine.dispose()
+
+
+async def test_a_batch_another_process_queued_is_not_queued_again(app, clock):
+    """Two processes finishing the same run: the batch's claim on the run's progress lets one
+    queue it."""
+    ids = await officers(app, 2)
+    async with app.sessions() as s, s.begin():
+        run = await digest_runs.claim(s, "xuanduong", "2026-W48", clock.now(), [])
+        identities = {i.person_id: i for i in (await s.scalars(select(Identity))).all()}
+        digest_runs.add_parts(s, run.id, "vi|inside|fake", [b"p1", b"p2"])
+    readers = [(pid, "vi|inside|fake", identities[pid]) for pid in ids]
+    async with app.sessions() as s, s.begin():
+        assert await digest_runs.queue_batch(s, run.id, 0, readers[:1], now=clock.now(), last=False)
+    async with app.sessions() as s, s.begin():  # the other process, still thinking nothing was queued
+        assert not await digest_runs.queue_batch(s, run.id, 0, readers[:1], now=clock.now(), last=False)
+    async with app.sessions() as s, s.begin():
+        assert await digest_runs.queue_batch(s, run.id, ids[0], readers[1:], now=clock.now(), last=True)
+    async with app.sessions() as s:
+        rows = (await s.execute(select(OutboxMessage.person_id, OutboxMessage.payload, OutboxMessage.kind)
+                                .order_by(OutboxMessage.id))).all()
+        assert [tuple(r) for r in rows] == [(ids[0], b"p1", "digest"), (ids[0], b"p2", "digest"),
+                                            (ids[1], b"p1", "digest"), (ids[1], b"p2", "digest")]
+        assert (await s.get(DigestRun, run.id)).queued_through is None
 
 
 @pytest.mark.parametrize("last_sent, missed_note", [("2026-W47", None), ("2026-W46", "47/2026")])

@@ -116,3 +116,34 @@ async def test_a_photo_event_the_previous_release_stored_with_its_bytes_is_handl
         assert photo.person_id == person_id and max(Image.open(io.BytesIO(photo.data)).size) == 1600
     finally:
         await upgraded.stop()
+
+
+async def test_digest_runs_the_previous_release_claimed_count_as_queued(config, clock, keyring, tmp_path):
+    """Before batches, a claimed week had all its recipients queued in the claim's transaction: after
+    the upgrade such a run is finished, never taken for one a crash left half queued."""
+    from sqlalchemy import text
+
+    from handlers.office import delivery
+    from storage.db import make_engine, migrate
+    from storage.models import DigestRun
+    from tests.test_phones_at_rest import _at_revision
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    await _at_revision(engine, "0013")
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO communes (id, name) VALUES ('xuanduong', 'Xuân Dương')"))
+        await conn.execute(text("INSERT INTO digest_runs (commune_id, week, claimed_at, missed, recipients) "
+                                "VALUES ('xuanduong', '2026-W47', :at, '[]', 3)"), {"at": clock.now() - timedelta(days=9)})
+    await migrate(engine, keyring)
+    await engine.dispose()
+    upgraded = App(config, clock=clock, keyring=keyring, storage_url=url)
+    upgraded.add_channel(FakeChannel())
+    await upgraded.prepare()
+    try:
+        async with upgraded.sessions() as s:
+            (run,) = (await s.scalars(select(DigestRun))).all()
+            assert (run.week, run.recipients, run.queued_through) == ("2026-W47", 3, None)
+        assert await delivery._resume(upgraded.services, upgraded.sessions, config.communes[0], clock.now()) == 0
+    finally:
+        await upgraded.engine.dispose()

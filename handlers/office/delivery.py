@@ -1,16 +1,20 @@
 """Sending the weekly digest: who receives it, the claim that makes it go out once, the files.
 
-A scheduled run reads the figures and the recipients in one short transaction, builds the files
-with no transaction open (a workbook takes about a second; held inside a transaction it would
-hold SQLite's single write lock, and the urgent path with it), then claims (commune, week) by
-inserting its row and queues every recipient's messages in that same second transaction: either
-all of them are in the outbox or none is and the claim did not happen. The outbox then delivers;
-only a message in flight at a crash can arrive twice. After downtime only the latest due week is
-sent, noting the weeks missed.
+A scheduled run reads the figures and the recipients in one short transaction and builds the
+files with no transaction open (a workbook takes about a second; held inside a transaction it
+would hold SQLite's single write lock, and the urgent path with it). It then claims (commune,
+week) by inserting its row, in the transaction that stores each kind of reader's messages once
+(storage/digest_runs.py), and queues the recipients BATCH at a time, each batch a short
+transaction of its own that records how far the run got: a crash between batches leaves the rest
+to the next run of the job, which queues them and repeats nobody. The outbox then delivers; only
+a message in flight at a crash can arrive twice. After downtime only the latest due week is sent,
+noting the weeks missed. /guitin and the CLI queue a digest in the step's own transaction
+(queue_digest).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -22,15 +26,20 @@ from core.i18n import translate
 from handlers.context import ChatAddress, Outgoing, job_step
 from handlers.office import files, form_pdf, links, render
 from handlers.registry import job
-from storage import stats
-from storage.db import reading, upsert_insert
+from storage import digest_runs, stats
+from storage.db import reading
 from storage.models import DigestRun, DigestSubscription, Identity, Person, PersonRole
+from storage.outbox import encrypted
 from storage.people import delivery_orders
 
 DIGEST_ROLES = ("office", "leader")
 MAX_MISSED = 52
+BATCH = 500  # recipients queued per transaction: a few tens of milliseconds of the write lock
+RESUME_AFTER = timedelta(minutes=2)  # a run still half queued this long after its claim was left by a crash
 FIRST_GRACE = timedelta(hours=24)
 PNG = "image/png"
+
+log = logging.getLogger(__name__)
 
 
 def digest_moment(period: stats.Period, at: WeeklyAt, tz) -> datetime:
@@ -247,36 +256,93 @@ async def queue_digest(out: Outgoing, commune, period: stats.Period, *, missed: 
     return reached
 
 
-async def _claim(session, commune_id: str, week: str, now: datetime, missed: list[str]) -> DigestRun | None:
-    insert = upsert_insert(session)
-    result = await session.execute(
-        insert(DigestRun).values(commune_id=commune_id, week=week, claimed_at=now, missed=missed, recipients=0)
-        .on_conflict_do_nothing(index_elements=["commune_id", "week"])
-    )
-    if not result.rowcount:
-        return None  # another process claimed it first
-    return await session.scalar(select(DigestRun).where(DigestRun.commune_id == commune_id, DigestRun.week == week))
-
-
 async def run_scheduled(services, sessions, commune, now: datetime) -> int:
-    """Claim and queue the commune's due digest, unless some process already did."""
+    """Claim and queue the commune's due digest, unless some process already did; first finish a
+    run a crash left half queued. How many recipients were queued."""
+    resumed = await _resume(services, sessions, commune, now)
     period = due_week(now.astimezone(commune.tz), services.config.digest.at)
-    key = period.week_key
     async with reading(sessions)() as session, session.begin():  # 1. read: is it due here, what is it made of
         missed = await _due(session, services, commune, period, now)
         if missed is None:
-            return 0
+            return resumed
         prepared = await prepare_digest(session, services, commune, period, now=now)
     await build_files(prepared)  # 2. the files, with no transaction open
-    async with job_step(services, sessions, now) as out:  # 3. claim and queue, all or nothing
-        missed = await _due(out.session, services, commune, period, now)  # another process may have sent it meanwhile
+    return resumed + await claim_and_queue(services, sessions, commune, period, prepared, now=now)
+
+
+async def claim_and_queue(services, sessions, commune, period: stats.Period, prepared: Prepared, *,
+                          now: datetime) -> int:
+    """3. Claim the week and store its messages once per kind of reader, in one transaction;
+    4. queue the recipients BATCH at a time, each batch its own short transaction, so no other
+    writer (an urgent alert) waits behind 3,000 of them."""
+    async with sessions() as session, session.begin():
+        missed = await _due(session, services, commune, period, now)  # another process may have sent it meanwhile
         if missed is None:
             return 0
-        run = await _claim(out.session, commune.id, key, now, missed)
+        run = await digest_runs.claim(session, commune.id, period.week_key, now, missed)
         if run is None:
             return 0
-        run.recipients = await queue_digest(out, commune, period, missed=missed, prepared=prepared)
-        return run.recipients
+        await _store_parts(session, services, commune, run, prepared, set(), now=now)
+        run_id = run.id
+    return await _queue(sessions, run_id, 0, prepared.readers, now=now)
+
+
+async def _store_parts(session, services, commune, run: DigestRun, prepared: Prepared, stored: set[str], *,
+                       now: datetime) -> None:
+    """Each kind of reader's messages (text, chart, workbook or links), encrypted once, for the
+    shapes not `stored` yet."""
+    attachments = prepared.attachments
+    attachments.session = session  # the links are stored in this transaction
+    today = now.astimezone(commune.tz).date()
+    texts: dict[tuple[str, bool], str] = {}  # the text depends on the reader's language and place only
+    for lang, small, channel in sorted({(lang, small, i.channel) for _, lang, small, i in prepared.readers}):
+        shape = digest_runs.shape_of(lang, small, channel)
+        if shape in stored:
+            continue
+        if (lang, small) not in texts:
+            texts[(lang, small)] = render.digest_text(lang, prepared.figures, commune.name, today=today,
+                                                      missed=list(run.missed), small=small,
+                                                      targets=services.config.targets)
+        replies = await attachments.replies(lang, channel, texts[(lang, small)], small)
+        digest_runs.add_parts(session, run.id, shape, [encrypted(session, services.keyring, r, now) for r in replies])
+        stored.add(shape)
+
+
+async def _queue(sessions, run_id: int, after: int, readers, *, now: datetime) -> int:
+    """The recipients after person `after`, BATCH per transaction; stops where another process
+    took the run on. How many were queued here."""
+    todo = sorted(((pid, digest_runs.shape_of(lang, small, i.channel), i) for pid, lang, small, i in readers
+                   if pid > after), key=lambda r: r[0])
+    queued = 0
+    for n in range(0, max(len(todo), 1), BATCH):
+        batch = todo[n:n + BATCH]
+        async with sessions() as session, session.begin():
+            if not await digest_runs.queue_batch(session, run_id, after, batch, now=now, last=n + BATCH >= len(todo)):
+                break
+        queued += len(batch)
+        after = batch[-1][0] if batch else after
+    return queued
+
+
+async def _resume(services, sessions, commune, now: datetime) -> int:
+    """A run whose recipients were not all queued (the process died between batches): the rest
+    are queued now, with the messages stored for them; those queued before are not again."""
+    async with reading(sessions)() as session, session.begin():
+        run = await digest_runs.unfinished(session, commune.id, now - RESUME_AFTER)
+        if run is None:
+            return 0
+        year, week = run.week.split("-W")
+        period = stats.week_period(int(year), int(week))
+        people = [p for p in await digest_recipients(session, commune.id) if p > run.queued_through]
+        prepared = await prepare_digest(session, services, commune, period, now=now, people=people)
+        stored = await digest_runs.shapes(session, run.id)
+    missing = [r for r in prepared.readers if digest_runs.shape_of(r[1], r[2], r[3].channel) not in stored]
+    if missing:  # someone's language or channel changed since: their files are built now
+        await build_files(Prepared(prepared.figures, prepared.attachments, prepared.people, missing))
+        async with sessions() as session, session.begin():
+            await _store_parts(session, services, commune, run, prepared, stored, now=now)
+    log.info("digest %s of %s: queueing the recipients a stop left out", run.week, commune.id)
+    return await _queue(sessions, run.id, run.queued_through, prepared.readers, now=now)
 
 
 async def _due(session, services, commune, period: stats.Period, now: datetime) -> list[str] | None:
