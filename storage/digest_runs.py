@@ -17,6 +17,7 @@ from sqlalchemy import Integer, String, bindparam, delete, insert, literal, null
 
 from storage.db import NOTIFY_OTHERS, upsert_insert
 from storage.models import DigestPart, DigestRun, OutboxMessage, UtcDateTime
+from storage.outbox import encrypted
 
 _PARTS = DigestPart.__table__
 _COPY = insert(OutboxMessage.__table__).from_select(
@@ -48,9 +49,11 @@ async def claim(session, commune_id: str, week: str, now: datetime, missed: list
     return await session.scalar(select(DigestRun).where(DigestRun.commune_id == commune_id, DigestRun.week == week))
 
 
-def add_parts(session, run_id: int, shape: str, payloads: list[bytes]) -> None:
-    for seq, payload in enumerate(payloads):
-        session.add(DigestPart(run_id=run_id, shape=shape, seq=seq, payload=payload))
+def add_parts(session, keyring, run_id: int, shape: str, replies, now: datetime) -> None:
+    """The messages one kind of reader gets, in order, each encrypted as an outbox row's payload
+    (its files stored once as blobs)."""
+    for seq, reply in enumerate(replies):
+        session.add(DigestPart(run_id=run_id, shape=shape, seq=seq, payload=encrypted(session, keyring, reply, now)))
 
 
 async def shapes(session, run_id: int) -> set[str]:

@@ -329,14 +329,14 @@ async def test_a_crash_between_batches_is_finished_by_the_next_run_and_repeats_n
     await restarted.engine.dispose()
 
 
-async def test_a_batch_another_process_queued_is_not_queued_again(app, clock):
+async def test_a_batch_another_process_queued_is_not_queued_again(app, clock, keyring):
     """Two processes finishing the same run: the batch's claim on the run's progress lets one
     queue it."""
     ids = await officers(app, 2)
     async with app.sessions() as s, s.begin():
         run = await digest_runs.claim(s, "xuanduong", "2026-W48", clock.now(), [])
         identities = {i.person_id: i for i in (await s.scalars(select(Identity))).all()}
-        digest_runs.add_parts(s, run.id, "vi|inside|fake", [b"p1", b"p2"])
+        digest_runs.add_parts(s, keyring, run.id, "vi|inside|fake", [Reply(text="p1"), Reply(text="p2")], clock.now())
     readers = [(pid, "vi|inside|fake", identities[pid]) for pid in ids]
     async with app.sessions() as s, s.begin():
         assert await digest_runs.queue_batch(s, run.id, 0, readers[:1], now=clock.now(), last=False)
@@ -347,8 +347,9 @@ async def test_a_batch_another_process_queued_is_not_queued_again(app, clock):
     async with app.sessions() as s:
         rows = (await s.execute(select(OutboxMessage.person_id, OutboxMessage.payload, OutboxMessage.kind)
                                 .order_by(OutboxMessage.id))).all()
-        assert [tuple(r) for r in rows] == [(ids[0], b"p1", "digest"), (ids[0], b"p2", "digest"),
-                                            (ids[1], b"p1", "digest"), (ids[1], b"p2", "digest")]
+        shown = [(pid, json.loads(keyring.decrypt(payload))["text"], kind) for pid, payload, kind in rows]
+        assert shown == [(ids[0], "p1", "digest"), (ids[0], "p2", "digest"),
+                         (ids[1], "p1", "digest"), (ids[1], "p2", "digest")]
         assert (await s.get(DigestRun, run.id)).queued_through is None
 
 

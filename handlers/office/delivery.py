@@ -29,7 +29,6 @@ from handlers.registry import job
 from storage import digest_runs, stats
 from storage.db import reading
 from storage.models import DigestRun, DigestSubscription, Identity, Person, PersonRole
-from storage.outbox import encrypted
 from storage.people import delivery_orders
 
 DIGEST_ROLES = ("office", "leader")
@@ -304,7 +303,7 @@ async def _store_parts(session, services, commune, run: DigestRun, prepared: Pre
                                                       missed=list(run.missed), small=small,
                                                       targets=services.config.targets)
         replies = await attachments.replies(lang, channel, texts[(lang, small)], small)
-        digest_runs.add_parts(session, run.id, shape, [encrypted(session, services.keyring, r, now) for r in replies])
+        digest_runs.add_parts(session, services.keyring, run.id, shape, replies, now)
         stored.add(shape)
 
 
