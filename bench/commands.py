@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.parts import Options, part
-from bench.run import LIMIT, headline, measure
+from bench.run import LIMIT, NOTES, headline, measure
 from bench.table import Figure, Table
 
 
@@ -15,3 +15,6 @@ async def commands(opts: Options, table: Table) -> None:
                    f"< {LIMIT * 1000:.0f} ms", seconds < LIMIT) for label, seconds in timings]
     table.add(*rows)
     table.print(rows)
+    for note in NOTES:
+        opts.out(f"  note: {note}")
+    NOTES.clear()
