@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.crypto import Keyring
 from storage.db import claim_rows
 from storage.models import Draft, Photo
-from storage.step_read import cached_draft, forget_drafts
+from storage.step_read import cached_draft, drafts_deleted, forget_drafts, known_drafts
 
 ACTIVE = "active"
 PAUSED = "paused"
@@ -82,17 +82,21 @@ def photo_ids(state: DraftState) -> list[int]:
 async def discard_draft(session: AsyncSession, person_id: int, slot: str | None = ACTIVE, *,
                         keyring: Keyring | None = None) -> None:
     """Delete the draft in `slot` (None: every slot) with the photos that only it held."""
-    if slot is not None and cached_draft(session, person_id, slot) == (True, None):
-        return  # the step's read found none there
-    forget_drafts(session)
-    stmt = select(Draft).where(Draft.person_id == person_id)
-    if slot is not None:
-        stmt = stmt.where(Draft.slot == slot)
-    rows = list((await session.scalars(stmt)).all())
-    if not rows:
-        return
-    remaining = await session.scalar(select(Draft.id).where(Draft.person_id == person_id,
-                                                            Draft.id.not_in([r.id for r in rows])).limit(1))
+    known = known_drafts(session, person_id)  # the step's read of both slots, when it made one
+    if known is not None:
+        rows = [d for s, d in known.items() if d is not None and (slot is None or s == slot)]
+        if not rows:
+            return
+        remaining = next((d.id for d in known.values() if d is not None and d not in rows), None)
+    else:
+        stmt = select(Draft).where(Draft.person_id == person_id)
+        if slot is not None:
+            stmt = stmt.where(Draft.slot == slot)
+        rows = list((await session.scalars(stmt)).all())
+        if not rows:
+            return
+        remaining = await session.scalar(select(Draft.id).where(Draft.person_id == person_id,
+                                                                Draft.id.not_in([r.id for r in rows])).limit(1))
     photos = delete(Photo).where(Photo.person_id == person_id, Photo.report_id.is_(None))
     if remaining is not None:  # another draft stays: keep its photos, delete only these drafts' own
         if keyring is None:
@@ -105,6 +109,10 @@ async def discard_draft(session: AsyncSession, person_id: int, slot: str | None 
     for row in rows:
         await session.delete(row)
     await session.flush()
+    if known is not None:  # what the step read still holds, less the drafts deleted
+        drafts_deleted(session, person_id, {s for s, d in known.items() if d in rows})
+    else:
+        forget_drafts(session)
 
 
 async def pause_draft(session: AsyncSession, keyring: Keyring, draft: OpenDraft) -> None:

@@ -13,17 +13,16 @@ from storage.models import Counter, Photo, Report, ReportTopic
 
 
 async def next_ref(session: AsyncSession, commune_id: str, prefix: str, year: int) -> str:
-    """BC-2026-0001: numbered per commune and year. The row lock serialises concurrent reports."""
-    stmt = select(Counter).where(Counter.commune_id == commune_id, Counter.kind == prefix, Counter.year == year)
-    counter = await session.scalar(stmt.with_for_update())
-    if counter is None:
-        # Two first reports of a year at once: one makes the row, the other finds it (then both lock it).
-        await session.execute(upsert_insert(session)(Counter).values(
-            commune_id=commune_id, kind=prefix, year=year, value=0).on_conflict_do_nothing())
-        counter = await session.scalar(stmt.with_for_update())
-    counter.value += 1
-    await session.flush()
-    return f"{prefix}-{year}-{counter.value:04d}"
+    """BC-2026-0001: numbered per commune and year, in one statement. Two reports at once each get
+    their own number: the upsert takes the counter's row lock (PostgreSQL) or runs under the write
+    lock (SQLite), and the first of a year makes the row."""
+    insert = upsert_insert(session)(Counter).values(commune_id=commune_id, kind=prefix, year=year, value=1)
+    value = await session.scalar(
+        insert.on_conflict_do_update(index_elements=["commune_id", "kind", "year"],
+                                     set_={"value": Counter.value + 1})
+        .returning(Counter.value)
+    )
+    return f"{prefix}-{year}-{value:04d}"
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,9 @@ async def save_report(
 
 async def _keep_photos(session: AsyncSession, photo_ids: list[int], report_id: int, person_id: int) -> None:
     """New photos move onto the report; photos of an earlier version are copied so it keeps its own."""
-    for photo in (await session.scalars(select(Photo).where(Photo.id.in_(photo_ids or [-1])))).all():
+    if not photo_ids:
+        return
+    for photo in (await session.scalars(select(Photo).where(Photo.id.in_(photo_ids)))).all():
         if photo.report_id is None and photo.person_id == person_id:
             photo.report_id = report_id
         elif photo.report_id is not None:

@@ -130,6 +130,19 @@ def cached_draft(session, person_id: int, slot: str) -> tuple[bool, Draft | None
     return True, cached[1][slot]
 
 
+def known_drafts(session, person_id: int) -> dict[str, Draft | None] | None:
+    """Both slots as the step read them ({slot: draft or None}); None when it did not."""
+    cached = session.info.get(DRAFTS)
+    return dict(cached[1]) if cached is not None and cached[0] == person_id else None
+
+
+def drafts_deleted(session, person_id: int, slots) -> None:
+    """The drafts in `slots` were deleted: the step's read knows those slots are empty now."""
+    cached = session.info.get(DRAFTS)
+    if cached is not None and cached[0] == person_id:
+        cached[1].update(dict.fromkeys(slots))
+
+
 def cached_flood(session, conv_key: str, since: datetime) -> int | None:
     cached = session.info.get(FLOOD)
     return cached[2] if cached is not None and cached[0] == conv_key and cached[1] == since else None

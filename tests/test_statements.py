@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
-from tests.helpers import app_on, enrolled, make_invite, vi
+from tests.helpers import app_on, enrolled, make_invite, vi, walk_to_review
 
 MAX_STATEMENTS = 8
 MAX_COMMITS = 3
+MAX_CONFIRM_STATEMENTS = 12  # saving a report: its number, its rows, the draft ended, the replies
 
 
 class Wire:
@@ -121,6 +122,29 @@ async def test_a_typed_answer_and_a_press_stay_within_the_bound(backend, request
         typed = await _count(app, wire, user, lambda: running.put(text="hôm qua", kind="text"))
         _bounded("typed answer", typed)
         assert user.last.labels, "the next question (with its buttons) was shown"
+    finally:
+        await app.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_saving_a_report_stays_within_its_own_bound(backend, request, config, clock, keyring, db_url):
+    """The confirm press writes the report, its topics and languages and the audit line, and ends
+    the draft: more statements than a question, still three commits (ingest, step, records)."""
+    from storage.models import Report
+
+    url = db_url if backend == "sqlite" else request.getfixturevalue("pg_url")
+    app = await app_on(config, clock, keyring, url)
+    user = await enrolled(app)
+    await walk_to_review(user)
+    wire = Wire(app.engine)
+    await start_quiet(app, wire)
+    try:
+        statements, commits, seen = await _count(app, wire, user, lambda: Running(user).put(
+            choice=user.button(vi("Confirm")).data, kind="choice"))
+        print(f"confirm (the report saved): {statements} statements, {commits} commits")
+        async with app.sessions() as s:
+            assert await s.scalar(select(func.count()).select_from(Report)) == 1
+        assert statements <= MAX_CONFIRM_STATEMENTS and commits <= MAX_COMMITS, "\n  ".join(seen)
     finally:
         await app.stop()
 
