@@ -240,10 +240,10 @@ async def held_chats(session: AsyncSession, identities) -> set[tuple[str, str, s
     held: set[tuple[str, str, str]] = set()
     for n in range(0, len(chats), 500):
         part = chats[n:n + 500]
-        held.update((await session.execute(
+        held.update(tuple(row) for row in (await session.execute(
             select(HeldMessage.channel, HeldMessage.account, HeldMessage.chat_id).distinct()
             .where(HeldMessage.released_at.is_(None), HeldMessage.chat_id.in_({c[2] for c in part}))
-        )).tuples())
+        )).all())
     return {c for c in held if c in set(chats)}
 
 
