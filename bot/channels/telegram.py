@@ -25,11 +25,11 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ExtBot
-from telegram.request import HTTPXRequest
 
 from bot.channels.base import Channel, strip_html
 from bot.channels.limits import RateLimiter
 from bot.channels.split import split_text, utf16_len
+from bot.channels.telegram_http import AiohttpRequest
 from core.config import TelegramConfig
 from core.events import Capabilities, Choice, Delivery, Incoming, Reply
 from core.i18n import translate
@@ -61,12 +61,13 @@ class TelegramChannel(Channel):
             token,
             base_url=config.api_url,
             base_file_url=config.file_url,
-            # 8 connections: httpcore checks every pooled connection on each request, so a larger pool
-            # costs CPU on every send; 8 carry Telegram's 30 messages a second at 250 ms each. A
-            # request waits up to 10 s for one of them rather than failing after PTB's default 1 s.
-            request=HTTPXRequest(connection_pool_size=8, pool_timeout=10, read_timeout=20, write_timeout=30,
-                                 connect_timeout=10),
-            get_updates_request=HTTPXRequest(read_timeout=config.poll_timeout + 10, connect_timeout=10),
+            # Over aiohttp (bot/channels/telegram_http.py). 8 connections carry Telegram's 30
+            # messages a second at 250 ms each. A request waits up to 10 s for one of them rather
+            # than failing after PTB's default 1 s.
+            request=AiohttpRequest(connections=8, pool_timeout=10, read_timeout=20, write_timeout=30,
+                                   connect_timeout=10),
+            get_updates_request=AiohttpRequest(connections=1, read_timeout=config.poll_timeout + 10,
+                                               connect_timeout=10),
         )
         # Telegram answers 429 past about 30 messages a second overall; stay under it.
         self.limiter = RateLimiter(rate=29, burst=1)  # evenly spaced: never 30 inside one second
