@@ -280,10 +280,15 @@ class EchoBot:
         from telegram.error import TelegramError
         from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
-        self.application = (
-            Application.builder().token(TOKEN).base_url(api_url).base_file_url(file_url)
-            .concurrent_updates(concurrent).build()
-        )
+        builder = Application.builder().token(TOKEN).base_url(api_url).base_file_url(file_url)
+        if durable_url is not None:
+            # Like for like: the floor speaks to the Bot API over the bot's own transport (aiohttp,
+            # bot/channels/telegram_http.py); the bare echo bot keeps PTB's default httpx.
+            from bot.channels.telegram_http import AiohttpRequest
+
+            builder = (builder.request(AiohttpRequest(connections=8, pool_timeout=10, read_timeout=20))
+                       .get_updates_request(AiohttpRequest(connections=1, read_timeout=poll_timeout + 10)))
+        self.application = builder.concurrent_updates(concurrent).build()
         self.poll_timeout = poll_timeout
 
         self.durable_url = durable_url
