@@ -9,13 +9,12 @@ import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import String, cast, func, literal, select, update
+from sqlalchemy import String, bindparam, cast, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.events import Incoming
 from storage.crypto import Keyring
-from storage.db import upsert_insert
-from storage.models import Identity, InboxEvent
+from storage.models import Identity, InboxEvent, UtcDateTime
 
 MAX_TEXT = 20_000  # longer messages are cut here; the form still answers that it is too long
 
@@ -37,18 +36,14 @@ class Inbox:
         stored: list[Arrival] = []
         news: list[bool] = []
         async with self.sessions() as session, session.begin():
-            insert = upsert_insert(session)
+            statement = _store_statement(session.bind.dialect.name)
             for event in events:
                 event = _bounded(event)
                 # One statement: the ordering key is read inside the INSERT (order_key_of).
-                result = await session.execute(
-                    insert(InboxEvent).values(
-                        channel=event.channel, account=event.account, dedup_key=event.dedup_key[:128],
-                        conv_key=event.conv_key, payload=self.keyring.encrypt(event.to_json()),
-                        received_at=self.clock.now(), attempts=0, order_key=order_key_of(event),
-                    ).on_conflict_do_nothing(index_elements=["channel", "account", "dedup_key"])
-                    .returning(InboxEvent.id, InboxEvent.order_key)
-                )
+                result = await session.execute(statement, {
+                    "p_channel": event.channel, "p_account": event.account, "p_dedup": event.dedup_key[:128],
+                    "p_conv": event.conv_key, "p_payload": self.keyring.encrypt(event.to_json()),
+                    "p_now": self.clock.now(), "p_user": event.user_id})
                 row = result.first()
                 news.append(row is not None)
                 if row is not None:
@@ -77,17 +72,41 @@ class Arrival:
     event: Incoming
 
 
-def order_key_of(event: Incoming):
+def order_key_of():
     """One person's events are handled in order whichever channel they came from; a stranger's
     by chat. (Zalo identities are per bot or official account, like Telegram's per bot.)
-    An SQL expression, evaluated inside the INSERT."""
+    An SQL expression of the event's bound parameters, evaluated inside the INSERT."""
+    identities = Identity.__table__.c
     person = (
-        select(literal("person:") + cast(Identity.person_id, String))
-        .where(Identity.channel == event.channel, Identity.account == event.account,
-               Identity.external_id == event.user_id)
+        select(literal("person:") + cast(identities.person_id, String))
+        .where(identities.channel == bindparam("p_channel"), identities.account == bindparam("p_account"),
+               identities.external_id == bindparam("p_user"))
         .scalar_subquery()
     )
-    return func.coalesce(person, event.conv_key)
+    return func.coalesce(person, bindparam("p_conv"))
+
+
+_STORE: dict[str, object] = {}
+
+
+def _store_statement(dialect: str):
+    """The INSERT of one event, built once per dialect: its values are bound parameters, so it is
+    compiled once and found in the cache after (building it was most of its cost)."""
+    if dialect not in _STORE:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        table = InboxEvent.__table__
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        _STORE[dialect] = (
+            insert(table).values(
+                channel=bindparam("p_channel"), account=bindparam("p_account"), dedup_key=bindparam("p_dedup"),
+                conv_key=bindparam("p_conv"), payload=bindparam("p_payload"),
+                received_at=bindparam("p_now", type_=UtcDateTime), attempts=0, order_key=order_key_of())
+            .on_conflict_do_nothing(index_elements=["channel", "account", "dedup_key"])
+            .returning(table.c.id, table.c.order_key)
+        )
+    return _STORE[dialect]
 
 
 async def pending_conversations(session: AsyncSession, limit: int = 200) -> list[tuple[str, int]]:
@@ -123,12 +142,19 @@ async def next_event(session: AsyncSession, conv_key: str) -> InboxEvent | None:
     return None if earlier is not None else row
 
 
+_INBOX = InboxEvent.__table__
+_DONE = (update(_INBOX).where(_INBOX.c.id == bindparam("p_id"), _INBOX.c.processed_at.is_(None))
+         .values(processed_at=bindparam("p_now", type_=UtcDateTime), payload=None, error=None))
+_GIVEN_UP = (update(_INBOX).where(_INBOX.c.id == bindparam("p_id"))
+             .values(processed_at=bindparam("p_now", type_=UtcDateTime), payload=None, error=bindparam("p_error")))
+
+
 async def mark_done(session: AsyncSession, inbox_id: int, now: datetime, *, error: str | None = None) -> bool:
     """The event is handled (or given up on, with `error`): nothing of what was said stays in the
-    inbox. False if it was marked already (another replica): the caller's step must not count."""
-    pending = () if error is not None else (InboxEvent.processed_at.is_(None),)
-    done = await session.execute(
-        update(InboxEvent).where(InboxEvent.id == inbox_id, *pending)
-        .values(processed_at=now, payload=None, error=error[:200] if error else None)
-    )
+    inbox. False if it was marked already (another replica): the caller's step must not count.
+    (Statements built once, like the step's read.)"""
+    if error is None:
+        done = await session.execute(_DONE, {"p_id": inbox_id, "p_now": now})
+    else:
+        done = await session.execute(_GIVEN_UP, {"p_id": inbox_id, "p_now": now, "p_error": error[:200]})
     return bool(done.rowcount)
