@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipients", type=int, default=3000, help="digest broadcast recipients")
     parser.add_argument("--people", type=int, default=10_000, help="people in the memory part's database")
     parser.add_argument("--drafts", type=int, default=1000, help="open drafts in the memory part's database")
-    parser.add_argument("--repeat", type=int, default=3, help="digest timings taken this many times (median)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="digest timings, and the steps rounds at 100 reporters, taken this many times (median)")
     parser.add_argument("--think", type=_span, default=(2.0, 5.0),
                         help="the steps part's think-time run: seconds before each step, e.g. 2-5 (default)")
     sub = parser.add_subparsers(dest="command")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from dataclasses import replace
 from datetime import date
 
 from sqlalchemy import func, select
@@ -51,22 +52,52 @@ async def steps(opts: Options, table: Table) -> None:
     try:
         for n in opts.reporters:
             reports = opts.reports or max(1, math.ceil(MIN_STEPS / (n * per_report)))
-            echo = await _echo(loadgen, n, reports, per_report, opts)
-            for backend in backends:
-                floor = await _floor(loadgen, backend, n, reports, per_report, opts, held_on)
-                bot, saved = await _bot(loadgen, backend, n, reports, BenchClock(start), held_on, opts)
-                rows = _figures(backend, n, reports, per_report, bot, echo, saved)
-                rows += _floor_figures(backend, n, bot, floor)
-                # With think time: people pausing 2–5 s before each step (seeded, the same pauses
-                # for the floor and the bot), one report each: the latency a person feels.
-                think = list(opts.think)
-                floor_t = await _floor(loadgen, backend, n, 1, per_report, opts, held_on, think=think)
-                bot_t, _ = await _bot(loadgen, backend, n, 1, BenchClock(start), held_on, opts, think=think)
-                rows += _think_figures(backend, n, bot_t, floor_t, opts.think)
-                table.add(*rows)
-                table.print(rows)
+            rounds = max(1, opts.repeat) if n == TARGET_AT else 1  # the judged size: a median of rounds
+            taken: list[list[Figure]] = []
+            for round_ in range(rounds):  # interleaved: each round runs the baselines and the bot again
+                rows = []
+                echo = await _echo(loadgen, n, reports, per_report, opts)
+                for backend in backends:
+                    floor = await _floor(loadgen, backend, n, reports, per_report, opts, held_on)
+                    bot, saved = await _bot(loadgen, backend, n, reports, BenchClock(start), held_on, opts)
+                    rows += _figures(backend, n, reports, per_report, bot, echo, saved)
+                    rows += _floor_figures(backend, n, bot, floor)
+                    # With think time: people pausing 2–5 s before each step (seeded, the same pauses
+                    # for the floor and the bot), one report each: the latency a person feels.
+                    think = list(opts.think)
+                    floor_t = await _floor(loadgen, backend, n, 1, per_report, opts, held_on, think=think)
+                    bot_t, _ = await _bot(loadgen, backend, n, 1, BenchClock(start), held_on, opts, think=think)
+                    rows += _think_figures(backend, n, bot_t, floor_t, opts.think)
+                if rounds > 1:
+                    opts.out(f"-- {n:,} reporters, round {round_ + 1} of {rounds}")
+                    table.print(rows)
+                taken.append(rows)
+            rows = median_rows(taken)
+            table.add(*rows)
+            table.print(rows)
     finally:
         await loadgen.close()
+
+
+def median_rows(rounds: list[list[Figure]]) -> list[Figure]:
+    """Each figure as it was in the round of its median ratio to its baseline (by value where it has
+    none), so its value, baseline and verdict stay those of one round; the note lists every round's."""
+    if len(rounds) == 1:
+        return rounds[0]
+    out = []
+    for same in zip(*rounds, strict=True):
+        def key(f: Figure) -> float:
+            v = f.ratio if f.ratio is not None else f.value
+            return math.inf if v is None else v
+
+        ordered = sorted(same, key=key)
+        chosen = ordered[(len(ordered) - 1) // 2]
+        seen = ", ".join("—" if f.value is None else (f"{f.ratio:.2f}×" if f.ratio is not None else f"{f.value:,.1f}")
+                         for f in same)
+        label = "ratios" if chosen.ratio is not None else "values"
+        note = f"median of {len(same)} rounds ({label} {seen})"
+        out.append(replace(chosen, note=f"{note}; {chosen.note}" if chosen.note else note))
+    return out
 
 
 async def _floor(loadgen: LoadGen, backend: str, n: int, reports: int, per_report: int, opts: Options,
