@@ -4,12 +4,13 @@ every step. A case request never waits for another form: it pauses it (slot "pau
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.events import shallow
 from storage.crypto import Keyring
 from storage.db import claim_rows
 from storage.models import Draft, Photo
@@ -49,7 +50,7 @@ async def load_draft(session: AsyncSession, keyring: Keyring, person_id: int, sl
 
 
 def _encode(keyring: Keyring, state: DraftState) -> bytes:
-    return keyring.encrypt(json.dumps(asdict(state), ensure_ascii=False, default=str).encode())
+    return keyring.encrypt(json.dumps(shallow(state), ensure_ascii=False, default=str).encode())
 
 
 async def create_draft(
