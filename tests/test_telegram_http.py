@@ -79,3 +79,21 @@ async def test_a_slow_answer_times_out_and_no_server_is_a_network_error(server):
         await request.shutdown()
     with pytest.raises(RuntimeError):  # shut down: no request goes out
         await request.do_request(f"{url}/echo", "POST", RequestData([]))
+
+
+async def test_a_proxy_in_the_environment_carries_the_requests(server, monkeypatch):
+    """Where Telegram is reachable only through a proxy, HTTPS_PROXY / HTTP_PROXY is all it takes
+    (as with PTB's default httpx): the loopback server here plays the proxy for a host no resolver
+    knows."""
+    url, seen = server
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", url)
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        fields = RequestData([RequestParameter.from_input("chat_id", 7)])
+        assert (await request.do_request("http://api.telegram.invalid/echo", "POST", fields))[0] == 200
+    finally:
+        await request.shutdown()
+    assert seen == [{"content_type": "application/x-www-form-urlencoded", "chat_id": "7"}]

@@ -39,6 +39,9 @@ class AiohttpRequest(BaseRequest):
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._connections),
                 headers={"User-Agent": self.USER_AGENT},
+                # HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment, as httpx honoured them:
+                # where Telegram is reachable only through a proxy, setting it is all it takes.
+                trust_env=True,
             )
 
     async def shutdown(self) -> None:
