@@ -221,38 +221,40 @@ async def build_files(prepared: Prepared) -> None:
 
 
 async def queue_digest(out: Outgoing, commune, period: stats.Period, *, missed: list[str] = (),
-                       people: list[int] | None = None, prepared: Prepared | None = None) -> int:
-    """Say the digest to every recipient, in the step's transaction; how many can be reached.
-    `prepared`: read and built beforehand (run_scheduled); else everything happens here."""
+                       people: list[int] | None = None) -> int:
+    """Say the digest to every recipient, in the step's transaction (/guitin, the CLI); how many can
+    be reached. The scheduled run queues in batches instead (claim_and_queue)."""
     session, services, now = out.session, out.services, out.now
-    readers = None
-    if prepared is None:  # read in this transaction: its readers are current
-        prepared = await prepare_digest(session, services, commune, period, now=now, people=people)
-        readers = prepared.readers
-    figures, attachments = prepared.figures, prepared.attachments
-    attachments.session = session  # the links are stored in this transaction
-    today = now.astimezone(commune.tz).date()
-    texts: dict[tuple[str, bool], str] = {}  # the text depends on the reader's language and place only
+    prepared = await prepare_digest(session, services, commune, period, now=now, people=people)
+    prepared.attachments.session = session  # the links are stored in this transaction
+    texts = DigestTexts(services, commune, prepared.figures, list(missed), now)
     shaped: dict[tuple[str, bool, str], list[Reply]] = {}  # the same replies to all who read them alike
-    reached = 0
-    if readers is None:
-        # Channels read again here: a person who moved since the files were built still gets the
-        # digest shaped for where it goes (a file not built yet is built now).
-        readers = await _readers(session, commune, prepared.people)
-    for person_id, lang, small, identity in readers:
+    for person_id, lang, small, identity in prepared.readers:
         channel = identity.channel
-        # Outside the commune (province officers), case counts of 1 or 2 print as "<3", in the text
-        # and in the workbook alike.
-        if (lang, small) not in texts:
-            texts[(lang, small)] = render.digest_text(lang, figures, commune.name, today=today, missed=list(missed),
-                                                      small=small, targets=services.config.targets)
         if (lang, small, channel) not in shaped:  # (stored and encrypted once: storage/outbox.py)
-            shaped[(lang, small, channel)] = await attachments.replies(lang, channel, texts[(lang, small)], small)
+            shaped[(lang, small, channel)] = await prepared.attachments.replies(lang, channel, texts.of(lang, small),
+                                                                                small)
         chat = ChatAddress(identity.channel, identity.account, identity.chat_id)  # their preferred, read just now
         for reply in shaped[(lang, small, channel)]:
             out.to_chat(chat, reply, person_id=person_id, kind="digest")
-        reached += 1
-    return reached
+    return len(prepared.readers)
+
+
+class DigestTexts:
+    """The digest's text, rendered once per language and place: outside the commune (province
+    officers), case counts of 1 or 2 print as "<3", in the text and in the workbook alike."""
+
+    def __init__(self, services, commune, figures: stats.Figures, missed: list[str], now: datetime) -> None:
+        self.services, self.commune, self.figures, self.missed = services, commune, figures, missed
+        self.today = now.astimezone(commune.tz).date()
+        self._made: dict[tuple[str, bool], str] = {}
+
+    def of(self, lang: str, small: bool) -> str:
+        if (lang, small) not in self._made:
+            self._made[(lang, small)] = render.digest_text(
+                lang, self.figures, self.commune.name, today=self.today, missed=self.missed, small=small,
+                targets=self.services.config.targets)
+        return self._made[(lang, small)]
 
 
 async def run_scheduled(services, sessions, commune, now: datetime) -> int:
@@ -292,17 +294,12 @@ async def _store_parts(session, services, commune, run: DigestRun, prepared: Pre
     shapes not `stored` yet."""
     attachments = prepared.attachments
     attachments.session = session  # the links are stored in this transaction
-    today = now.astimezone(commune.tz).date()
-    texts: dict[tuple[str, bool], str] = {}  # the text depends on the reader's language and place only
+    texts = DigestTexts(services, commune, prepared.figures, list(run.missed), now)
     for lang, small, channel in sorted({(lang, small, i.channel) for _, lang, small, i in prepared.readers}):
         shape = digest_runs.shape_of(lang, small, channel)
         if shape in stored:
             continue
-        if (lang, small) not in texts:
-            texts[(lang, small)] = render.digest_text(lang, prepared.figures, commune.name, today=today,
-                                                      missed=list(run.missed), small=small,
-                                                      targets=services.config.targets)
-        replies = await attachments.replies(lang, channel, texts[(lang, small)], small)
+        replies = await attachments.replies(lang, channel, texts.of(lang, small), small)
         digest_runs.add_parts(session, services.keyring, run.id, shape, replies, now)
         stored.add(shape)
 
