@@ -36,6 +36,7 @@ from storage.people import (
     held_chats,
     load_profile,
     oa_window_closed,
+    oa_window_expired,
     phone_of,
     template_address,
 )
@@ -180,26 +181,18 @@ async def unreachable_now(session: AsyncSession, services: Services, commune_id:
     recipients = await alert_recipients(session, services.config, commune_id)
     orders = await delivery_orders(session, [person.id for person, _ in recipients])
     only_oa = {pid: ids for pid, ids in orders.items() if all(i.channel == OA_CHANNEL for i in ids)}
-    held = await held_chats(session, [i for ids in only_oa.values() for i in ids if now - (i.last_seen_at or now)
-                                      <= OA_WINDOW])
+    held = await held_chats(session, [i for ids in only_oa.values() for i in ids if not oa_window_expired(i, now)])
     for person, role in recipients:
         identities = only_oa.get(person.id)
         if identities is None:
             continue  # another channel reaches them
-        if any(not _window_closed(i, now, held) for i in identities):
-            continue
+        if not all([await oa_window_closed(session, i, now, held=held) for i in identities]):
+            continue  # an open window reaches them
         if identities and templates and (by_uid or phone_of(services.keyring, person)):
             continue
         seen = max((i.last_seen_at for i in identities if i.last_seen_at), default=None)
         out.append(Unreachable(person, role, seen))
     return out
-
-
-def _window_closed(identity: Identity, now: datetime, held: set[tuple[str, str, str]]) -> bool:
-    """oa_window_closed, with the held chats read beforehand (storage/people.py held_chats)."""
-    if identity.last_seen_at is not None and now - identity.last_seen_at > OA_WINDOW:
-        return True
-    return (identity.channel, identity.account, identity.chat_id) in held
 
 
 def unreachable_text(lang: str, people: list[Unreachable], tz) -> str:
