@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.events import Incoming
 from storage.crypto import Keyring
+from storage.db import dialect_insert
 from storage.models import Identity, InboxEvent, UtcDateTime
 
 MAX_TEXT = 20_000  # longer messages are cut here; the form still answers that it is too long
@@ -93,13 +94,9 @@ def _store_statement(dialect: str):
     """The INSERT of one event, built once per dialect: its values are bound parameters, so it is
     compiled once and found in the cache after (building it was most of its cost)."""
     if dialect not in _STORE:
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
         table = InboxEvent.__table__
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
         _STORE[dialect] = (
-            insert(table).values(
+            dialect_insert(dialect)(table).values(
                 channel=bindparam("p_channel"), account=bindparam("p_account"), dedup_key=bindparam("p_dedup"),
                 conv_key=bindparam("p_conv"), payload=bindparam("p_payload"),
                 received_at=bindparam("p_now", type_=UtcDateTime), attempts=0, order_key=order_key_of())

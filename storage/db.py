@@ -22,10 +22,15 @@ logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 def upsert_insert(session: AsyncSession):
     """The dialect's INSERT, which has on_conflict_do_nothing on both PostgreSQL and SQLite."""
+    return dialect_insert(session.bind.dialect.name)
+
+
+def dialect_insert(dialect: str):
+    """upsert_insert by the dialect's name (for statements built once per dialect)."""
     from sqlalchemy.dialects.postgresql import insert as pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 def claim_rows(session: AsyncSession, stmt):

@@ -68,7 +68,7 @@ def _blob(session: AsyncSession, keyring: Keyring, content: bytes, now: datetime
     return key
 
 
-def _payload(session: AsyncSession, keyring: Keyring, reply: Reply, now: datetime) -> bytes:
+def encrypted(session: AsyncSession, keyring: Keyring, reply: Reply, now: datetime) -> bytes:
     """The row's encrypted payload. Its photo and file go into blobs, stored once in the
     transaction however many rows carry them; the same reply to many is encrypted once."""
     cache = session.info.setdefault(PAYLOADS, {})
@@ -85,16 +85,11 @@ def _payload(session: AsyncSession, keyring: Keyring, reply: Reply, now: datetim
     return payload
 
 
-def encrypted(session: AsyncSession, keyring: Keyring, reply: Reply, now: datetime) -> bytes:
-    """A reply as a row's payload, its files stored as blobs (a digest's parts: storage/digest_runs.py)."""
-    return _payload(session, keyring, reply, now)
-
-
 def queue_to_chat(
     session: AsyncSession, keyring: Keyring, *, channel: str, account: str, chat_id: str,
     person_id: int | None, reply: Reply, now: datetime, kind: str = "reply",
 ) -> None:
-    payload = _payload(session, keyring, reply, now)
+    payload = encrypted(session, keyring, reply, now)
     _add(session, OutboxMessage(
         person_id=person_id, channel=channel, account=account, chat_id=chat_id,
         kind="edit" if reply.edit else "delete" if reply.delete else kind, tag=reply.tag, payload=payload,
@@ -138,7 +133,7 @@ async def queue_to_people(session: AsyncSession, keyring: Keyring, pushes, *, no
         return
     values = [{"person_id": person_id, "channel": identity.channel, "account": identity.account,
                "chat_id": identity.chat_id, "kind": "edit" if reply.edit else "delete" if reply.delete else kind,
-               "tag": reply.tag, "payload": _payload(session, keyring, reply, now), "created_at": now, "due_at": now,
+               "tag": reply.tag, "payload": encrypted(session, keyring, reply, now), "created_at": now, "due_at": now,
                "attempts": 0}
               for identity, person_id, reply, kind in pushes]
     await session.flush()  # what the session queued before (and the blobs) keeps its place ahead
