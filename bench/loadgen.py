@@ -85,12 +85,12 @@ def floor_script(held_on: date) -> list[tuple[str, str, str]]:
 
 
 async def person(emu: BenchEmulator, uid: int, script, reports: int, timeout: float, out: list[float],
-                 errors: list[str], marks: list[float], think=None) -> None:
+                 errors: list[str], marks: list[float], think=None, by_step: dict | None = None) -> None:
     """`think`: a seeded random.Random and (low, high): seconds the person pauses before each step,
     the same sequence for the bot and for the floor (seeded by the person's place in the list)."""
     chat = emu._user_chat(uid)
     for _ in range(reports):
-        for kind, arg, expect in script:
+        for index, (kind, arg, expect) in enumerate(script):
             if think is not None:
                 rng, (low, high) = think
                 await asyncio.sleep(rng.uniform(low, high))
@@ -124,6 +124,8 @@ async def person(emu: BenchEmulator, uid: int, script, reports: int, timeout: fl
             emu.done_waiting(uid)
             out.append(wait.at - started)
             marks.append(wait.at)
+            if by_step is not None:
+                by_step.setdefault(index, []).append(wait.at - started)
 
 
 async def run(emu: BenchEmulator, users: list, script: str, reports: int, timeout: float, *,
@@ -132,6 +134,7 @@ async def run(emu: BenchEmulator, users: list, script: str, reports: int, timeou
     latencies: list[float] = []
     errors: list[str] = []
     marks: list[float] = []
+    by_step: dict[int, list[float]] = {}
     for uid, _village in users:
         emu.user(uid, f"Người {uid}")
     if script == "report":
@@ -141,7 +144,7 @@ async def run(emu: BenchEmulator, users: list, script: str, reports: int, timeou
     else:
         scripts = {village: echo_script(steps) for _uid, village in users}
     jobs = [person(emu, uid, scripts[village], reports, timeout, latencies, errors, marks,
-                   (random.Random(n), tuple(think)) if think else None)
+                   (random.Random(n), tuple(think)) if think else None, by_step)
             for n, (uid, village) in enumerate(users)]
     started = time.perf_counter()
     cpu = time.process_time()
@@ -149,7 +152,8 @@ async def run(emu: BenchEmulator, users: list, script: str, reports: int, timeou
     cpu = time.process_time() - cpu  # this process's: the emulator and the people (a saturated one shows)
     seconds = (max(marks) - min(marks)) if marks else time.perf_counter() - started
     return {"latencies": latencies, "seconds": seconds, "steps": len(latencies), "errors": errors[:5],
-            "failed": len(errors), "internal_errors": emu.internal_errors[:3], "emulator_cpu": cpu}
+            "failed": len(errors), "internal_errors": emu.internal_errors[:3], "emulator_cpu": cpu,
+            "by_step": [sorted(by_step[i]) for i in sorted(by_step)]}
 
 
 async def serve() -> None:

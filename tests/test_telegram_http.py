@@ -97,3 +97,23 @@ async def test_a_proxy_in_the_environment_carries_the_requests(server, monkeypat
     finally:
         await request.shutdown()
     assert seen == [{"content_type": "application/x-www-form-urlencoded", "chat_id": "7"}]
+
+
+async def test_no_proxy_sends_a_host_direct(server, monkeypatch):
+    """A host NO_PROXY names goes straight to the server, whatever HTTP_PROXY says (here a port
+    nothing listens on: through it the request would fail)."""
+    url, seen = server
+    for name in ("no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        fields = RequestData([RequestParameter.from_input("chat_id", 8)])
+        assert (await request.do_request(f"{url}/echo", "POST", fields))[0] == 200
+        with pytest.raises(NetworkError):  # a host NO_PROXY does not name goes through the dead proxy
+            await request.do_request("http://api.telegram.invalid/echo", "POST", fields)
+    finally:
+        await request.shutdown()
+    assert seen == [{"content_type": "application/x-www-form-urlencoded", "chat_id": "8"}]
