@@ -26,6 +26,7 @@ from handlers import dispatch
 from handlers.context import WAKE_JOBS, Ctx, Services
 from handlers.safety import FLOOD_WINDOW
 from storage import outbox as outbox_store
+from storage.db import reading
 from storage.models import Identity, Person
 from storage.people import find_identity, load_profile
 from storage.step_read import end_step, read_step
@@ -229,7 +230,7 @@ class Router:
         person = step.profile
         lang = person.lang if person else _guess_lang(event.lang_hint)
         ctx = Ctx(services=services, session=session, event=event, person=person, lang=lang, inbox_id=inbox_id,
-                  at=now)
+                  at=now, readers=reading(self.sessions))
         await dispatch.handle(ctx)
         # Only a person known when the step began: one enrolled or linked in it keeps the channel
         # they were reached on until they write again.

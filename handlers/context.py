@@ -154,6 +154,19 @@ class Ctx(Outgoing):
     lang: str
     inbox_id: int | None = None  # the stored event being handled
     replies: list[Reply] = field(default_factory=list)
+    readers: object = None  # a factory of read-only sessions on the same database (storage.db.reading)
+
+    @asynccontextmanager
+    async def reading(self):
+        """A read-only transaction beside the step's, for a long read (a command's figures): on
+        SQLite it neither holds nor waits for the single writer, whose statements run on the event
+        loop's thread (storage/sqlite_inline.py). It sees what is committed, not this step's own
+        writes. Without a factory (a job's context), the step's session itself."""
+        if self.readers is None:
+            yield self.session
+            return
+        async with self.readers() as session, session.begin():
+            yield session
 
     @property
     def caps(self) -> Capabilities:

@@ -9,6 +9,8 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
+from storage import sqlite_inline
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 # PostgreSQL: a transaction that queued outbox rows its own process will not send tells the other
@@ -43,12 +45,15 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
+def _sqlite_pragmas(dbapi_conn, record) -> None:
     # The driver's own transaction handling is switched off: we begin them ourselves, below.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    # The writer's inline connection waits for another process's lock in short turns, the loop
+    # free between them (storage/sqlite_inline.py); aiosqlite's connections wait on their thread.
+    inline = getattr(record.driver_connection, "inline", False)
+    cur.execute(f"PRAGMA busy_timeout={sqlite_inline.BUSY_MS if inline else 30000}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA secure_delete=ON")
     # FULL: an update acknowledged to the platform survives a power cut (NORMAL may lose the last ones).
@@ -70,9 +75,11 @@ def _begin_immediate(conn) -> None:
 # SQLite has one writer at a time whatever we do. The engine holds ONE connection, so the
 # transactions that write queue for it in the pool, in arrival order, and each is handed it the
 # moment the one before ends; with several connections they queue inside SQLite's busy handler
-# instead, which sleeps and polls (up to 100 ms a nap) and answers out of order. Transactions
-# declared read-only (reading()) have connections of their own (READERS), and in WAL mode never
-# wait for the writer.
+# instead, which sleeps and polls (up to 100 ms a nap) and answers out of order. That connection
+# runs on the event loop's thread (storage/sqlite_inline.py): its statements are short, and the
+# thread hops of aiosqlite cost more than they do. Transactions declared read-only (reading())
+# have connections of their own (READERS) on aiosqlite's threads, and in WAL mode never wait for
+# the writer: every long read belongs there.
 READERS = 4
 WRITER_WAIT_SECONDS = 300  # the pool's wait for the writer's connection, before it gives up
 
@@ -90,6 +97,7 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
             kwargs.setdefault("pool_size", 1)
             kwargs.setdefault("max_overflow", 0)
             kwargs.setdefault("pool_timeout", WRITER_WAIT_SECONDS)
+            kwargs.setdefault("async_creator", sqlite_inline.connector(path))
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)

@@ -20,11 +20,14 @@ def province_view(ctx: Ctx) -> bool:
 
 async def show_figures(ctx: Ctx, period: stats.Period) -> None:
     if province_view(ctx):
-        rows = await stats.province_rows(ctx.session, ctx.config.communes, period, now=ctx.now)
+        async with ctx.reading() as session:
+            rows = await stats.province_rows(session, ctx.config.communes, period, now=ctx.now)
         ctx.say(render.province_text(ctx.lang, period, rows, {c.id: c.name for c in ctx.config.communes},
                                      computed_at=ctx.now.astimezone(ctx.config.communes[0].tz)))
         return
-    ctx.say(await commune_text(ctx.session, ctx.config, ctx.commune, period, now=ctx.now, lang=ctx.lang))
+    async with ctx.reading() as session:
+        text = await commune_text(session, ctx.config, ctx.commune, period, now=ctx.now, lang=ctx.lang)
+    ctx.say(text)
 
 
 async def commune_text(session, config, commune, period: stats.Period, *, now, lang: str) -> str:
@@ -72,7 +75,8 @@ def _village_candidates(ctx: Ctx) -> list[tuple]:
 
 async def _village_answer(ctx: Ctx, commune, village) -> str:
     """Outreach only: case figures never appear per village (a village's count can name a family)."""
-    o, _ = await stats.village_year(ctx.session, commune, village.id, ctx.today)
+    async with ctx.reading() as session:
+        o, _ = await stats.village_year(session, commune, village.id, ctx.today)
     return ctx.t("{village}, {commune}, year {year}: {sessions} sessions, {total} attendances, of which {women}",
                  village=village.name, commune=commune.place, year=ctx.today.year,
                  sessions=number(ctx.lang, o.sessions), total=number(ctx.lang, o.total),
@@ -102,8 +106,8 @@ async def village_figures(ctx: Ctx, arg: str) -> None:
 async def not_reported(ctx: Ctx, arg: str) -> None:
     week = stats.week_of(ctx.today)
     communes = ctx.config.communes if province_view(ctx) else (ctx.commune,)
-    done = await stats.outreach_by(ctx.session, [c.id for c in communes], week.start, week.end,
-                                   Report.village_id)
+    async with ctx.reading() as session:
+        done = await stats.outreach_by(session, [c.id for c in communes], week.start, week.end, Report.village_id)
     lines = [ctx.t("Week {week} ({span}):", week=render.week_label(week.week_key), span=render.span(week)),
              render.as_of(ctx.lang, ctx.now.astimezone(communes[0].tz))]
     for commune in communes:
