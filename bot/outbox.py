@@ -33,10 +33,10 @@ from storage.outbox import (
     Stored,
     claim_on_queue,
     decode_payload,
-    decode_stored,
     fall_back,
     queue_template,
     read_blob,
+    stored_of,
 )
 from storage.people import OA_CHANNEL, held_for
 
@@ -397,7 +397,7 @@ class Outbox:
 
     async def _deliver(self, row: OutboxMessage) -> Delivery:
         sender = self._sender(row.channel, row.account)
-        stored = decode_stored(self.keyring, row.payload)
+        stored = stored_of(self.keyring, row)
         reply, fields = stored.reply, stored.fields
         if stored.photo_blob or stored.file_blob:
             reply = await self._with_blobs(stored)

@@ -290,6 +290,9 @@ class OutboxMessage(Base):
     failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     platform_ids: Mapped[list | None] = mapped_column(JSON)
     last_error: Mapped[str | None] = mapped_column(String(300))
+    # Not stored: the payload as it was before encryption, kept by the process that queued the row
+    # for its own outbox (storage/outbox.py stored_of), which then need not decrypt it again.
+    plain = None
 
 
 Index("ix_outbox_chat_tag", OutboxMessage.channel, OutboxMessage.chat_id, OutboxMessage.tag)

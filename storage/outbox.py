@@ -90,11 +90,14 @@ def queue_to_chat(
     person_id: int | None, reply: Reply, now: datetime, kind: str = "reply",
 ) -> None:
     payload = encrypted(session, keyring, reply, now)
-    _add(session, OutboxMessage(
+    row = OutboxMessage(
         person_id=person_id, channel=channel, account=account, chat_id=chat_id,
         kind="edit" if reply.edit else "delete" if reply.delete else kind, tag=reply.tag, payload=payload,
         created_at=now, due_at=now, attempts=0,
-    ), now)
+    )
+    if not reply.photo and not reply.file:  # what decode_stored would give back (a blob is read apart)
+        row.plain = Stored(reply)
+    _add(session, row, now)
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,11 @@ class Stored:
     fields: dict | None = None
     photo_blob: str | None = None
     file_blob: tuple[str, str] | None = None  # (filename, blob key)
+
+
+def stored_of(keyring: Keyring, row: OutboxMessage) -> Stored:
+    """The row's payload read: kept from when this process queued it, else decrypted."""
+    return row.plain if row.plain is not None else decode_stored(keyring, row.payload)
 
 
 def decode_stored(keyring: Keyring, payload: bytes) -> Stored:

@@ -234,3 +234,25 @@ async def test_a_row_whose_file_is_gone_fails_for_good_and_holds_nothing_up(app)
                                 .order_by(OutboxMessage.id))).all()
     assert rows[0].failed_at is not None and rows[0].last_error == "its file is no longer stored"
     assert [m.text for m in app.fake.chats["g1"]] == ["Tin sau"]  # the chat's next message went out
+
+
+async def test_a_reply_kept_from_queueing_is_what_its_stored_payload_reads_as(app):
+    """The process that queued a row sends the reply it kept (storage/outbox.py stored_of) instead
+    of decrypting the payload: the two must be the same, buttons, markup and tag included, or a
+    restart (which reads the payload) would send something else. A reply with a file keeps nothing."""
+    from storage.outbox import claim_on_queue, decode_stored, queue_to_chat, stored_of, take_queued
+
+    reply = Reply(text="<b>Câu 2/9</b> Thôn nào?", html=True, tag="q",
+                  choices=(Choice("Thôn 1", "f:v:1"), Choice("Bỏ qua", "f:skip", control=True, keyword="bo qua")),
+                  columns=2, edit=False)
+    with_file = Reply(text="Bảng", file=("bang.xlsx", b"PK\x03\x04"))
+    async with app.sessions() as s:
+        claim_on_queue(s)  # as a step's session: its rows are handed to this process's outbox
+        async with s.begin():
+            for r in (reply, with_file):
+                queue_to_chat(s, app.services.keyring, channel="fake", account="", chat_id="1", person_id=None,
+                              reply=r, now=app.clock.now())
+        kept, filed = take_queued(s)
+    assert kept.plain is not None and filed.plain is None
+    assert stored_of(app.services.keyring, kept) == decode_stored(app.services.keyring, kept.payload)
+    assert stored_of(app.services.keyring, kept).reply == reply
