@@ -86,6 +86,10 @@ class Outbox:
         self._recorder: asyncio.Task | None = None
         self._blobs: dict[str, bytes] = {}  # blob key -> content (storage/outbox.py), oldest first
         self._last_sent: dict[tuple[str, str, str | None], str] = {}  # (channel, chat, tag) -> platform id
+        # The transactions that update this replica's own claimed rows (renewing their leases,
+        # recording results, releasing them at stop) take turns: run side by side on PostgreSQL
+        # they locked the same rows in different orders, and one died of a deadlock.
+        self._own_rows = asyncio.Lock()
 
     async def release_claims(self) -> None:
         """At the start of the only process (SQLite): claims left by a killed process are void."""
@@ -175,14 +179,14 @@ class Outbox:
     async def _renew(self) -> None:
         """One statement: every row this replica holds keeps its claim for another lease."""
         self._renewed = time.monotonic()
-        async with self.sessions() as session, session.begin():
+        async with self._own_rows, self.sessions() as session, session.begin():
             await session.execute(self._own_pending().values(
                 claimed_until=self.clock.now() + timedelta(seconds=LEASE_SECONDS)))
 
     async def _release_own(self) -> None:
         """At a clean stop: what this replica held and did not send is free for the others at once."""
         try:
-            async with self.sessions() as session, session.begin():
+            async with self._own_rows, self.sessions() as session, session.begin():
                 await session.execute(self._own_pending().values(claimed_until=None, claimed_by=None))
         except Exception:  # noqa: BLE001 - the leases lapse on their own
             log.exception("releasing the outbox claims at stop failed")
@@ -437,8 +441,8 @@ class Outbox:
 
     async def _record_all(self, batch: list[tuple[OutboxMessage, Delivery]]) -> None:
         now = self.clock.now()
-        delivered = [(row, result) for row, result in batch if result.ok]
-        async with self.sessions() as session, session.begin():
+        delivered = sorted(((row, result) for row, result in batch if result.ok), key=lambda d: d[0].id)
+        async with self._own_rows, self.sessions() as session, session.begin():
             if delivered:  # the usual case: one statement for all of them, nothing read first
                 await session.execute(
                     update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.id == bindparam("row_id")),

@@ -193,10 +193,14 @@ class Connection:
         self._conn.create_function(*args, **kwargs)
 
     async def close(self) -> None:
-        self.stop()
+        if self._connection is not None:
+            self._connection = None
+            # On the commit thread: after a COMMIT still running there (a cancelled caller's).
+            await asyncio.get_running_loop().run_in_executor(self._committer, self._conn.close)
+            self._committer.shutdown(wait=False)
 
     def stop(self) -> None:
         if self._connection is not None:
             self._connection = None
-            self._conn.close()
+            self._committer.submit(self._conn.close)
             self._committer.shutdown(wait=False)
