@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, distinct, func, select
@@ -140,6 +141,7 @@ def campaigns_in(period: Period) -> list[tuple[str, date, date]]:
     return [(code, start, end) for start, code, end in sorted(hits)]
 
 
+@lru_cache(maxsize=1024)  # asked several times a step (which questions a report form has)
 def campaign_on(day: date) -> tuple[str, date, date] | None:
     """The campaign a session held on `day` may belong to (the plan's campaigns never overlap)."""
     for code in CAMPAIGN_PERIODS:

@@ -23,7 +23,7 @@ from sqlalchemy import func, or_, select
 from core.config import WeeklyAt
 from core.events import PLAIN, Reply
 from core.i18n import translate
-from handlers.context import ChatAddress, Outgoing, job_step
+from handlers.context import ChatAddress, Outgoing
 from handlers.office import files, form_pdf, links, render
 from handlers.registry import job
 from storage import digest_runs, stats
