@@ -231,3 +231,26 @@ async def _make_real_database(path: Path) -> None:
         await attach_identity(session, person.id, channel="telegram", account="", external_id="42",
                               chat_id="42", display_name="Real", now=datetime.now(UTC))
     await engine.dispose()
+
+
+async def test_an_empty_line_gets_the_prompt_back_and_stores_nothing():
+    """A line of nothing (or only spaces) is no message: nothing is stored, but the prompt comes
+    back at once, so the demo does not look frozen."""
+    import io
+
+    from bot.channels.terminal import TerminalChannel
+
+    class Inbox:
+        stored: list = []
+
+        async def put(self, event) -> bool:
+            self.stored.append(event)
+            return True
+
+    inbox, out = Inbox(), io.StringIO()
+    channel = TerminalChannel(inbox, stdin=io.StringIO("\n   \nxin chao\n"), stdout=out)
+    await channel.start()
+    await asyncio.wait_for(channel.closed.wait(), 5)
+    await asyncio.sleep(0)  # the prompts the reader thread handed to the loop
+    assert [e.text for e in inbox.stored] == ["xin chao"]
+    assert out.getvalue() == "> > "

@@ -47,6 +47,8 @@ class TerminalChannel(Channel):
             text = line.rstrip("\r\n")
             if text.strip():
                 asyncio.run_coroutine_threadsafe(self._put(text), self._loop).result()
+            else:  # nothing to answer, but the prompt comes back, so it does not look frozen
+                self._loop.call_soon_threadsafe(self._prompt)
         self._loop.call_soon_threadsafe(self.closed.set)
 
     async def greet(self) -> None:
@@ -76,6 +78,10 @@ class TerminalChannel(Channel):
 
     async def edit(self, chat_id: str, platform_id: str, reply: Reply) -> Delivery:
         return Delivery(ok=True)
+
+    def _prompt(self) -> None:
+        self.stdout.write("> ")
+        self.stdout.flush()
 
     def _print(self, text: str) -> None:
         self.stdout.write("\n" + text + "\n> ")
