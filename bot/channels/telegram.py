@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from aiohttp import web
 from telegram import (
+    Bot,
     BotCommand,
     BotCommandScopeChat,
     InlineKeyboardButton,
@@ -24,7 +25,6 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import ExtBot
 
 from bot.channels.base import Channel, strip_html
 from bot.channels.limits import RateLimiter
@@ -57,7 +57,9 @@ class TelegramChannel(Channel):
         self.webhook_secret = webhook_secret
         self.public_url = public_url
         self.account = token.split(":", 1)[0]  # the bot's numeric id: public, unlike the token
-        self.bot = ExtBot(
+        # telegram.Bot, not ExtBot: none of ExtBot's extras is used here (defaults, arbitrary
+        # callback data, its rate limiter: the channel paces itself), and each costs on every call.
+        self.bot = Bot(
             token,
             base_url=config.api_url,
             base_file_url=config.file_url,
