@@ -9,12 +9,12 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import Reply
 from storage.crypto import Keyring
-from storage.db import NOTIFY_OTHERS
+from storage.db import NOTIFY_OTHERS, BotSession
 from storage.models import Identity, OutboxBlob, OutboxMessage
 from storage.people import delivery_order
 
@@ -34,7 +34,15 @@ def claim_on_queue(session: AsyncSession, owner: str = "", can_send=None) -> Non
 
 
 def take_queued(session: AsyncSession) -> list[OutboxMessage]:
+    session.info.pop(PENDING, None)
     return session.info.pop(QUEUED, [])
+
+
+PENDING = "outbox_pending"  # session.info: a step's rows, written with one statement at its commit
+_COLUMNS = ("person_id", "channel", "account", "chat_id", "kind", "tag", "payload", "created_at", "due_at",
+            "attempts", "claimed_until", "claimed_by")
+# Built once: all of a step's rows in one INSERT, their ids returned in the order they were queued.
+_INSERT = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id, sort_by_parameter_order=True)
 
 
 def _add(session: AsyncSession, row: OutboxMessage, now: datetime) -> None:
@@ -49,7 +57,22 @@ def _add(session: AsyncSession, row: OutboxMessage, now: datetime) -> None:
         session.info.setdefault(QUEUED, []).append(row)
     if not mine:  # a job's rows, or a chat another replica serves: the others are told at the commit
         session.info[NOTIFY_OTHERS] = True
+    if claim is not None:
+        # A step's session: its rows are not the ORM's to flush (a unit of work per row), but one
+        # Core INSERT at the commit (_write_pending). Nothing in a step reads back what it queued.
+        session.info.setdefault(PENDING, []).append(row)
+        return
     session.add(row)
+
+
+@event.listens_for(BotSession, "before_commit")
+def _write_pending(session) -> None:
+    rows = session.info.pop(PENDING, None)
+    if not rows:
+        return
+    ids = session.execute(_INSERT, [{c: getattr(row, c) for c in _COLUMNS} for row in rows]).scalars().all()
+    for row, row_id in zip(rows, ids, strict=True):
+        row.id = row_id
 
 
 PAYLOADS = "outbox_payloads"  # session.info: id(reply) -> (reply, payload): one reply to many, encrypted once
