@@ -75,6 +75,11 @@ def _write_pending(session) -> None:
         row.id = row_id
 
 
+@event.listens_for(BotSession, "after_rollback")
+def _drop_pending(session) -> None:
+    session.info.pop(PENDING, None)
+
+
 PAYLOADS = "outbox_payloads"  # session.info: id(reply) -> (reply, payload): one reply to many, encrypted once
 BLOBS = "outbox_blobs"  # session.info: id(content) -> (content, key): a file to many, stored once
 PHOTO_BLOB, FILE_BLOB = "photo_blob", "file_blob"  # in a payload: the blob that holds the photo / the file
