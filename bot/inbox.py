@@ -36,12 +36,15 @@ class Inbox:
         event, whether it is new. Each new one is handed to the listeners after the commit."""
         stored: list[Arrival] = []
         news: list[bool] = []
-        async with self.sessions() as session, session.begin():
-            statement = _store_statement(session.bind.dialect.name)
+        engine = self.sessions.kw["bind"]
+        # A Core connection, not an ORM session: nothing here is an ORM object, and the session's
+        # bookkeeping cost more than the INSERT.
+        async with engine.begin() as conn:
+            statement = _store_statement(engine.dialect.name)
             for event in events:
                 event = _bounded(event)
                 # One statement: the ordering key is read inside the INSERT (order_key_of).
-                result = await session.execute(statement, {
+                result = await conn.execute(statement, {
                     "p_channel": event.channel, "p_account": event.account, "p_dedup": event.dedup_key[:128],
                     "p_conv": event.conv_key, "p_payload": self.keyring.encrypt(event.to_json()),
                     "p_now": self.clock.now(), "p_user": event.user_id})
