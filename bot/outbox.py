@@ -442,19 +442,19 @@ class Outbox:
     async def _record_all(self, batch: list[tuple[OutboxMessage, Delivery]]) -> None:
         now = self.clock.now()
         delivered = sorted(((row, result) for row, result in batch if result.ok), key=lambda d: d[0].id)
+        values = [{"row_id": row.id, "delivered_at": now, "claimed_until": None, "claimed_by": None, "payload": None,
+                   "attempts": row.attempts, "platform_ids": row.platform_ids} for row, _ in delivered]
+        if len(delivered) == len(batch):  # the usual case: one statement, nothing read first, no ORM
+            async with self._own_rows, self.sessions.kw["bind"].begin() as conn:
+                await conn.execute(_RECORD_DELIVERED, values)
+            return
         async with self._own_rows, self.sessions() as session, session.begin():
-            if delivered:  # the usual case: one statement for all of them, nothing read first
-                await session.execute(
-                    update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.id == bindparam("row_id")),
-                    [{"row_id": row.id, "delivered_at": now, "claimed_until": None, "claimed_by": None, "payload": None,
-                      "attempts": row.attempts, "platform_ids": row.platform_ids}
-                     for row, result in delivered],
-                )
+            if delivered:
+                await session.execute(_RECORD_DELIVERED, values)
             for row, result in batch:
                 if not result.ok:
                     await self._record(session, row, result, now)
-        if any(not result.ok for _, result in batch):
-            self.wake()  # a fallback or a template message may have been queued
+        self.wake()  # a fallback or a template message may have been queued
 
     async def _record(self, session, held: OutboxMessage, result: Delivery, now) -> None:
         """A failed attempt: tried again later (the row stays claimed by this process, which holds
@@ -479,6 +479,9 @@ class Outbox:
             return
         row.due_at = held.due_at
         row.claimed_until = now + timedelta(seconds=LEASE_SECONDS)  # renewed while this replica lives
+
+
+_RECORD_DELIVERED = update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.id == bindparam("row_id"))
 
 
 def _given_up(row: OutboxMessage, result: Delivery) -> bool:
