@@ -145,11 +145,25 @@ def _think_figures(backend: str, n: int, bot: dict, floor: dict, think: tuple[fl
                  (p99 is not None and floor_p99 is not None and p99 <= 1.5 * floor_p99) if judged else None)
     row.note = (f"{bot['steps']:,} steps, the floor {floor['steps']:,}; p50 {ms(percentile(bot['latencies'], 50)):.0f} ms, "
                 f"the floor {ms(percentile(floor['latencies'], 50)):.0f} ms"
+                + _slowest(bot, floor)
                 + (f"; {bot['failed']} people stuck" if bot["failed"] else "")
                 + (f"; the floor: {floor['failed']} people got no answer" if floor["failed"] else ""))
     if bot["failed"] or floor["failed"]:
         row.ok = False if judged else row.ok
     return [row]
+
+
+def _slowest(bot: dict, floor: dict) -> str:
+    """Which step of the script was slowest at p90 (bench/loadgen.py keeps latencies per step), for
+    the bot and the floor: a step kind that stands out shows where to look."""
+    def worst(result: dict) -> tuple[int, float] | None:
+        per = [(i, percentile(ls, 90)) for i, ls in enumerate(result.get("by_step") or []) if ls]
+        return max(per, key=lambda p: p[1]) if per else None
+
+    b, f = worst(bot), worst(floor)
+    if b is None or f is None:
+        return ""
+    return f"; slowest step at p90: #{b[0] + 1} {b[1] * 1000:.0f} ms (the floor's: #{f[0] + 1} {f[1] * 1000:.0f} ms)"
 
 
 def _emulator_cpu(result: dict) -> float | None:
