@@ -34,11 +34,9 @@ def claim_on_queue(session: AsyncSession, owner: str = "", can_send=None) -> Non
 
 
 def take_queued(session: AsyncSession) -> list[OutboxMessage]:
-    session.info.pop(PENDING, None)
     return session.info.pop(QUEUED, [])
 
 
-PENDING = "outbox_pending"  # session.info: a step's rows, written with one statement at its commit
 _COLUMNS = ("person_id", "channel", "account", "chat_id", "kind", "tag", "payload", "created_at", "due_at",
             "attempts", "claimed_until", "claimed_by")
 # Built once: all of a step's rows in one INSERT, their ids returned in the order they were queued.
@@ -57,17 +55,15 @@ def _add(session: AsyncSession, row: OutboxMessage, now: datetime) -> None:
         session.info.setdefault(QUEUED, []).append(row)
     if not mine:  # a job's rows, or a chat another replica serves: the others are told at the commit
         session.info[NOTIFY_OTHERS] = True
-    if claim is not None:
-        # A step's session: its rows are not the ORM's to flush (a unit of work per row), but one
-        # Core INSERT at the commit (_write_pending). Nothing in a step reads back what it queued.
-        session.info.setdefault(PENDING, []).append(row)
-        return
-    session.add(row)
+    if claim is None:
+        session.add(row)
+    # A step's session: its rows are not the ORM's to flush (a unit of work per row), but one Core
+    # INSERT at the commit (_write_queued). Nothing in a step reads back what it queued.
 
 
 @event.listens_for(BotSession, "before_commit")
-def _write_pending(session) -> None:
-    rows = session.info.pop(PENDING, None)
+def _write_queued(session) -> None:
+    rows = [row for row in session.info.get(QUEUED, ()) if row.id is None]
     if not rows:
         return
     ids = session.execute(_INSERT, [{c: getattr(row, c) for c in _COLUMNS} for row in rows]).scalars().all()
@@ -76,8 +72,9 @@ def _write_pending(session) -> None:
 
 
 @event.listens_for(BotSession, "after_rollback")
-def _drop_pending(session) -> None:
-    session.info.pop(PENDING, None)
+def _forget_queued(session) -> None:
+    """Rolled back: none of the rows queued exists, and none is handed to the outbox."""
+    session.info.pop(QUEUED, None)
 
 
 PAYLOADS = "outbox_payloads"  # session.info: id(reply) -> (reply, payload): one reply to many, encrypted once

@@ -256,3 +256,36 @@ async def test_a_reply_kept_from_queueing_is_what_its_stored_payload_reads_as(ap
     assert kept.plain is not None and filed.plain is None
     assert stored_of(app.services.keyring, kept) == decode_stored(app.services.keyring, kept.payload)
     assert stored_of(app.services.keyring, kept).reply == reply
+
+
+async def test_a_steps_rows_get_their_ids_in_order_at_commit_and_none_survive_a_rollback(app):
+    """A step's rows are written with one INSERT at its commit: they come back with their ids in
+    the order queued. Rolled back, none of them exists, so none may be handed to the outbox."""
+    from storage.outbox import claim_on_queue, queue_to_chat, take_queued
+
+    def queue(s, *texts):
+        for text in texts:
+            queue_to_chat(s, app.services.keyring, channel="fake", account="", chat_id="9", person_id=None,
+                          reply=Reply(text=text), now=app.clock.now())
+
+    async with app.sessions() as s:
+        claim_on_queue(s)
+        async with s.begin():
+            queue(s, "một", "hai")
+        rows = take_queued(s)
+    assert [r.id for r in rows] == sorted(r.id for r in rows) and None not in [r.id for r in rows]
+    async with app.sessions() as s:
+        stored = (await s.scalars(select(OutboxMessage.id).where(OutboxMessage.chat_id == "9"))).all()
+    assert list(stored) == [r.id for r in rows]
+
+    async with app.sessions() as s:
+        claim_on_queue(s)
+        try:
+            async with s.begin():
+                queue(s, "ba")
+                raise RuntimeError("the step failed")
+        except RuntimeError:
+            pass
+        assert take_queued(s) == []
+    async with app.sessions() as s:
+        assert len((await s.scalars(select(OutboxMessage.id).where(OutboxMessage.chat_id == "9"))).all()) == 2
