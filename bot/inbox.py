@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.events import Incoming
 from storage.crypto import Keyring
-from storage.db import dialect_insert
+from storage.db import dialect_insert, engine_of
 from storage.models import Identity, InboxEvent, UtcDateTime
 
 MAX_TEXT = 20_000  # longer messages are cut here; the form still answers that it is too long
@@ -36,7 +36,7 @@ class Inbox:
         event, whether it is new. Each new one is handed to the listeners after the commit."""
         stored: list[Arrival] = []
         news: list[bool] = []
-        engine = self.sessions.kw["bind"]
+        engine = engine_of(self.sessions)
         # A Core connection, not an ORM session: nothing here is an ORM object, and the session's
         # bookkeeping cost more than the INSERT.
         async with engine.begin() as conn:

@@ -26,7 +26,7 @@ from handlers.context import Outgoing
 from handlers.reachability import TEMPLATE_CHANNEL, template_for_held
 from storage import chatlists
 from storage.crypto import Keyring
-from storage.db import reading
+from storage.db import engine_of, reading
 from storage.models import OutboxMessage
 from storage.outbox import (
     LEASE_SECONDS,
@@ -445,7 +445,7 @@ class Outbox:
         values = [{"row_id": row.id, "delivered_at": now, "claimed_until": None, "claimed_by": None, "payload": None,
                    "attempts": row.attempts, "platform_ids": row.platform_ids} for row, _ in delivered]
         if len(delivered) == len(batch):  # the usual case: one statement, nothing read first, no ORM
-            async with self._own_rows, self.sessions.kw["bind"].begin() as conn:
+            async with self._own_rows, engine_of(self.sessions).begin() as conn:
                 await conn.execute(_RECORD_DELIVERED, values)
             return
         async with self._own_rows, self.sessions() as session, session.begin():

@@ -124,13 +124,19 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=BotSession)
 
 
+def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    """The engine a session factory is bound to (for a Core connection where no ORM object is
+    involved, or to ask which database it is)."""
+    return sessions.kw["bind"]
+
+
 def reading(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
     """Sessions on the same database for transactions that only read (a digest's or an export's
     figures): on SQLite they do not take the single write lock, nor wait for the writer's
     connection. Never write in one."""
     made = getattr(sessions, "_reading", None)
     if made is None:
-        made = async_sessionmaker(_readers(sessions.kw["bind"]).execution_options(**{READ_ONLY: True}),
+        made = async_sessionmaker(_readers(engine_of(sessions)).execution_options(**{READ_ONLY: True}),
                                   expire_on_commit=False, sync_session_class=BotSession)
         sessions._reading = made  # noqa: SLF001 - one per factory
     return made

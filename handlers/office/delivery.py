@@ -27,7 +27,7 @@ from handlers.context import ChatAddress, Outgoing
 from handlers.office import files, form_pdf, links, render
 from handlers.registry import job
 from storage import digest_runs, stats
-from storage.db import reading
+from storage.db import engine_of, reading
 from storage.models import DigestRun, DigestSubscription, Identity, Person, PersonRole
 from storage.people import delivery_orders
 
@@ -326,7 +326,7 @@ async def _queue(sessions, run_id: int, after: int, readers, *, now: datetime) -
 async def _resume(services, sessions, commune, now: datetime) -> int:
     """A run whose recipients were not all queued (the process died between batches): the rest
     are queued now, with the messages stored for them; those queued before are not again."""
-    one_process = sessions.kw["bind"].dialect.name == "sqlite"
+    one_process = engine_of(sessions).dialect.name == "sqlite"
     async with reading(sessions)() as session, session.begin():
         run = await digest_runs.unfinished(session, commune.id, now if one_process else now - RESUME_AFTER)
         if run is None:
