@@ -171,16 +171,9 @@ class Connection:
     def cursor(self) -> Cursor:
         return Cursor(self._conn, self._conn.cursor())
 
-    async def execute(self, sql: str, parameters=None) -> Cursor:
-        return await self.cursor().execute(sql, parameters)
-
     @property
     def isolation_level(self):
         return self._conn.isolation_level
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._conn.in_transaction
 
     async def commit(self) -> None:
         if self._conn.in_transaction:
