@@ -1,7 +1,8 @@
 """A database and outbox left by the release before the one-transaction step, at the moment of the
 upgrade: the process stopped with an event stored but not handled, a reply it had claimed but not
 recorded, and an older reply to the same chat never claimed. The new runtime takes all of it up:
-nothing is handed over in memory after a restart, so this is the database scan's work."""
+nothing is handed over in memory after a restart, so this is the database scan's work. The old
+rows are sealed as that release sealed them, with Fernet (storage/crypto.py still reads it)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import asyncio
 import json
 from datetime import timedelta
 
-from sqlalchemy import insert, select
+from cryptography.fernet import Fernet
+from sqlalchemy import insert, select, update
 
 from bot.app import App
 from storage.models import Draft, InboxEvent, OutboxMessage
@@ -23,21 +25,30 @@ def _old_reply(text: str) -> bytes:
                        "file": None}, ensure_ascii=False).encode()
 
 
-async def test_an_upgrade_takes_up_a_stored_event_and_the_replies_left_claimed(config, clock, keyring, db_url, app):
+def _fernet(secret_env) -> Fernet:
+    return Fernet(secret_env["BOT_SECRET_KEY"].encode())
+
+
+async def test_an_upgrade_takes_up_a_stored_event_and_the_replies_left_claimed(config, clock, keyring, db_url, app,
+                                                                               secret_env):
+    old = _fernet(secret_env)
     user = await enrolled(app)
     await user.say("/baocao")
     await user.press("Thôn 3")  # the draft now waits for the date, as the old release left it
     async with app.sessions() as s, s.begin():
-        person_id = (await s.scalars(select(Draft.person_id))).one()
+        draft = (await s.scalars(select(Draft))).one()
+        person_id = draft.person_id
+        # The draft too, as the old release sealed it.
+        await s.execute(update(Draft).where(Draft.id == draft.id).values(state=old.encrypt(keyring.decrypt(draft.state))))
         now = clock.now()
         # The previous release's rows, written as it wrote them.
         await s.execute(insert(OutboxMessage).values(
             person_id=person_id, channel="fake", account="test", chat_id="u1", kind="push", tag=None,
-            payload=keyring.encrypt(_old_reply("Nhắc việc cũ: chưa ai nhận")), created_at=now, due_at=now,
+            payload=old.encrypt(_old_reply("Nhắc việc cũ: chưa ai nhận")), created_at=now, due_at=now,
             attempts=0))
         await s.execute(insert(OutboxMessage).values(
             person_id=person_id, channel="fake", account="test", chat_id="u1", kind="push", tag=None,
-            payload=keyring.encrypt(_old_reply("Nhắc việc cũ: đang gửi khi tắt máy")), created_at=now, due_at=now,
+            payload=old.encrypt(_old_reply("Nhắc việc cũ: đang gửi khi tắt máy")), created_at=now, due_at=now,
             attempts=0, claimed_until=now + timedelta(seconds=120)))
         from core.events import Incoming
 
@@ -45,7 +56,7 @@ async def test_an_upgrade_takes_up_a_stored_event_and_the_replies_left_claimed(c
                          text="hôm qua", display_name=user.name, message_id="m-old-1")
         await s.execute(insert(InboxEvent).values(
             channel="fake", account="test", dedup_key="old-1", conv_key=event.conv_key,
-            order_key=f"person:{person_id}", payload=keyring.encrypt(event.to_json()), received_at=now, attempts=0))
+            order_key=f"person:{person_id}", payload=old.encrypt(event.to_json()), received_at=now, attempts=0))
     platform = app.fake
     await app.engine.dispose()
 
@@ -72,7 +83,7 @@ async def test_an_upgrade_takes_up_a_stored_event_and_the_replies_left_claimed(c
 
 
 async def test_a_photo_event_the_previous_release_stored_with_its_bytes_is_handled(config, clock, keyring, db_url,
-                                                                                 app):
+                                                                                 app, secret_env):
     """Before bot/media.py, a photo was downloaded before its update was stored, and the inbox row
     held its bytes (hex) with no photo_ref. Such a row, left pending by the upgrade, is handled."""
     import io
@@ -94,7 +105,7 @@ async def test_a_photo_event_the_previous_release_stored_with_its_bytes_is_handl
                "message_id": "m-old-photo"}
         await s.execute(insert(InboxEvent).values(
             channel="fake", account="test", dedup_key="old-photo", conv_key="fake:test:u1",
-            order_key=f"person:{person_id}", payload=keyring.encrypt(json.dumps(old).encode()),
+            order_key=f"person:{person_id}", payload=_fernet(secret_env).encrypt(json.dumps(old).encode()),
             received_at=clock.now(), attempts=0))
     platform = app.fake
     await app.engine.dispose()

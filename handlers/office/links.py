@@ -1,9 +1,10 @@
 """Files for channels that cannot carry them: stored encrypted, served by the bot's HTTP server
 behind a signed link that expires.
 
-The link's token is a Fernet token of (file id, expiry) made with the keyring: authenticated with
-HMAC-SHA256 under the signing half of the first key, so it cannot be forged or altered, and it
-still verifies after a key rotation (every key of the keyring is tried).
+The link's token is (file id, expiry) sealed with the keyring (AES-256-GCM, storage/crypto.py), as
+URL-safe text: authenticated, so it cannot be forged or altered, and it still verifies after a key
+rotation (every key of the keyring is tried). Links an earlier release signed (Fernet tokens) still
+verify until they expire.
 """
 
 from __future__ import annotations
@@ -34,13 +35,13 @@ async def store_file(session, keyring: Keyring, *, commune_id: str | None, name:
 
 def sign(keyring: Keyring, file_id: int, expires_at: datetime) -> str:
     payload = json.dumps({"f": file_id, "e": int(expires_at.timestamp())}).encode()
-    return keyring.encrypt(payload).decode()
+    return keyring.encrypt_token(payload)
 
 
 def verify(keyring: Keyring, token: str, now: datetime) -> int | None:
     """The file id a token names, or None if it is forged, altered or expired."""
     try:
-        data = json.loads(keyring.decrypt(token.encode()))
+        data = json.loads(keyring.decrypt_token(token))
         file_id, expires = int(data["f"]), int(data["e"])
     except (KeyringError, ValueError, KeyError, TypeError):
         return None
