@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import delete, update
+from sqlalchemy import update
 
 from core.events import Choice
 from handlers import parsing
@@ -33,7 +33,9 @@ async def chat_state(ctx: Ctx) -> ChatState | None:
 
 async def set_chat_state(ctx: Ctx, awaiting: str | None) -> None:
     if awaiting is None:
-        await ctx.session.execute(delete(ChatState).where(ChatState.chat_key == ctx.event.conv_key))
+        row = await known(ctx.session, ChatState, ctx.event.conv_key)  # the step read it: mostly there is none
+        if row is not None:
+            await ctx.session.delete(row)
         return
     row = await known(ctx.session, ChatState, ctx.event.conv_key)
     if row is None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import upsert_insert
+from storage.db import dialect_insert
 from storage.models import Counter, Photo, Report, ReportTopic
 
 
@@ -16,13 +17,19 @@ async def next_ref(session: AsyncSession, commune_id: str, prefix: str, year: in
     """BC-2026-0001: numbered per commune and year, in one statement. Two reports at once each get
     their own number: the upsert takes the counter's row lock (PostgreSQL) or runs under the write
     lock (SQLite), and the first of a year makes the row."""
-    insert = upsert_insert(session)(Counter).values(commune_id=commune_id, kind=prefix, year=year, value=1)
-    value = await session.scalar(
-        insert.on_conflict_do_update(index_elements=["commune_id", "kind", "year"],
-                                     set_={"value": Counter.value + 1})
-        .returning(Counter.value)
-    )
+    value = await session.scalar(_next_value(session.bind.dialect.name),
+                                 {"p_commune": commune_id, "p_kind": prefix, "p_year": year})
     return f"{prefix}-{year}-{value:04d}"
+
+
+@cache
+def _next_value(dialect: str):
+    """Built once per dialect, its values bound: found in the compiled cache after."""
+    insert = dialect_insert(dialect)(Counter).values(
+        commune_id=bindparam("p_commune"), kind=bindparam("p_kind"), year=bindparam("p_year"), value=1)
+    return (insert.on_conflict_do_update(index_elements=["commune_id", "kind", "year"],
+                                         set_={"value": Counter.value + 1})
+            .returning(Counter.value))
 
 
 @dataclass(frozen=True)
