@@ -7,13 +7,15 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, event, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import object_session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.events import shallow
 from storage.crypto import Keyring
-from storage.db import claim_rows
-from storage.models import Draft, Photo
+from storage.db import BotSession, claim_rows
+from storage.models import Draft, Photo, UtcDateTime
 from storage.step_read import cached_draft, drafts_deleted, forget_drafts, known_drafts
 
 ACTIVE = "active"
@@ -34,6 +36,11 @@ class OpenDraft:
     row: Draft
     state: DraftState
     closed: bool = False  # confirmed or cancelled during this event
+
+    def bump_seq(self) -> int:
+        """A new question: buttons of the one before no longer count. Returns the new number."""
+        _changed(self.row, seq=self.row.seq + 1)
+        return self.row.seq
 
 
 def decode_state(keyring: Keyring, row: Draft) -> DraftState:
@@ -69,9 +76,47 @@ async def create_draft(
 
 
 def save_draft(draft: OpenDraft, keyring: Keyring, *, now: datetime, expires_at: datetime) -> None:
-    draft.row.state = _encode(keyring, draft.state)
-    draft.row.updated_at = now
-    draft.row.expires_at = expires_at
+    _changed(draft.row, state=_encode(keyring, draft.state), updated_at=now, expires_at=expires_at)
+
+
+# A draft changes at nearly every step. Its row is written by one statement built once, at the
+# commit, instead of by the ORM's unit of work (which cost more than the UPDATE): the row object
+# takes the new values as if loaded, so it stays right for the rest of the step, and is noted in
+# the session to be written.
+_WRITES = "draft_writes"  # session.info: {id(row): row}
+_TABLE = Draft.__table__
+_UPDATE = (update(_TABLE).where(_TABLE.c.id == bindparam("p_id"))
+           .values(state=bindparam("p_state"), seq=bindparam("p_seq"),
+                   updated_at=bindparam("p_updated", type_=UtcDateTime),
+                   expires_at=bindparam("p_expires", type_=UtcDateTime)))
+
+
+def _changed(row: Draft, **values) -> None:
+    session = object_session(row)
+    if not isinstance(session, BotSession) or row.id is None:  # not the bot's session: the ORM writes it
+        for name, value in values.items():
+            setattr(row, name, value)
+        return
+    for name, value in values.items():
+        set_committed_value(row, name, value)
+    session.info.setdefault(_WRITES, {})[id(row)] = row
+
+
+@event.listens_for(BotSession, "before_commit")
+def _write_drafts(session) -> None:
+    rows = session.info.pop(_WRITES, None)
+    if not rows:
+        return
+    params = [{"p_id": row.id, "p_state": row.state, "p_seq": row.seq, "p_updated": row.updated_at,
+               "p_expires": row.expires_at}
+              for row in rows.values() if row not in session.deleted and not inspect(row).was_deleted]
+    if params:
+        session.execute(_UPDATE, params)
+
+
+@event.listens_for(BotSession, "after_rollback")
+def _forget_writes(session) -> None:
+    session.info.pop(_WRITES, None)
 
 
 def photo_ids(state: DraftState) -> list[int]:

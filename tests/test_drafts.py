@@ -130,3 +130,48 @@ async def test_cancelling_a_correction_says_the_saved_report_stays(app):
     async with app.sessions() as s:
         [report] = (await s.scalars(select(Report))).all()
     assert report.attendees_total == 120 and report.superseded_at is None
+
+
+async def test_a_step_writes_its_draft_at_the_commit_and_a_rollback_writes_nothing(app, clock):
+    """The draft's row is written by one statement at the commit (storage/drafts.py), not by the
+    ORM: what the commit wrote is what a new session reads; a rolled-back step leaves it as it was;
+    a draft changed and then deleted in one transaction is simply gone."""
+    from datetime import timedelta
+
+    from storage.drafts import load_draft, save_draft
+
+    head = await enrolled(app)
+    await head.say("/baocao")
+    await head.press("Thôn 3")
+    async with app.sessions() as s:
+        person_id, seq = (await s.execute(select(Draft.person_id, Draft.seq))).one()
+    later = clock.now() + timedelta(minutes=5)
+    async with app.sessions() as s, s.begin():
+        draft = await load_draft(s, app.keyring, person_id)
+        draft.state.answers["note"] = "ghi chú đã lưu"
+        assert draft.bump_seq() == seq + 1
+        save_draft(draft, app.keyring, now=later, expires_at=later + timedelta(days=1))
+        assert draft.row.seq == seq + 1 and draft.row.updated_at == later  # the step sees its own change
+        assert not s.dirty  # nothing for the ORM's unit of work
+    async with app.sessions() as s:
+        again = await load_draft(s, app.keyring, person_id)
+        assert again.state.answers["note"] == "ghi chú đã lưu" and again.row.seq == seq + 1
+        assert again.row.updated_at == later
+    async with app.sessions() as s:
+        async with s.begin():
+            draft = await load_draft(s, app.keyring, person_id)
+            draft.state.answers["note"] = "bị hủy"
+            draft.bump_seq()
+            save_draft(draft, app.keyring, now=later, expires_at=later)
+            await s.rollback()
+    async with app.sessions() as s:
+        again = await load_draft(s, app.keyring, person_id)
+        assert again.state.answers["note"] == "ghi chú đã lưu" and again.row.seq == seq + 1
+    from storage.drafts import discard_draft
+
+    async with app.sessions() as s, s.begin():
+        draft = await load_draft(s, app.keyring, person_id)
+        save_draft(draft, app.keyring, now=later, expires_at=later)
+        await discard_draft(s, person_id, keyring=app.keyring)
+    async with app.sessions() as s:
+        assert (await s.scalars(select(Draft))).all() == []

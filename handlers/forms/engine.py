@@ -285,7 +285,7 @@ def _buttons(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> list[Choi
 
 async def _ask(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, *, bump: bool = True) -> None:
     if bump:
-        draft.row.seq += 1
+        draft.bump_seq()
     draft.state.cursor = pos.address
     if draft.state.mode == "review":
         draft.state.mode = "ask"
@@ -337,7 +337,7 @@ def display(ctx: Ctx, form: Form, pos: Position, value: Any) -> str:
 
 
 async def _show_review(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
-    draft.row.seq += 1
+    draft.bump_seq()
     draft.state.mode = "review"
     draft.state.cursor = None
     draft.state.meta.pop("pending", None)
@@ -410,7 +410,7 @@ def _unlikely(pos: Position, value: Any) -> bool:
 
 
 def _ask_confirmation(ctx: Ctx, draft: OpenDraft, pos: Position, value: int) -> None:
-    draft.row.seq += 1
+    draft.bump_seq()
     seq = draft.row.seq
     draft.state.meta["confirm"] = {"address": pos.address, "value": value}
     ctx.say(
@@ -760,7 +760,7 @@ async def _confirm(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
 async def offer_resume(ctx: Ctx, form: Form, draft: OpenDraft, *, paused: bool = False) -> None:
     """A real question: until it is answered (continue or discard), nothing goes to the form."""
     draft.state.meta["offer"] = True
-    draft.row.seq += 1
+    draft.bump_seq()
     seq = draft.row.seq
     if paused:
         text = ctx.t("Your draft “{form}” was kept while you reported. Continue it now?", form=ctx.t(form.title))
