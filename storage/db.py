@@ -69,13 +69,7 @@ def _begin_immediate(conn) -> None:
     failing when both read first and then write (what SELECT ... FOR UPDATE does on PostgreSQL).
     A transaction declared read-only (reading()) takes none: in WAL mode it never waits for a writer
     and no writer waits for it."""
-    # Straight to the driver's cursor: exec_driver_sql's execution context and result cost more
-    # than the BEGIN, and every transaction pays it.
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
-        cursor.execute("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
-    finally:
-        cursor.close()
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 # SQLite has one writer at a time whatever we do. The engine holds ONE connection, so the

@@ -147,31 +147,31 @@ async def test_a_step_writes_its_draft_at_the_commit_and_a_rollback_writes_nothi
         person_id, seq = (await s.execute(select(Draft.person_id, Draft.seq))).one()
     later = clock.now() + timedelta(minutes=5)
     async with app.sessions() as s, s.begin():
-        draft = await load_draft(s, app.keyring, person_id)
+        draft = await load_draft(s, app.services.keyring, person_id)
         draft.state.answers["note"] = "ghi chú đã lưu"
         assert draft.bump_seq() == seq + 1
-        save_draft(draft, app.keyring, now=later, expires_at=later + timedelta(days=1))
+        save_draft(draft, app.services.keyring, now=later, expires_at=later + timedelta(days=1))
         assert draft.row.seq == seq + 1 and draft.row.updated_at == later  # the step sees its own change
         assert not s.dirty  # nothing for the ORM's unit of work
     async with app.sessions() as s:
-        again = await load_draft(s, app.keyring, person_id)
+        again = await load_draft(s, app.services.keyring, person_id)
         assert again.state.answers["note"] == "ghi chú đã lưu" and again.row.seq == seq + 1
         assert again.row.updated_at == later
     async with app.sessions() as s:
         async with s.begin():
-            draft = await load_draft(s, app.keyring, person_id)
+            draft = await load_draft(s, app.services.keyring, person_id)
             draft.state.answers["note"] = "bị hủy"
             draft.bump_seq()
-            save_draft(draft, app.keyring, now=later, expires_at=later)
+            save_draft(draft, app.services.keyring, now=later, expires_at=later)
             await s.rollback()
     async with app.sessions() as s:
-        again = await load_draft(s, app.keyring, person_id)
+        again = await load_draft(s, app.services.keyring, person_id)
         assert again.state.answers["note"] == "ghi chú đã lưu" and again.row.seq == seq + 1
     from storage.drafts import discard_draft
 
     async with app.sessions() as s, s.begin():
-        draft = await load_draft(s, app.keyring, person_id)
-        save_draft(draft, app.keyring, now=later, expires_at=later)
-        await discard_draft(s, person_id, keyring=app.keyring)
+        draft = await load_draft(s, app.services.keyring, person_id)
+        save_draft(draft, app.services.keyring, now=later, expires_at=later)
+        await discard_draft(s, person_id, keyring=app.services.keyring)
     async with app.sessions() as s:
         assert (await s.scalars(select(Draft))).all() == []
