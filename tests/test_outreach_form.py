@@ -158,10 +158,12 @@ async def test_an_answer_is_edited_from_the_review(app):
     await walk_to_review(head)
     await head.press("✏️ 6")  # attendances (line 3 is the campaign answer)
     assert vi("Now: {value}", value="120") in head.last.text
-    await head.say("150")
-    # 50 + 70 no longer make 150: confirming asks for the women again
-    asked = await head.press(vi("Confirm"))
-    assert vi("And how many women?") in asked[-1]
+    # 50 + 70 no longer make 150: the women are asked again at once, with the sum shown, not at the
+    # confirm (nor after the review showed figures that do not add up)
+    asked = await head.say("150")
+    assert asked[0] == vi("Men {male} + women {female} = {sum}, but the total is {total}. Please type the number of "
+                          "women again, or go back to change the others.", male=50, female=70, sum=120, total=150)
+    assert vi("And how many women?") in asked[-1] and len(asked) == 2
     review = await head.say("100")
     assert "150" in review[-1] and "100" in review[-1]
     await head.say("xác nhận")

@@ -367,6 +367,11 @@ async def _advance(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> Non
     steps = path(form, draft.state.answers)
     if draft.state.mode == "edit":
         nxt = next((p for p in steps if not answered(draft.state.answers, p)), None)
+        if nxt is None and (broken := _broken_check(ctx, form, draft)) is not None:
+            # The edit broke a cross-check of another answer (a new total under men + women): that
+            # answer is asked again now, not only when the person confirms.
+            nxt, error = broken
+            ctx.say(ctx.t(error[0], **error[1]))
     else:
         idx = next((i for i, p in enumerate(steps) if p.address == pos.address), len(steps) - 1)
         nxt = steps[idx + 1] if idx + 1 < len(steps) else None
@@ -731,6 +736,18 @@ async def _edit(ctx: Ctx, form: Form, draft: OpenDraft, n: int) -> None:
     await _ask(ctx, form, draft, steps[n - 1])
 
 
+def _broken_check(ctx: Ctx, form: Form, draft: OpenDraft):
+    """The first answer on the path whose cross-check fails now, with its error; None if all hold."""
+    for pos in path(form, draft.state.answers):
+        value = get_answer(draft.state.answers, pos)
+        if pos.step.check is None or value is SKIPPED:
+            continue
+        error = pos.step.check(value, scope(draft.state.answers, pos.group, pos.index), FormEnv(ctx))
+        if error is not None:
+            return pos, error
+    return None
+
+
 async def _confirm(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
     missing = [p for p in path(form, draft.state.answers) if not answered(draft.state.answers, p)]
     if missing:
@@ -738,16 +755,13 @@ async def _confirm(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
         await _ask(ctx, form, draft, missing[0])
         return
     # An edit may have broken a cross-check of a later answer (a new total, say): ask that one again.
-    for pos in path(form, draft.state.answers):
-        value = get_answer(draft.state.answers, pos)
-        if pos.step.check is None or value is SKIPPED:
-            continue
-        error = pos.step.check(value, scope(draft.state.answers, pos.group, pos.index), FormEnv(ctx))
-        if error is not None:
-            ctx.say(ctx.t(error[0], **error[1]))
-            draft.state.mode = "edit"
-            await _ask(ctx, form, draft, pos)
-            return
+    # (Edits are checked as they are made; a draft an earlier release kept may still hold one.)
+    if (broken := _broken_check(ctx, form, draft)) is not None:
+        pos, error = broken
+        ctx.say(ctx.t(error[0], **error[1]))
+        draft.state.mode = "edit"
+        await _ask(ctx, form, draft, pos)
+        return
     text = await form.submit(ctx, on_path(form, draft.state.answers), draft.state.meta)
     await _discard(ctx)
     draft.closed = True
