@@ -244,7 +244,7 @@ class KindFigures:
 @dataclass
 class Quality:
     mismatched: list[str] = field(default_factory=list)  # report refs where men + women != total
-    uncounted: int = 0  # reports not counted by sex
+    uncounted: list[str] = field(default_factory=list)  # report refs not counted by sex
     undated_cases: int = 0  # cases whose date is "not sure"
     duplicates: list[list[str]] = field(default_factory=list)  # groups of refs that look the same
     over_total: list[str] = field(default_factory=list)  # young people or ethnic minority above the total
@@ -572,7 +572,7 @@ async def quality(session: AsyncSession, commune_id: str, period: Period, since:
         if total > LARGE_SESSION:
             out.large.append(ref)
         if male is None or female is None:
-            out.uncounted += 1
+            out.uncounted.append(ref)
         elif male + female != total:
             out.mismatched.append(ref)
         groups[(village, held, fmt, total)].append(ref)

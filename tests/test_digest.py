@@ -167,9 +167,10 @@ async def test_the_year_end_week_counts_every_section_by_hand(app, config):
     assert f.supported == (0, 1) and f.counselled == (0, 1)
     q = f.quality
     assert (q.mismatched, q.uncounted, q.undated_cases, q.duplicates) == (
-        ["BC-2026-0004"], 1, 1, [["BC-2027-0002", "BC-2027-0003"]])
+        ["BC-2026-0004"], ["BC-2026-0005"], 1, [["BC-2027-0002", "BC-2027-0003"]])
 
     text = render.digest_text("vi", f, commune.name, today=date(2027, 1, 4))
+    assert "báo cáo không đếm theo giới (1): BC-2026-0005" in text  # which one, for the office to ask about
     assert text.startswith("BẢN TIN TỔNG HỢP TUẦN 53/2026 (28/12/2026 – 03/01/2027) — UBND xã Xuân Dương")
     assert vi("{reported}/{villages} villages have reported.", reported="3", villages="22") in text
     assert "0/1 (0,0%) — chỉ tiêu 90% đến năm 2030" in text and "0/1 (0,0%) — chỉ tiêu 70% đến năm 2030" in text

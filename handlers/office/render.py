@@ -452,7 +452,9 @@ def digest_text(lang: str, f: Figures, commune_name: str, *, today: date, missed
     if q.mismatched:
         problems.append(w.t("men + women ≠ total: {refs}", refs=", ".join(q.mismatched)))
     if q.uncounted:
-        problems.append(w.t("reports not counted by sex: {n}", n=w.n(q.uncounted)))
+        # Which ones, as for the other lines: the office can ask the village heads for the split.
+        problems.append(w.t("reports not counted by sex ({n}): {refs}", n=w.n(len(q.uncounted)),
+                            refs=", ".join(q.uncounted)))
     if q.undated_cases:
         problems.append(w.t("cases without a date: {n}", n=w.n(q.undated_cases)))
     if q.duplicates:
