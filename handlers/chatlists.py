@@ -60,7 +60,12 @@ async def resolve(ctx: Ctx, text: str, *, form_waiting: bool) -> str | None:
 async def show_again(ctx: Ctx) -> None:
     """"The list has changed": the current list, numbered again."""
     row = await known(ctx.session, ChatList, ctx.event.conv_key)
-    ctx.say(ctx.t("The list has changed, or it has no such number."))
+    typed = parsing.fold(ctx.event.text or "")
+    if row is not None and row.items and _NUMBER.fullmatch(typed) and int(typed) > len(row.items):
+        # The list showing is still the one: the number is past its end ("23" of 22 villages).
+        ctx.say(ctx.t("The list has no number {n}: choose from 1 to {last}.", n=int(typed), last=len(row.items)))
+    else:
+        ctx.say(ctx.t("The list has changed, or it has no such number."))
     if row is not None and row.items:
         ctx.say(ctx.t("Here is the current list:"), [Choice(label, data) for data, label in row.items])
 

@@ -145,7 +145,7 @@ async def test_an_old_number_after_the_list_changed_is_not_guessed(app):
     office = await enrolled_plain(app, "o1", roles=("office",), villages=(), org=None, name="Phạm Văn Hóa")
     await office.say("/vuviec")
     stale = await office.say("7")
-    assert stale[0] == vi("The list has changed, or it has no such number.")
+    assert stale[0] == vi("The list has no number {n}: choose from 1 to {last}.", n=7, last=1)
     assert "\n1. HS-2026-0001" in stale[-1]
     async with app.sessions() as s:
         assert (await s.scalars(select(Case))).one().status == "new"
@@ -239,3 +239,23 @@ async def test_what_the_channel_cannot_do_is_not_asked_of_the_person(app):
         replies = await user.say(answer)
     assert vi("Photos cannot be sent on this channel: type “bỏ qua” to go on without them.") in replies[-1]
     assert "» " + vi("confirm") in (await user.say("bỏ qua"))[-1]  # the review, confirmed by typing
+
+
+async def test_a_number_past_the_end_of_the_list_says_so_and_shows_the_list_again(app):
+    """22 villages: "/thon 23" names no village, the list follows numbered; "23" typed at it is a
+    number the list does not have (not a list that changed), and "22" then opens Thôn 22."""
+    office = await enrolled_plain(app, "o1", roles=("office",), villages=(), org=None, name="Phạm Văn Hóa")
+    named = await office.say("/thon 23")
+    assert named[0] == vi("No village is called “{text}”.", text="23")
+    assert "\n22. Thôn 22" in named[-1]
+    past = await office.say("23")
+    assert past[0] == vi("The list has no number {n}: choose from 1 to {last}.", n=23, last=22)
+    assert "\n22. Thôn 22" in past[-1]
+    opened = await office.say("22")
+    assert opened[0].startswith("Thôn 22")
+
+
+async def test_a_month_with_no_session_says_none_by_village_instead_of_an_empty_heading(app):
+    office = await enrolled_plain(app, "o1", roles=("office",), villages=(), org=None, name="Phạm Văn Hóa")
+    (text,) = await office.say("thang truoc")
+    assert vi("By village (this period · year to date):") + " " + vi("none") + "\n" in text

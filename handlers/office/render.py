@@ -393,17 +393,22 @@ def digest_text(lang: str, f: Figures, commune_name: str, *, today: date, missed
               w.t("Year to date ({start} – {end}): {line}", start=official_day(f.period.ytd_start),
                   end=official_day(min(f.period.end, today)), line=_outreach_line(w, f.ytd)),
               w.t("By format: {list}", list=w.counts(FORMAT_LABELS, {k: v.sessions for k, v in f.by_format.items()})),
-              w.t("By topic: {list}", list=w.counts(TOPIC_LABELS, f.by_topic)),
-              w.t("By village (this period · year to date):")]
+              w.t("By topic: {list}", list=w.counts(TOPIC_LABELS, f.by_topic))]
+    by_village = []
     for vid, name in f.villages:
         now, ytd = f.village_period.get(vid, Outreach()), f.village_ytd.get(vid, Outreach())
         if now.sessions or ytd.sessions:
-            lines.append(w.t("• {village}: {sessions} sessions, {total} attendances · {ytd} sessions",
-                             village=name, sessions=w.n(now.sessions), total=w.n(now.total), ytd=w.n(ytd.sessions)))
+            by_village.append(w.t("• {village}: {sessions} sessions, {total} attendances · {ytd} sessions",
+                                  village=name, sessions=w.n(now.sessions), total=w.n(now.total),
+                                  ytd=w.n(ytd.sessions)))
     if f.commune_wide.sessions or f.commune_wide_ytd.sessions:  # so the lines add up to the total
-        lines.append(w.t("• {village}: {sessions} sessions, {total} attendances · {ytd} sessions",
-                         village=w.t(WHOLE_COMMUNE_LABEL), sessions=w.n(f.commune_wide.sessions),
-                         total=w.n(f.commune_wide.total), ytd=w.n(f.commune_wide_ytd.sessions)))
+        by_village.append(w.t("• {village}: {sessions} sessions, {total} attendances · {ytd} sessions",
+                              village=w.t(WHOLE_COMMUNE_LABEL), sessions=w.n(f.commune_wide.sessions),
+                              total=w.n(f.commune_wide.total), ytd=w.n(f.commune_wide_ytd.sessions)))
+    # No session anywhere this year: "none" on the heading's line, as for the format and the topic,
+    # never a heading with nothing under it.
+    heading_line = w.t("By village (this period · year to date):")
+    lines += [heading_line, *by_village] if by_village else [heading_line + " " + w.t("none")]
     thin = f.thin_villages
     if thin:
         lines.append(w.t("Fewer than two sessions this year: {list}",
