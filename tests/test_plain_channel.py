@@ -204,7 +204,11 @@ async def test_none_of_these_and_the_other_options_exclude_each_other(app):
     await head.say("/baotin")
     for answer in ("2", "1", "hôm qua", "3", "1", "1 xong", "1", "1", "30"):  # no danger … one person, female, 30
         await head.say(answer)
-    flags = await head.say("1 3")  # a disability, then "neither": only "neither" stays
+    both = await head.say("1 3")  # a disability and "neither" in one message: refused, nothing dropped
+    assert both[0] == vi("“{option}” cannot be chosen together with other answers. Type only the numbers that "
+                         "apply, or only the number of “{option}”.", option=vi("Neither"))
+    await head.say("1")
+    flags = await head.say("3")  # a disability, then "neither" in the next message: "neither" takes its place
     assert "\n1. [ ] " + vi("Has a disability") in flags[-1] and "\n3. [x] " + vi("Neither") in flags[-1]
     await head.say("1 xong")  # a disability: "neither" goes
     for answer in ("2", "40", "1", "1", "2"):  # male, 40, spouse, first time, not fined before

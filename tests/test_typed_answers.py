@@ -444,3 +444,23 @@ async def test_the_phone_question_at_enrolment_quotes_without_them(app):
     replies = await user.say("\u202e12345")
     assert replies[0] == vi("“{text}” does not look like a phone number. Type it like 0912 345 678, or press Skip.",
                             text="12345")
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_none_typed_with_another_answer_is_refused_not_dropped(app, channel):
+    """"1 3 xong" where 1 is "Has a disability" and 3 "Neither": before, the last one won and the
+    disability was dropped without a word (and "Physical" + "Not yet clear" were both kept). Now the
+    contradiction is refused, and the person types again."""
+    head = await person_on(app, channel)
+    await case_to_first_age(head)
+    asked = await head.say("35")
+    assert vi("Does any of these apply? Choose all that apply.") in asked[-1]
+    disabled, neither = (numbered(head, vi(label)) if channel == "plain" else str(i)
+                         for label, i in (("Has a disability", 1), ("Neither", 3)))
+    refused = await head.say(f"{disabled} {neither} xong")
+    assert refused[0] == vi("“{option}” cannot be chosen together with other answers. Type only the numbers that "
+                            "apply, or only the number of “{option}”.", option=vi("Neither"))
+    assert vi("Does any of these apply? Choose all that apply.") in refused[-1]  # asked again, nothing kept
+    assert "flags" not in (await draft_answers(app))["people"][0]
+    await head.say(f"{disabled} xong")
+    assert (await draft_answers(app))["people"][0]["flags"] == ["disabled"]

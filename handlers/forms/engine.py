@@ -595,6 +595,14 @@ async def _typed_toggles(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, 
         if isinstance(outcome, parse.Refusal):
             await _refuse(ctx, form, draft, pos, outcome.message)
             return
+        exclusive = [c for c in outcome.value if c in NONE_CODES]
+        if exclusive and len(set(outcome.value)) > 1:
+            # "1 3" where 3 is "Không có": one of them would be dropped without a word.
+            label = next((o.label for o in pos.step.options_for(FormEnv(ctx)) if o.code == exclusive[0]), exclusive[0])
+            await _refuse(ctx, form, draft, pos, ctx.t(
+                "“{option}” cannot be chosen together with other answers. Type only the numbers that apply, or "
+                "only the number of “{option}”.", option=ctx.t(label)))
+            return
         pending = draft.state.meta["pending"]["items"]
         for code in outcome.value:
             _toggle(pending, code)

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
     from handlers.context import Ctx
 
 SKIPPED = None  # an optional step passed over is stored as an explicit None
-# Option codes that mean "none of these" at a several-choice step: choosing one clears the others.
-NONE_CODES = frozenset({"none", "nobody"})
+# Option codes that exclude every other answer at a several-choice step ("none of these", "not yet
+# clear"): pressing one clears the others; typing one together with others is refused.
+NONE_CODES = frozenset({"none", "nobody", "unclear"})
 
 
 class Kind(StrEnum):
