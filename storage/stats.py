@@ -645,22 +645,29 @@ async def campaign_figures(session: AsyncSession, commune_id: str, code: str, st
 
 async def org_figures(session: AsyncSession, commune_id: str, start: date, end: date, until: datetime
                       ) -> dict[str, OrgFigures]:
-    """Per organisation: reporters enrolled by the period's end, those who reported in the period,
-    the outreach reported."""
+    """Per organisation: the reporters (enrolled by the period's end, and anyone who reported in
+    it: a head enrolled later may report a session held before, one since withdrawn still counts
+    for what they reported), those who reported in the period, the outreach reported. So the
+    reporters who reported are never more than the reporters ("1/0")."""
     out: dict[str, OrgFigures] = {}
+    members: dict[str, set[int]] = defaultdict(set)
     enrolled = await session.execute(
-        select(Person.org, func.count(distinct(Person.id)))
+        select(Person.org, Person.id).distinct()
         .join(PersonRole, PersonRole.person_id == Person.id)
         .where(Person.commune_id == commune_id, Person.active.is_(True), PersonRole.role == "reporter",
-               Person.org.is_not(None), Person.created_at < until)
-        .group_by(Person.org))
-    for org, n in enrolled:
-        out.setdefault(org, OrgFigures(org)).reporters = int(n)
+               Person.org.is_not(None), Person.created_at < until))
+    for org, person_id in enrolled:
+        members[org].add(person_id)
+    reported: dict[str, set[int]] = defaultdict(set)
     reporting = await session.execute(
-        select(Report.org, func.count(distinct(Report.person_id)))
-        .where(*_current([commune_id], start, end), Report.org.is_not(None)).group_by(Report.org))
-    for org, n in reporting:
-        out.setdefault(org, OrgFigures(org)).reporting = int(n)
+        select(Report.org, Report.person_id).distinct()
+        .where(*_current([commune_id], start, end), Report.org.is_not(None)))
+    for org, person_id in reporting:
+        reported[org].add(person_id)
+    for org in members.keys() | reported.keys():
+        figures = out.setdefault(org, OrgFigures(org))
+        figures.reporters = len(members[org] | reported[org])
+        figures.reporting = len(reported[org])
     for (_, org), o in (await outreach_by(session, [commune_id], start, end, Report.org)).items():
         if org is not None:
             out.setdefault(org, OrgFigures(org)).outreach = o

@@ -227,6 +227,11 @@ async def test_the_year_2026_by_hand(app, config, clock):
     # Reporters enrolled after a period's end are not counted as enrolled in it (they joined on 25/11/2026).
     earlier = await figures_of(app, config, stats.year_period(2025), local(2027, 1, 4, 8))
     assert earlier.by_org == {}
+    # June: reports 3 (B, 80), 4 (C, 50) and 5 (A, 30), filed by people who enrolled only on 25/11.
+    # Who reported counts among the reporters, so no line reads "1/0 reporters"; E is not counted.
+    june = await figures_of(app, config, stats.month_period(2026, 6), local(2027, 1, 4, 8))
+    org = {k: (g.reporting, g.reporters, g.outreach.sessions, g.outreach.total) for k, g in june.by_org.items()}
+    assert org == {"village_head": (1, 1, 1, 30), "womens_union": (1, 1, 1, 80), "youth_union": (1, 1, 1, 50)}
 
     text = text_of(config, f, date(2027, 1, 4))
     assert text.startswith("SỐ LIỆU NĂM 2026 (01/01 – 31/12/2026) — UBND xã Xuân Dương")
