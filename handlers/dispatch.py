@@ -13,8 +13,10 @@ from handlers.forms import engine
 from handlers.forms.steps import Kind
 from handlers.permissions import allows, refuse
 from handlers.registry import COMMANDS, Press, button_for, may_use
+from storage import reports
 
 RESUME_AFTER = timedelta(minutes=30)  # a person coming back later is asked before going on
+JUST_SAVED = timedelta(minutes=30)  # a confirm word this soon after a save is answered with what was saved
 CASE_COMMAND = "baotin"
 
 
@@ -147,6 +149,10 @@ async def _no_draft(ctx: Ctx) -> None:
         ctx.say(ctx.t("That form has already ended."))
     elif ev.kind in ("sticker", "unsupported", "photo", "location", "contact"):
         ctx.say(ctx.t("Thank you. I can only act on the menu below."))
+    elif ev.text and engine.is_confirm_word(ev.text) and (
+            ref := await reports.just_saved(ctx.session, ctx.person.id, ctx.now - JUST_SAVED)) is not None:
+        # "xác nhận" sent twice (or once more to be sure): what was saved, not "I did not understand".
+        ctx.say(ctx.t("{ref} has already been saved. Nothing more is needed.", ref=ref))
     else:
         ctx.say(ctx.t("I did not understand that."))
     menu.main_menu(ctx)

@@ -110,3 +110,18 @@ async def versions(session: AsyncSession, ref: str, commune_id: str) -> list[Rep
     rows = await session.scalars(select(Report).where(Report.ref == ref, Report.commune_id == commune_id).order_by(Report.id))
     return list(rows.all())
 
+
+
+async def just_saved(session: AsyncSession, person_id: int, since: datetime) -> str | None:
+    """The reference of what the person saved last (a report, or a case they confirmed) since
+    `since`, if anything: a second "xác nhận" after the save is answered with it."""
+    from storage.models import Case
+
+    report = (await session.execute(
+        select(Report.ref, Report.created_at).where(Report.person_id == person_id, Report.created_at >= since)
+        .order_by(Report.created_at.desc()).limit(1))).first()
+    case = (await session.execute(
+        select(Case.ref, Case.confirmed_at).where(Case.reporter_id == person_id, Case.confirmed_at >= since)
+        .order_by(Case.confirmed_at.desc()).limit(1))).first()
+    found = [row for row in (report, case) if row is not None]
+    return max(found, key=lambda row: row[1])[0] if found else None

@@ -288,3 +288,20 @@ async def test_a_date_moved_into_another_campaign_asks_about_that_campaign(app):
     await head.press(vi("Confirm"))
     [report] = await reports(app)
     assert (report.held_on.isoformat(), report.campaign) == ("2026-10-20", "vn_women_day")
+
+
+async def test_confirming_again_after_the_save_says_what_was_saved(app, clock):
+    """A worried village head sends "xác nhận" once more: the answer is the report's number, not "I
+    did not understand". Long after, the same word gets the usual answer."""
+    from datetime import timedelta
+
+    head = await enrolled(app)
+    await walk_to_review(head)
+    saved = await head.say("xác nhận")
+    assert saved[0] == vi("Thank you! Your report has been saved with reference {ref}.", ref="BC-2026-0001")
+    for again in ("xác nhận", "xacnhan", "OK"):
+        replies = await head.say(again)
+        assert replies[0] == vi("{ref} has already been saved. Nothing more is needed.", ref="BC-2026-0001"), again
+    clock.advance(seconds=3600)
+    assert (await head.say("xác nhận"))[0] == vi("I did not understand that.")
+    assert len(await reports(app)) == 1

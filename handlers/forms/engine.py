@@ -56,7 +56,11 @@ RESUME_WORDS = {"tiep tuc", "continue"}
 HELP_WORDS = {"tro giup", "help", "?", "giup"}
 DONE_WORDS = {"xong", "done", "het", "tiep", "0"}
 LIST_WORDS = {"xem", "ds", "danh sach", "list", "xem lai", "xem danh sach"}  # a several-choice list shown again
-CONFIRM_WORDS = {"xac nhan", "ok", "gui", "dong y", "confirm", "send", "hoan thanh"}
+CONFIRM_WORDS = {"xac nhan", "xacnhan", "ok", "gui", "dong y", "confirm", "send", "hoan thanh"}
+
+
+def is_confirm_word(text: str) -> bool:
+    return parsing.fold(text).strip(" .!") in CONFIRM_WORDS
 
 
 def register(form: Form) -> Form:
