@@ -147,7 +147,9 @@ def _labels(lang: str, options, codes) -> str:
     return ", ".join(names.get(c, c) for c in codes) or "—"
 
 
-def coded_summary(lang: str, case: Case, codes: dict, people: list, commune) -> str:
+def coded_summary(lang: str, case: Case, codes: dict, people: list, commune, *, described: bool = False) -> str:
+    """The answers chosen from lists. `described`: the caller prints the case's free text after it
+    (an officer who may read it), so the heading does not say there is none."""
     def t(msgid: str, **kw) -> str:
         return translate(lang, msgid, **kw)
 
@@ -158,7 +160,7 @@ def coded_summary(lang: str, case: Case, codes: dict, people: list, commune) -> 
     head = t("🔴 URGENT — case {ref}", ref=case.ref) if case.urgent else t("Case {ref}", ref=case.ref)
     lines = [
         # Not "thông tin mã hóa" (that means encrypted): the answers chosen from lists, never a description.
-        head + " · " + t("details from the lists, no description"),
+        head if described else head + " · " + t("details from the lists, no description"),
         t("Village: {village} · Date: {date}", village=village.name if village else "—",
           date=day(case.occurred_on) if case.occurred_on else "—"),
         t("Kind: {kind}", kind=one(form.KINDS, case.kind)),

@@ -76,6 +76,11 @@ async def test_the_office_follows_a_case_up_and_the_reporter_is_told_without_nam
         history = (await s.execute(select(CaseStatusChange.status, CaseStatusChange.at)
                                    .where(CaseStatusChange.case_id == case.id))).all()
     assert history == [("confirmed_dv", clock.now())]
+    # Opened again: changed today, and with its note printed the heading does not say "no description".
+    (again,) = await office.say("/vuviec HS-2026-0001")
+    assert vi("Status: {status} · last updated today", status=vi("Confirmed as domestic violence")) in again
+    assert again.startswith(vi("🔴 URGENT — case {ref}", ref="HS-2026-0001") + "\n")  # an urgent case
+    assert vi("details from the lists, no description") not in again and "Đã xác minh tại nhà" in again
 
     # The household and the support, after the report: both feed the figures.
     (linked,) = await office.say("/capnhat HS-2026-0001 cung ho voi HS-2026-0003")

@@ -110,11 +110,14 @@ async def show_case(ctx: Ctx, ref_or_id) -> None:
     if view is None:
         _no_case(ctx, case.ref)
         return
-    lines = [coded_summary(ctx.lang, case, view.codes, view.people, ctx.config.commune(case.commune_id)),
+    days = (ctx.now - case.updated_at).days
+    lines = [coded_summary(ctx.lang, case, view.codes, view.people, ctx.config.commune(case.commune_id),
+                           described=bool(view.texts)),
              # whom to call back, as the alert said: an officer who lost the alert finds it here
              await reporter_line(ctx.session, ctx.services, ctx.lang, case),
              ctx.t("Status: {status} · last update {days} days ago", status=_status(ctx, case.status, case.kind),
-                   days=number(ctx.lang, (ctx.now - case.updated_at).days))]
+                   days=number(ctx.lang, days)) if days else
+             ctx.t("Status: {status} · last updated today", status=_status(ctx, case.status, case.kind))]
     for kind, text in view.texts:
         lines.append(f"• {ctx.t(TEXT_KINDS.get(kind, kind))}: {text}")
     buttons = [Choice(ctx.t("Change the status"), f"o:n:{case.id}", control=True, keyword=f"/capnhat {case.ref}")]
