@@ -293,8 +293,6 @@ async def test_a_date_moved_into_another_campaign_asks_about_that_campaign(app):
 async def test_confirming_again_after_the_save_says_what_was_saved(app, clock):
     """A worried village head sends "xác nhận" once more: the answer is the report's number, not "I
     did not understand". Long after, the same word gets the usual answer."""
-    from datetime import timedelta
-
     head = await enrolled(app)
     await walk_to_review(head)
     saved = await head.say("xác nhận")
