@@ -25,7 +25,7 @@ async def officers(app):
 
 
 async def answer_case(u: User, *, kind="Domestic violence", forms=("Physical",), people=(("Female", "35"),),
-                      consent="Agrees", description=DESCRIPTION) -> list[str]:
+                      consent="Agrees", description=DESCRIPTION, confirm=True) -> list[str]:
     await u.press("Thôn 3")
     await u.press(vi("Yesterday"))
     await u.press(vi("A relative or neighbour told me"))
@@ -58,8 +58,8 @@ async def answer_case(u: User, *, kind="Domestic violence", forms=("Physical",),
     await u.press(vi("Commune police"))
     await u.press(vi("Done"))
     await u.press(vi(consent))
-    await u.say(description)
-    return await u.press(vi("Confirm"))
+    described = await u.say(description)
+    return await u.press(vi("Confirm")) if confirm else described
 
 
 async def test_an_urgent_case_alerts_the_police_before_the_second_question(app):
@@ -325,3 +325,29 @@ async def test_every_text_step_of_the_case_form_is_stored_encrypted(app, db_url)
     await app.engine.dispose()
     for text in typed.values():
         assert not _files_contain(db_url, text)
+
+
+async def test_a_phone_or_id_number_in_the_description_is_refused_and_asked_again(app):
+    """The form asks for no names or numbers; a description holding a phone number (any of the
+    ways it is typed) or a 12-digit ID number is refused before it is stored, and typed again."""
+    from sqlalchemy import select
+
+    from storage.models import CaseText
+
+    head = await enrolled(app)
+    await head.say("/baotin")
+    await head.press(vi("No"))
+    typed = "Chồng đánh vợ, con nhỏ khóc. Gọi 0912345678"
+    refused = await answer_case(head, description=typed, confirm=False)
+    expected = vi("Please do not write phone numbers or ID numbers here: they identify people. Type it again without "
+                  "them.")
+    assert refused[0] == expected and vi("Briefly, what happened? (optional)") in refused[-1]
+    for other in ("gọi 0912 345 678 nhé", "sđt +84 912.345.678", "CCCD 001203004567"):
+        assert (await head.say(other))[0] == expected, other
+    fine = "Chồng đánh vợ lúc 21 giờ ngày 20/11, 2 con nhỏ khóc, thiệt hại 1.500.000 đồng"
+    review = await head.say(fine)
+    assert expected not in review
+    await head.press(vi("Confirm"))
+    async with app.sessions() as s:
+        texts = [app.services.keyring.decrypt_text(t.ciphertext) for t in (await s.scalars(select(CaseText))).all()]
+    assert texts == [fine]

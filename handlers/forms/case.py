@@ -7,6 +7,7 @@ carry whatever was answered); free text is only ever stored encrypted.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from core.i18n import N_
@@ -39,6 +40,19 @@ from storage import cases as store
 from storage.models import Case, Person
 from storage.people import set_phone
 
+
+
+# A phone number (0… or +84…, 9–11 digits, spaces, dots or dashes between them) or a 12-digit ID
+# number (CCCD) in a case's free text: the form asks for neither, and it would identify a person.
+_IDENTIFIER = re.compile(r"(?<![\d+])(?:(?:\+|00)?84|0)(?:[\s.\-]?\d){8,10}(?!\d)|(?<!\d)\d{12}(?!\d)")
+
+
+def _no_identifiers(value, answers: Answers, env: FormEnv):
+    """Refused, not stored: the person types it again without the number."""
+    if isinstance(value, str) and _IDENTIFIER.search(value):
+        return N_("Please do not write phone numbers or ID numbers here: they identify people. Type it again "
+                  "without them."), {}
+    return None
 
 def _villages(env: FormEnv) -> list[Option]:
     commune = env.ctx.commune
@@ -162,7 +176,7 @@ ITEMS = (
          help=N_("Who first told you about it. If you saw or heard it yourself, choose “Found out myself”; if it came "
                  "another way, choose “Other”. For example: “neighbour”.")),
     Step("source_other", Kind.TEXT, N_("Please say briefly how."), label=N_("Source (other)"),
-         when=equals("source", "other"), max_length=200, follow_up=True,
+         when=equals("source", "other"), max_length=200, follow_up=True, check=_no_identifiers,
          help=N_("Say in a few words how you learned about it, without names. "
                  "For example: “from the village Zalo group”.")),
     Step("kind", Kind.CHOICE, N_("What kind of case is it?"), label=N_("Kind"), options=KINDS,
@@ -214,6 +228,7 @@ ITEMS = (
             trafficking=(N_("Their relationship to the victim?"), "")),
     Step("relationship_other", Kind.TEXT, N_("Please name the relationship briefly."),
          label=N_("Relationship (other)"), when=equals("relationship", "other"), max_length=200, follow_up=True,
+         check=_no_identifiers,
          help=N_("Say in a few words how they are related, without names. For example: “uncle”.")),
     Step("repeat", Kind.CHOICE, N_("Is this the first time, or has it happened 2 or more times in 12 months?"),
          label=N_("Times in 12 months"), options=REPEAT,
@@ -268,7 +283,7 @@ ITEMS = (
             trafficking=(N_("Does the victim agree to their information being shared?"), "")),
     Step("description", Kind.TEXT, N_("Briefly, what happened? (optional)"), label=N_("Description"),
          warning=N_("Do not write names, ID numbers, phone numbers or addresses of the people involved."),
-         optional=True, max_length=1500,
+         optional=True, max_length=1500, check=_no_identifiers,
          help=N_("A few sentences: what happened, who did it to whom (say “the husband”, “the wife”, “the child”), and "
                  "what has been done. Never write names, ID numbers, phone numbers or addresses of the people "
                  "involved. You can skip this question. "
