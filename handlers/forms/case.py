@@ -40,8 +40,6 @@ from storage import cases as store
 from storage.models import Case, Person
 from storage.people import set_phone
 
-
-
 # A phone number (0… or +84…, 9–11 digits, spaces, dots or dashes between them) or a 12-digit ID
 # number (CCCD) in a case's free text: the form asks for neither, and it would identify a person.
 _IDENTIFIER = re.compile(r"(?<![\d+])(?:(?:\+|00)?84|0)(?:[\s.\-]?\d){8,10}(?!\d)|(?<!\d)\d{12}(?!\d)")
