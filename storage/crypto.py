@@ -59,7 +59,6 @@ class Keyring:
         self.path = Path(env.get("BOT_SECRET_KEY_FILE") or default_key_file(env))
         self._mtime: float | None = None
         self._fernet: MultiFernet | None = None
-        self._first: bytes | None = None
         if not self._env_keys and not self.path.exists():
             if not allow_generate:
                 raise KeyringError(
@@ -88,7 +87,6 @@ class Keyring:
             keys = _parse_keys(self.path.read_text())
         if not keys:
             raise KeyringError(f"the key file {self.path} holds no key")
-        self._first = keys[0]
         self._fernet = MultiFernet([Fernet(k) for k in keys])
         self._sealers = [_Sealer(k) for k in keys]
         self._by_id = {}

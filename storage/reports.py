@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_insert
-from storage.models import Counter, Photo, Report, ReportTopic
+from storage.models import Case, Counter, Photo, Report, ReportTopic
 
 
 async def next_ref(session: AsyncSession, commune_id: str, prefix: str, year: int) -> str:
@@ -111,12 +111,9 @@ async def versions(session: AsyncSession, ref: str, commune_id: str) -> list[Rep
     return list(rows.all())
 
 
-
 async def just_saved(session: AsyncSession, person_id: int, since: datetime) -> str | None:
     """The reference of what the person saved last (a report, or a case they confirmed) since
     `since`, if anything: a second "xác nhận" after the save is answered with it."""
-    from storage.models import Case
-
     report = (await session.execute(
         select(Report.ref, Report.created_at).where(Report.person_id == person_id, Report.created_at >= since)
         .order_by(Report.created_at.desc()).limit(1))).first()

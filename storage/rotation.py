@@ -26,7 +26,7 @@ from storage.models import (
 )
 
 # Every encrypted column: (model, its encrypted attribute). Features with secrets add theirs here;
-# tests/test_safety.py fails on a binary column that is in neither this list nor PLAIN_BINARY.
+# tests/test_crypto.py fails on a binary column that is in neither this list nor PLAIN_BINARY.
 ENCRYPTED = [
     (CaseText, "ciphertext"),
     (Person, "phone_enc"),

@@ -52,6 +52,7 @@ def _no_identifiers(value, answers: Answers, env: FormEnv):
                   "without them."), {}
     return None
 
+
 def _villages(env: FormEnv) -> list[Option]:
     commune = env.ctx.commune
     mine = set(env.ctx.person.villages) if env.ctx.person else set()
