@@ -222,7 +222,9 @@ async def flooding(ctx: Ctx, *, relaxed: bool = False) -> bool:
 
 @job("retention", 3600)
 async def retention(services: Services, sessions, now) -> int:
-    from storage.retention import purge
+    from storage.retention import prune_inbox, purge
 
     async with sessions() as session, session.begin():
-        return len(await purge(session, now, services.config.safety.case_text_years))
+        purged = len(await purge(session, now, services.config.safety.case_text_years))
+    await prune_inbox(sessions, now)
+    return purged

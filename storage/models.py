@@ -252,12 +252,14 @@ class InboxEvent(Base):
     """Every update, written before the platform is told it arrived. Payload is encrypted."""
 
     __tablename__ = "inbox"
-    __table_args__ = (UniqueConstraint("channel", "account", "dedup_key"),)
+    # (conv_key, received_at): the flood count reads the last minute of a chat, not its whole history.
+    __table_args__ = (UniqueConstraint("channel", "account", "dedup_key"),
+                      Index("ix_inbox_conv_received", "conv_key", "received_at"))
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(32))
     account: Mapped[str] = mapped_column(String(64))
     dedup_key: Mapped[str] = mapped_column(String(128))
-    conv_key: Mapped[str] = mapped_column(String(160), index=True)
+    conv_key: Mapped[str] = mapped_column(String(160))
     # What orders the event: "person:<id>" once the sender is known, so one person's events on
     # several channels are handled one at a time; the chat's conv_key before that.
     order_key: Mapped[str | None] = mapped_column(String(160), index=True)

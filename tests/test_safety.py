@@ -210,6 +210,46 @@ async def test_case_text_is_erased_years_after_closing_and_the_counts_stay(app, 
         assert (await s.scalars(select(CaseCode))).all()  # coded answers remain countable
 
 
+async def test_the_inbox_keeps_a_week_of_handled_events_and_every_waiting_one(app, clock):
+    from core.events import Incoming
+    from storage.models import InboxEvent
+
+    head = await enrolled(app)  # two events, handled now
+    clock.advance(days=2)
+    await head.say("/trogiup")  # handled two days later
+    waiting = Incoming(channel="fake", account="test", user_id=head.user_id, chat_id=head.user_id,
+                       dedup_key="late-1", kind="text", text="/trogiup", message_id="m-late-1")
+    assert await app.inbox.put(waiting)  # stored, not handled yet
+    clock.advance(days=6)  # the first two are 8 days old, the third 6, the waiting one 6
+
+    await app.scheduler.run_job("retention")
+
+    async with app.sessions() as s:
+        left = (await s.execute(select(InboxEvent.dedup_key, InboxEvent.processed_at).order_by(InboxEvent.id))).all()
+    assert len(left) == 2
+    assert left[1] == ("late-1", None)
+    assert left[0].processed_at is not None
+    assert not await app.inbox.put(waiting)  # a redelivery of a kept event is still refused
+    answered = await head.say("/trogiup")
+    assert answered and len([m for m in head.messages if m.text == answered[0]]) == 3  # the waiting one answered too
+
+
+async def test_the_flood_count_reads_one_minute_of_a_chat_not_its_history(app):
+    """The step's read counts the last minute's events of the chat through the (conv_key,
+    received_at) index: what a person sent over the years is not walked at every message."""
+    from sqlalchemy import text as sql_text
+
+    from storage.step_read import _STATEMENT
+
+    async with app.sessions() as s:
+        compiled = _STATEMENT.compile(dialect=s.bind.dialect)
+        sql = str(compiled).replace("__[POSTCOMPILE_aggregate_strings_2]", "','").replace(
+            "__[POSTCOMPILE_aggregate_strings_4]", "','")
+        plan = (await s.execute(sql_text("EXPLAIN QUERY PLAN " + sql.replace("?", "NULL")))).all()
+    details = [row[-1] for row in plan]
+    assert any("ix_inbox_conv_received (conv_key=? AND received_at>?)" in d for d in details), details
+
+
 def _db_bytes(db_url: str) -> bytes:
     path = db_url.split(":///", 1)[1]
     return b"".join(Path(p).read_bytes() for p in glob.glob(path + "*"))
