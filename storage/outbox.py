@@ -33,7 +33,7 @@ def claim_on_queue(session: AsyncSession, owner: str = "", can_send=None) -> Non
     session.info[CLAIM_ON_QUEUE] = (owner, can_send)
 
 
-def take_queued(session: AsyncSession) -> list[OutboxMessage]:
+def take_queued(session: AsyncSession) -> list[Queued]:
     return session.info.pop(QUEUED, [])
 
 
@@ -43,22 +43,39 @@ _COLUMNS = ("person_id", "channel", "account", "chat_id", "kind", "tag", "payloa
 _INSERT = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id, sort_by_parameter_order=True)
 
 
-def _add(session: AsyncSession, row: OutboxMessage, now: datetime) -> None:
+class Queued:
+    """A row a step queued, as plain data. It is written with the step's other rows in one Core
+    INSERT at the commit and then handed to this process's outbox, which reads and updates these
+    attributes as it does those of an OutboxMessage it claimed. (Building an ORM object per row cost
+    more than the INSERT.)"""
+
+    __slots__ = (*_COLUMNS, "id", "plain", "delivered_at", "failed_at", "platform_ids", "last_error")
+
+    def __init__(self, **values) -> None:
+        self.id = self.claimed_until = self.claimed_by = self.plain = None
+        self.delivered_at = self.failed_at = self.platform_ids = self.last_error = None
+        for name, value in values.items():
+            setattr(self, name, value)
+
+
+def _add(session: AsyncSession, now: datetime, **values) -> Queued | OutboxMessage:
+    """The row of `values`: in a step's session a Queued, claimed by this process if it can send it;
+    elsewhere (a job, the outbox's own fallbacks) an OutboxMessage the session flushes."""
     claim = session.info.get(CLAIM_ON_QUEUE)
-    mine = False
-    if claim is not None:
-        owner, can_send = claim
-        if can_send is None or can_send(row.channel, row.account):
-            row.claimed_until = now + timedelta(seconds=LEASE_SECONDS)
-            row.claimed_by = owner or None
-            mine = True
-        session.info.setdefault(QUEUED, []).append(row)
-    if not mine:  # a job's rows, or a chat another replica serves: the others are told at the commit
-        session.info[NOTIFY_OTHERS] = True
-    if claim is None:
+    if claim is None:  # a job's rows: any replica's outbox may take them, and is told at the commit
+        row = OutboxMessage(**values)
         session.add(row)
-    # A step's session: its rows are not the ORM's to flush (a unit of work per row), but one Core
-    # INSERT at the commit (_write_queued). Nothing in a step reads back what it queued.
+        session.info[NOTIFY_OTHERS] = True
+        return row
+    row = Queued(**values)
+    owner, can_send = claim
+    if can_send is None or can_send(row.channel, row.account):
+        row.claimed_until = now + timedelta(seconds=LEASE_SECONDS)
+        row.claimed_by = owner or None
+    else:  # a chat another replica serves
+        session.info[NOTIFY_OTHERS] = True
+    session.info.setdefault(QUEUED, []).append(row)
+    return row
 
 
 @event.listens_for(BotSession, "before_commit")
@@ -115,14 +132,11 @@ def queue_to_chat(
     person_id: int | None, reply: Reply, now: datetime, kind: str = "reply",
 ) -> None:
     payload = encrypted(session, keyring, reply, now)
-    row = OutboxMessage(
-        person_id=person_id, channel=channel, account=account, chat_id=chat_id,
-        kind="edit" if reply.edit else "delete" if reply.delete else kind, tag=reply.tag, payload=payload,
-        created_at=now, due_at=now, attempts=0,
-    )
+    row = _add(session, now, person_id=person_id, channel=channel, account=account, chat_id=chat_id,
+               kind="edit" if reply.edit else "delete" if reply.delete else kind, tag=reply.tag, payload=payload,
+               created_at=now, due_at=now, attempts=0)
     if not reply.photo and not reply.file:  # what decode_stored would give back (a blob is read apart)
         row.plain = Stored(reply)
-    _add(session, row, now)
 
 
 @dataclass(frozen=True)
@@ -194,11 +208,9 @@ def queue_template(
     parameters); the reply beside them is a one-line summary for logs and demo printers."""
     summary = Reply(text=f"[{channel}] " + " · ".join(str(v) for v in fields.values()), tag=tag)
     data = {**summary.to_dict(), TEMPLATE_KEY: dict(fields)}
-    _add(session, OutboxMessage(
-        person_id=person_id, channel=channel, account=account, chat_id=chat_id, kind=kind, tag=tag,
-        payload=keyring.encrypt(json.dumps(data, ensure_ascii=False).encode()), created_at=now, due_at=now,
-        attempts=0,
-    ), now)
+    _add(session, now, person_id=person_id, channel=channel, account=account, chat_id=chat_id, kind=kind, tag=tag,
+         payload=keyring.encrypt(json.dumps(data, ensure_ascii=False).encode()), created_at=now, due_at=now,
+         attempts=0)
 
 
 async def fall_back(session: AsyncSession, keyring: Keyring, row: OutboxMessage, now: datetime) -> Identity | None:
@@ -212,10 +224,8 @@ async def fall_back(session: AsyncSession, keyring: Keyring, row: OutboxMessage,
         log.warning("outbox message %s: no other channel to try for its person", row.id)
         return None
     nxt = order[at + 1]
-    _add(session, OutboxMessage(
-        person_id=row.person_id, channel=nxt.channel, account=nxt.account, chat_id=nxt.chat_id, kind=row.kind,
-        tag=row.tag, payload=row.payload, created_at=now, due_at=now, attempts=0,
-    ), now)
+    _add(session, now, person_id=row.person_id, channel=nxt.channel, account=nxt.account, chat_id=nxt.chat_id,
+         kind=row.kind, tag=row.tag, payload=row.payload, created_at=now, due_at=now, attempts=0)
     log.info("outbox message %s: trying the person's %s channel instead of %s", row.id, nxt.channel, row.channel)
     return nxt
 
