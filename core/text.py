@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Invite codes avoid 0/O and 1/I/L so that a code copied by hand stays unambiguous.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -21,12 +22,20 @@ _INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff")
 _ZWJ = "\u200d"
 
 
+# Short texts (labels, option names, typed answers) recur at every step: their results are kept.
+_CACHED_LEN = 80
+
+
 def nfc(text: str) -> str:
     """NFC-normalise, drop format characters, turn control characters into spaces and
     collapse runs of spaces.
 
     Newlines and tabs survive (free-text notes keep their lines); CR LF becomes LF.
     """
+    return _nfc_cached(text) if len(text) <= _CACHED_LEN else _nfc(text)
+
+
+def _nfc(text: str) -> str:
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
     chars: list[str] = []
     for ch in text:
@@ -70,7 +79,15 @@ def _strip_edges(text: str) -> str:
 
 def fold(text: str) -> str:
     """Reduce text for forgiving comparison: fold("Thôn 3.") == "thon 3"."""
+    return _fold_cached(text) if len(text) <= _CACHED_LEN else _fold(text)
+
+
+def _fold(text: str) -> str:
     return _strip_edges(_fold_core(text))
+
+
+_nfc_cached = lru_cache(maxsize=4096)(_nfc)
+_fold_cached = lru_cache(maxsize=4096)(_fold)
 
 
 def normalise_code(text: str) -> str:
