@@ -51,13 +51,23 @@ class Metrics(NoMetrics):
                                 registry=r)
         info = Gauge("bot_info", "The bot's version", ["version"], registry=r)
         info.labels(version=version or "unknown").set(1)
+        # The children of the per-step metrics, by their labels: labels() takes a lock and builds
+        # its key at every call, once or twice a step.
+        self._children: dict[tuple, object] = {}
+
+    def _child(self, metric, *values: str):
+        key = (id(metric), *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     def event_handled(self, channel: str, seconds: float, ok: bool) -> None:
-        self.events.labels(channel=channel, result="ok" if ok else "error").inc()
-        self.latency.labels(channel=channel).observe(seconds)
+        self._child(self.events, channel, "ok" if ok else "error").inc()
+        self._child(self.latency, channel).observe(seconds)
 
     def delivery(self, channel: str, result: str) -> None:
-        self.deliveries.labels(channel=channel, result=result).inc()
+        self._child(self.deliveries, channel, result).inc()
 
     async def refresh(self, sessions, now) -> None:
         """Read the figures that live in the database."""
