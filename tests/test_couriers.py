@@ -123,4 +123,4 @@ def test_telegram_keyboards_out(config, reply, expected):
     from bot.channels.telegram import TelegramChannel
 
     markup = TelegramChannel("123456:ABC", config.telegram, INBOX)._markup(reply)
-    assert (markup.to_dict() if markup is not None else None) == expected
+    assert markup == expected
