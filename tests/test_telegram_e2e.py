@@ -374,6 +374,27 @@ async def test_polling_outlives_a_403_from_getupdates(telegram_bot):
     await bot.settle(update_id)  # the bot waits 1 s after an error, then polls again
 
 
+
+async def test_an_update_in_a_shape_the_bot_cannot_read_is_skipped_and_the_next_is_answered(telegram_bot):
+    """Updates are read from Telegram's JSON (bot/channels/telegram.py _to_incoming): one missing a
+    field the Bot API always sends must not stop the poll, or every later update would wait."""
+    bot = await telegram_bot()
+    ba = bot.user(BA, "Ba")
+    await ba.say("xin chào")
+    stored = await bot.count(InboxEvent)
+    # A message without its chat, and a button press whose user id is not a number or string.
+    await bot.emu.send_raw_update({"message": {"message_id": 5, "date": 1_790_000_000, "text": "x",
+                                               "from": {"id": BA, "is_bot": False, "first_name": "Ba"}}})
+    await bot.emu.send_raw_update({"callback_query": {"id": "77", "data": "x", "chat_instance": "1",
+                                                      "from": {"first_name": "Ba"},
+                                                      "message": {"message_id": 1, "date": 0,
+                                                                  "chat": {"id": BA, "type": "private"}}}})
+    replies = await ba.say("/trogiup")
+    assert len(replies) == 1 and replies[0].text.startswith("Xin chào! Chatbot này dành cho trưởng thôn")
+    assert await bot.count(InboxEvent) == stored + 1  # the two unreadable ones were not stored
+    assert bot.emu.pending_updates == []  # and the poll moved past them
+
+
 LONG_VI = "\n".join(
     f"{i}. Thôn {i % 22 + 1}: họp tuyên truyền Luật Bình đẳng giới, phòng chống bạo lực gia đình." for i in range(120)
 )
