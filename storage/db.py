@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.util import await_only
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
@@ -68,8 +71,20 @@ def _begin_immediate(conn) -> None:
     """Take SQLite's write lock at the start, so two writers queue (busy_timeout) instead of one
     failing when both read first and then write (what SELECT ... FOR UPDATE does on PostgreSQL).
     A transaction declared read-only (reading()) takes none: in WAL mode it never waits for a writer
-    and no writer waits for it."""
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+    and no writer waits for it.
+
+    On the writer's inline connection the BEGIN goes to sqlite3 at once: through an execution
+    context it cost more than the statements of a short transaction (every step, ingest and
+    delivery record has one). An error is raised as SQLAlchemy would have wrapped it."""
+    read_only = conn.get_execution_options().get(READ_ONLY)
+    driver = conn.connection.driver_connection
+    if read_only or not getattr(driver, "inline", False):
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        return
+    try:
+        await_only(driver.begin_immediate())
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance("BEGIN IMMEDIATE", None, exc, sqlite3.Error, dialect=conn.dialect) from exc
 
 
 # SQLite has one writer at a time whatever we do. The engine holds ONE connection, so the

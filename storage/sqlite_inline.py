@@ -175,6 +175,11 @@ class Connection:
     def isolation_level(self):
         return self._conn.isolation_level
 
+    async def begin_immediate(self) -> None:
+        """BEGIN IMMEDIATE straight to sqlite3 (storage/db.py _begin_immediate), with the same short
+        waits for another process's lock as any statement here."""
+        await _call(self._conn, "BEGIN IMMEDIATE", self._conn.execute, "BEGIN IMMEDIATE")
+
     async def commit(self) -> None:
         if self._conn.in_transaction:
             await _call(self._conn, "COMMIT", self._conn.commit, executor=self._committer)

@@ -121,3 +121,27 @@ async def test_long_reads_keep_their_threads(engine):
         raw = await conn.get_raw_connection()
         assert not getattr(raw.driver_connection, "inline", False)
         assert (await session.execute(text("SELECT v FROM t"))).scalars().all() == ["một"]
+
+
+async def test_the_writer_takes_the_write_lock_at_begin_without_an_execution_context(engine):
+    """A transaction on the writer holds SQLite's write lock from its BEGIN (another connection
+    cannot write, even before the first statement), and the BEGIN goes to sqlite3 directly: no
+    statement reaches SQLAlchemy's cursor events for it (storage/db.py _begin_immediate)."""
+    from sqlalchemy import event
+
+    engine, path = engine
+    seen: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    other = sqlite3.connect(path, isolation_level=None, timeout=0.01)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await session.connection()  # begun: nothing executed yet
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            await session.execute(text("INSERT INTO t (v) VALUES ('bot')"))
+        other.execute("BEGIN IMMEDIATE")  # committed: the lock is free again
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert seen == ["INSERT INTO t (v) VALUES ('bot')"]
+    assert [v for _, v in _rows(path)] == ["bot"]
