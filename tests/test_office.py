@@ -141,6 +141,27 @@ async def test_reporters_without_a_report_this_week_are_nudged_once_on_friday(ap
     assert lazy
 
 
+async def test_villages_not_reported_for_this_week_last_week_or_a_week_typed(app, clock):
+    await seed(app)  # week 53/2026: Thôn 1, 2 and 3 reported; week 51: Thôn 4
+    await person(app, "office", ["office"])
+    office = User(app, "office")
+    clock.set(local(2027, 1, 4, 8))  # Monday of week 1/2027: nothing reported yet
+    (now,) = await office.say("/chuabaocao")
+    assert now.startswith(vi("Week {week} ({span}):", week="01/2027", span="04/01 – 10/01/2027"))
+    assert "0/22" in now
+    (last,) = await office.say("chuabaocao truoc")
+    assert last.startswith(vi("Week {week} ({span}):", week="53/2026", span="28/12/2026 – 03/01/2027"))
+    assert "3/22" in last and "Thôn 1," not in last and "Thôn 4" in last
+    (typed,) = await office.say("/chuabaocao 2026-W51")
+    assert typed.startswith(vi("Week {week} ({span}):", week="51/2026", span="14/12 – 20/12/2026"))
+    assert "1/22" in typed and "Thôn 4" not in typed and "Thôn 1," in typed
+    (month,) = await office.say("/chuabaocao 12/2026")
+    # December: Thôn 1 (28/12), 3 (30/12) and 4 (15/12); Thôn 2's reports are of 03/01/2027.
+    assert month.startswith("01/12 – 31/12/2026:") and "3/22" in month and "Thôn 2," in month
+    (wrong,) = await office.say("/chuabaocao hôm kia nữa")
+    assert wrong.startswith(vi("I could not read “{text}” as a period.", text="hôm kia nữa"))
+
+
 async def test_a_notice_reaches_one_villages_reporters(app):
     await person(app, "office", ["office"])
     await person(app, "r3", ["reporter"], villages=["t03"])

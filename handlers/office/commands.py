@@ -104,12 +104,15 @@ async def village_figures(ctx: Ctx, arg: str) -> None:
 
 @command("chuabaocao", N_("Villages that have not reported this week"), order=43)
 async def not_reported(ctx: Ctx, arg: str) -> None:
-    week = stats.week_of(ctx.today)
+    """This week, or the period typed after it (/chuabaocao truoc, /chuabaocao 2026-W47)."""
+    if (period := read_period(ctx, "chuabaocao", arg, "week")) is None:
+        return
     communes = ctx.config.communes if province_view(ctx) else (ctx.commune,)
     async with ctx.reading() as session:
-        done = await stats.outreach_by(session, [c.id for c in communes], week.start, week.end, Report.village_id)
-    lines = [ctx.t("Week {week} ({span}):", week=render.week_label(week.week_key), span=render.span(week)),
-             render.as_of(ctx.lang, ctx.now.astimezone(communes[0].tz))]
+        done = await stats.outreach_by(session, [c.id for c in communes], period.start, period.end, Report.village_id)
+    head = (ctx.t("Week {week} ({span}):", week=render.week_label(period.week_key), span=render.span(period))
+            if period.kind == "week" else render.span(period) + ":")
+    lines = [head, render.as_of(ctx.lang, ctx.now.astimezone(communes[0].tz))]
     for commune in communes:
         missing = [v.name for v in commune.villages if (commune.id, v.id) not in done]
         reported = len(commune.villages) - len(missing)
