@@ -382,17 +382,21 @@ async def test_an_update_in_a_shape_the_bot_cannot_read_is_skipped_and_the_next_
     ba = bot.user(BA, "Ba")
     await ba.say("xin chào")
     stored = await bot.count(InboxEvent)
-    # A message without its chat, and a button press whose user id is not a number or string.
+    # A message without its chat, a button press whose user has no id, and one without its own id.
     await bot.emu.send_raw_update({"message": {"message_id": 5, "date": 1_790_000_000, "text": "x",
                                                "from": {"id": BA, "is_bot": False, "first_name": "Ba"}}})
     await bot.emu.send_raw_update({"callback_query": {"id": "77", "data": "x", "chat_instance": "1",
                                                       "from": {"first_name": "Ba"},
                                                       "message": {"message_id": 1, "date": 0,
                                                                   "chat": {"id": BA, "type": "private"}}}})
+    await bot.emu.send_raw_update({"callback_query": {"data": "x", "chat_instance": "1",
+                                                      "from": {"id": BA, "is_bot": False, "first_name": "Ba"},
+                                                      "message": {"message_id": 1, "date": 0,
+                                                                  "chat": {"id": BA, "type": "private"}}}})
     replies = await ba.say("/trogiup")
     assert len(replies) == 1 and replies[0].text.startswith("Xin chào! Chatbot này dành cho trưởng thôn")
-    assert await bot.count(InboxEvent) == stored + 1  # the two unreadable ones were not stored
-    assert bot.emu.pending_updates == []  # and the poll moved past them
+    assert await bot.count(InboxEvent) == stored + 1  # the three unreadable ones were not stored
+    assert bot.emu.pending_updates == []  # and the poll moved past all of them
 
 
 LONG_VI = "\n".join(

@@ -174,8 +174,9 @@ class TelegramChannel(Channel):
         events = [(u, self._read(u)) for u in updates]
         await self.inbox.put_many([e for _, e in events if e is not None])
         for update, event in events:
-            if event is not None and event.kind == "choice":
-                task = asyncio.create_task(self._answer(update["callback_query"]["id"]))
+            query_id = (update.get("callback_query") or {}).get("id") if event is not None else None
+            if isinstance(query_id, str):
+                task = asyncio.create_task(self._answer(query_id))
                 self._answering.add(task)
                 task.add_done_callback(self._answering.discard)
 
@@ -202,6 +203,8 @@ class TelegramChannel(Channel):
             chat = (q.get("message") or {}).get("chat")  # absent for a button of an inline message
             if chat is None:
                 return None
+            if not isinstance(q["id"], str):  # answered with it (ingest_batch)
+                raise TypeError("callback_query.id")
             user = q["from"]
             return Incoming(
                 **base, user_id=str(user["id"]), chat_id=str(chat["id"]), kind="choice", choice=q.get("data") or "",
