@@ -13,6 +13,7 @@ from sqlalchemy import String, bindparam, cast, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.events import Incoming
+from storage import direct
 from storage.crypto import Keyring
 from storage.db import dialect_insert, engine_of
 from storage.models import Identity, InboxEvent, UtcDateTime
@@ -41,17 +42,21 @@ class Inbox:
         # bookkeeping cost more than the INSERT.
         async with engine.begin() as conn:
             statement = _store_statement(engine.dialect.name)
+            raw = direct.connection_of(conn.sync_connection)  # SQLite's writer: straight to sqlite3
             for event in events:
                 event = _bounded(event)
                 # One statement: the ordering key is read inside the INSERT (order_key_of).
-                result = await conn.execute(statement, {
+                params = {
                     "p_channel": event.channel, "p_account": event.account, "p_dedup": event.dedup_key[:128],
                     "p_conv": event.conv_key, "p_payload": self.keyring.encrypt(event.to_json()),
-                    "p_now": self.clock.now(), "p_user": event.user_id})
-                row = result.first()
+                    "p_now": self.clock.now(), "p_user": event.user_id}
+                if raw is not None:
+                    row = _STORE_DIRECT.run(raw, params).fetchone()
+                else:
+                    row = (await conn.execute(statement, params)).first()
                 news.append(row is not None)
                 if row is not None:
-                    stored.append(Arrival(id=row.id, order_key=row.order_key, event=event))
+                    stored.append(Arrival(id=row[0], order_key=row[1], event=event))
         for arrival in stored:
             for listener in self.listeners:
                 listener(arrival)
@@ -149,11 +154,18 @@ _GIVEN_UP = (update(_INBOX).where(_INBOX.c.id == bindparam("p_id"))
              .values(processed_at=bindparam("p_now", type_=UtcDateTime), payload=None, error=bindparam("p_error")))
 
 
+_STORE_DIRECT = direct.Statement(_store_statement("sqlite"))
+_DONE_DIRECT = direct.Statement(_DONE)
+
+
 async def mark_done(session: AsyncSession, inbox_id: int, now: datetime, *, error: str | None = None) -> bool:
     """The event is handled (or given up on, with `error`): nothing of what was said stays in the
     inbox. False if it was marked already (another replica): the caller's step must not count.
-    (Statements built once, like the step's read.)"""
+    (Statements built once, like the step's read; on SQLite's writer, straight to sqlite3.)"""
     if error is None:
+        raw = direct.connection_of((await session.connection()).sync_connection)
+        if raw is not None:
+            return bool(_DONE_DIRECT.run(raw, {"p_id": inbox_id, "p_now": now}).rowcount)
         done = await session.execute(_DONE, {"p_id": inbox_id, "p_now": now})
     else:
         done = await session.execute(_GIVEN_UP, {"p_id": inbox_id, "p_now": now, "p_error": error[:200]})

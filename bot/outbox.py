@@ -24,7 +24,7 @@ from core.events import Delivery, Reply
 from handlers.admin_notices import undeliverable
 from handlers.context import Outgoing
 from handlers.reachability import TEMPLATE_CHANNEL, template_for_held
-from storage import chatlists
+from storage import chatlists, direct
 from storage.crypto import Keyring
 from storage.db import engine_of, reading
 from storage.models import OutboxMessage
@@ -446,7 +446,12 @@ class Outbox:
                    "attempts": row.attempts, "platform_ids": row.platform_ids} for row, _ in delivered]
         if len(delivered) == len(batch):  # the usual case: one statement, nothing read first, no ORM
             async with self._own_rows, engine_of(self.sessions).begin() as conn:
-                await conn.execute(_RECORD_DELIVERED, values)
+                raw = direct.connection_of(conn.sync_connection)
+                if raw is not None:  # SQLite's writer: one UPDATE for the batch, straight to sqlite3
+                    direct.record_delivered(raw, OutboxMessage.__table__, now,
+                                            [(row.id, row.attempts, row.platform_ids) for row, _ in delivered])
+                else:
+                    await conn.execute(_RECORD_DELIVERED, values)
             return
         async with self._own_rows, self.sessions() as session, session.begin():
             if delivered:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.events import shallow
+from storage import direct
 from storage.crypto import Keyring
 from storage.db import BotSession, claim_rows
 from storage.models import Draft, Photo, UtcDateTime
@@ -91,6 +92,9 @@ _UPDATE = (update(_TABLE).where(_TABLE.c.id == bindparam("p_id"))
                    expires_at=bindparam("p_expires", type_=UtcDateTime)))
 
 
+_UPDATE_DIRECT = direct.Statement(_UPDATE)
+
+
 def _changed(row: Draft, **values) -> None:
     session = object_session(row)
     if not isinstance(session, BotSession) or row.id is None:  # not the bot's session: the ORM writes it
@@ -110,7 +114,12 @@ def _write_drafts(session) -> None:
     params = [{"p_id": row.id, "p_state": row.state, "p_seq": row.seq, "p_updated": row.updated_at,
                "p_expires": row.expires_at}
               for row in rows.values() if row not in session.deleted and not inspect(row).was_deleted]
-    if params:
+    if not params:
+        return
+    raw = direct.connection_of(session.connection())
+    if raw is not None:  # SQLite's writer: straight to sqlite3 (storage/direct.py)
+        _UPDATE_DIRECT.run_many(raw, params)
+    else:
         session.execute(_UPDATE, params)
 
 

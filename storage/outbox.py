@@ -13,6 +13,7 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import Reply
+from storage import direct
 from storage.crypto import Keyring
 from storage.db import NOTIFY_OTHERS, BotSession
 from storage.models import Identity, OutboxBlob, OutboxMessage
@@ -83,7 +84,12 @@ def _write_queued(session) -> None:
     rows = [row for row in session.info.get(QUEUED, ()) if row.id is None]
     if not rows:
         return
-    ids = session.execute(_INSERT, [{c: getattr(row, c) for c in _COLUMNS} for row in rows]).scalars().all()
+    values = [{c: getattr(row, c) for c in _COLUMNS} for row in rows]
+    raw = direct.connection_of(session.connection())
+    if raw is not None:  # SQLite's writer: straight to sqlite3 (storage/direct.py)
+        ids = direct.insert_returning_ids(raw, OutboxMessage.__table__, _COLUMNS, values)
+    else:
+        ids = session.execute(_INSERT, values).scalars().all()
     for row, row_id in zip(rows, ids, strict=True):
         row.id = row_id
 

@@ -172,6 +172,11 @@ class Connection:
         return Cursor(self._conn, self._conn.cursor())
 
     @property
+    def raw(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself (storage/direct.py)."""
+        return self._conn
+
+    @property
     def isolation_level(self):
         return self._conn.isolation_level
 

@@ -19,14 +19,31 @@ MAX_CONFIRM_STATEMENTS = 12  # saving a report: its number, its rows, the draft 
 
 
 class Wire:
-    """Every statement the engine sends, and every commit."""
+    """Every statement the engine sends, and every commit. On SQLite what the writer's sqlite3
+    connection itself runs (its trace callback: the hot path's writes go to it directly,
+    storage/direct.py); elsewhere what SQLAlchemy sends to the driver."""
 
     def __init__(self, engine) -> None:
         self.statements: list[str] = []
         self.commits = 0
         self.on = False
-        event.listen(engine.sync_engine, "before_cursor_execute", self._statement)
-        event.listen(engine.sync_engine, "commit", self._commit)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "checkout", self._traced)
+        else:
+            event.listen(engine.sync_engine, "before_cursor_execute", self._statement)
+            event.listen(engine.sync_engine, "commit", self._commit)
+
+    def _traced(self, dbapi_connection, _record, _proxy) -> None:
+        dbapi_connection.driver_connection.raw.set_trace_callback(self._trace)
+
+    def _trace(self, statement: str) -> None:
+        if not self.on:
+            return
+        head = statement.lstrip().upper()
+        if head.startswith("COMMIT"):
+            self.commits += 1
+        elif not head.startswith(("BEGIN", "ROLLBACK")):
+            self.statements.append(" ".join(statement.split()[:6]))
 
     def _statement(self, _conn, _cursor, statement, _params, _context, _many) -> None:
         if self.on and not statement.lstrip().upper().startswith(("BEGIN", "COMMIT")):
