@@ -251,7 +251,7 @@ async def start_bot(config: Config, url: str, keyring: Keyring, *, clock: Clock 
 
     unlimited: lift the channel's own 28 messages/s limiter too, for runs where the emulator's
     rate limits are off (it mirrors them; left on, it and not the software would be measured)."""
-    from bot.app import App
+    from bot.app import App, freeze_heap
     from bot.channels.limits import RateLimiter
     from bot.channels.telegram import TelegramChannel
 
@@ -261,6 +261,7 @@ async def start_bot(config: Config, url: str, keyring: Keyring, *, clock: Clock 
         channel.limiter = RateLimiter(rate=1e9, burst=10**9)
     app.add_channel(channel)
     await app.start(http=False)
+    freeze_heap()  # as `bot run` does
     return app, channel
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 from bot.channel_status import ChannelStatusBook
@@ -27,6 +28,17 @@ log = logging.getLogger(__name__)
 
 
 STOP_GRACE_SECONDS = 5.0
+
+
+def freeze_heap() -> None:
+    """Once the bot has started: what is alive then (modules, catalogs, mappers, python-telegram-bot)
+    lives as long as the process, so it is put where the garbage collector no longer looks
+    (gc.freeze). A full collection then walks only what the bot made since: on the bench's bot
+    one took up to 94 ms, every step in flight waiting behind it, the p99 of a person's step twice
+    its p90. For the long-running process only (`bot run`, the bench): an App a test starts and
+    stops would stay in memory for good."""
+    gc.collect()
+    gc.freeze()
 
 
 class App:

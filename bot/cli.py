@@ -9,7 +9,7 @@ import signal
 import sys
 from dataclasses import replace
 
-from bot.app import App
+from bot.app import App, freeze_heap
 from bot.logs import setup_logging
 from core.config import Config
 from handlers import parsing
@@ -163,6 +163,7 @@ async def _serve(config: Config, token: str) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     await app.start()
+    freeze_heap()
     log.info("bot running: %s", ", ".join(running))
     try:
         await _until_signal()
