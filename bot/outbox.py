@@ -26,7 +26,7 @@ from handlers.context import Outgoing
 from handlers.reachability import TEMPLATE_CHANNEL, template_for_held
 from storage import chatlists, direct
 from storage.crypto import Keyring
-from storage.db import engine_of, reading
+from storage.db import autocommit_if, engine_of, reading
 from storage.models import OutboxMessage
 from storage.outbox import (
     LEASE_SECONDS,
@@ -445,7 +445,9 @@ class Outbox:
         values = [{"row_id": row.id, "delivered_at": now, "claimed_until": None, "claimed_by": None, "payload": None,
                    "attempts": row.attempts, "platform_ids": row.platform_ids} for row, _ in delivered]
         if len(delivered) == len(batch):  # the usual case: one statement, nothing read first, no ORM
-            async with self._own_rows, engine_of(self.sessions).begin() as conn:
+            # On PostgreSQL in autocommit: one UPDATE (the batch's rows pipelined, atomic by
+            # themselves), without the BEGIN and COMMIT round trips.
+            async with self._own_rows, autocommit_if(engine_of(self.sessions), True) as conn:
                 raw = direct.connection_of(conn.sync_connection)
                 if raw is not None:  # SQLite's writer: one UPDATE for the batch, straight to sqlite3
                     direct.record_delivered(raw, OutboxMessage.__table__, now,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 from pathlib import Path
@@ -123,6 +124,21 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
     # half an hour, and a step that meets a dead one is tried again (bot/router.py).
     kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **kwargs)
+
+
+@contextlib.asynccontextmanager
+async def autocommit_if(engine: AsyncEngine, single: bool):
+    """A connection for writes that are one statement (`single`): on PostgreSQL in autocommit, so
+    the statement is its own transaction and costs one round trip, not three (BEGIN, it, COMMIT).
+    Otherwise, and always on SQLite (its single writer begins and commits as usual, the COMMIT off
+    the loop), engine.begin()."""
+    if single and engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+        return
+    async with engine.begin() as conn:
+        yield conn
 
 
 class BotSession(Session):
