@@ -26,7 +26,7 @@ from handlers import dispatch
 from handlers.context import WAKE_JOBS, Ctx, Services
 from handlers.safety import FLOOD_WINDOW
 from storage import outbox as outbox_store
-from storage.db import reading
+from storage.db import engine_of, reading
 from storage.models import Identity, Person
 from storage.people import find_identity, load_profile
 from storage.step_read import end_step, read_step
@@ -68,6 +68,7 @@ class Router:
         self._busy: dict[str, asyncio.Task] = {}
         self._running = False
         self._stopping = False
+        self._slots = _StepSlots(engine_of(sessions))
 
     def wake(self, arrival: inbox_store.Arrival | None = None) -> None:
         """A new event (handed over), or a reason to look at the database (None)."""
@@ -157,7 +158,7 @@ class Router:
         started, ok, channel = time.perf_counter(), True, conv.split(":", 1)[0]
         handled: tuple[int, Incoming] | None = None
         dead, needs = False, None
-        async with self.sessions() as session:
+        async with self._slots, self.sessions() as session:
             self.claim(session)
             try:
                 async with session.begin():
@@ -259,6 +260,29 @@ class Router:
             )
 
 
+class _StepSlots:
+    """How many steps hold a database connection at once. On PostgreSQL fewer than the pool has:
+    with a hundred people writing, a step per person each took one, the pool opened and closed
+    connections beyond its size all the time (a connection, its statements prepared again, a
+    server process, for one step), and a handler's read or a job found none free. The steps
+    beyond wait here in arrival order. SQLite has one writer's connection, for which steps
+    already queue in the pool: no limit."""
+
+    def __init__(self, engine) -> None:
+        sized = getattr(engine.pool, "size", None)
+        size = sized() if engine.dialect.name == "postgresql" and callable(sized) else 0
+        self._sem = asyncio.Semaphore(max(1, size - STEP_SLOTS_SPARE)) if size else None
+
+    async def __aenter__(self) -> None:
+        if self._sem is not None:
+            await self._sem.acquire()
+
+    async def __aexit__(self, *_exc) -> None:
+        if self._sem is not None:
+            self._sem.release()
+
+
+STEP_SLOTS_SPARE = 4  # the pool's connections left to jobs, readers and the outbox
 RETRY_SECONDS = 0.2  # a handed-over event that had to wait is tried again after this
 SEEN_EVERY = timedelta(minutes=1)  # how stale an identity's last_seen_at may be (it orders channels)
 

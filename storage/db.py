@@ -118,7 +118,9 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
-    kwargs.setdefault("pool_size", 10)
+    # The router keeps its steps below the pool's size (bot/router.py _StepSlots): connections
+    # beyond it are opened for a burst of jobs or reads and closed after.
+    kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 10)
     # No ping before every checkout (a round trip per transaction): connections are renewed after
     # half an hour, and a step that meets a dead one is tried again (bot/router.py).
