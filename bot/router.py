@@ -26,6 +26,7 @@ from handlers import dispatch
 from handlers.context import WAKE_JOBS, Ctx, Services
 from handlers.safety import FLOOD_WINDOW
 from storage import outbox as outbox_store
+from storage import step_commit
 from storage.db import engine_of, reading
 from storage.models import Identity, Person
 from storage.people import find_identity, load_profile
@@ -238,7 +239,11 @@ class Router:
         if step.identity is not None and ctx.person is not None:
             _seen(step.identity, step.person, event, now)
         await ctx.send_queued()
-        if not await inbox_store.mark_done(session, inbox_id, now):
+        if session.bind.dialect.name == "postgresql":  # the draft, the replies and the mark: one round trip
+            finished = await session.run_sync(step_commit.finish, inbox_id, now)
+        else:
+            finished = await inbox_store.mark_done(session, inbox_id, now)
+        if not finished:
             raise _AlreadyHandled
 
     async def _give_up(self, conv: str, handled: tuple[int, Incoming], error: str) -> None:

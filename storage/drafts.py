@@ -106,21 +106,30 @@ def _changed(row: Draft, **values) -> None:
     session.info.setdefault(_WRITES, {})[id(row)] = row
 
 
-@event.listens_for(BotSession, "before_commit")
-def _write_drafts(session) -> None:
+def take_writes(session) -> list[dict]:
+    """The drafts changed in this step and not written yet, as the UPDATE's parameters; from now
+    on the caller writes them (storage/step_commit.py, or write() below at the commit)."""
     rows = session.info.pop(_WRITES, None)
     if not rows:
-        return
-    params = [{"p_id": row.id, "p_state": row.state, "p_seq": row.seq, "p_updated": row.updated_at,
-               "p_expires": row.expires_at}
-              for row in rows.values() if row not in session.deleted and not inspect(row).was_deleted]
-    if not params:
-        return
+        return []
+    return [{"p_id": row.id, "p_state": row.state, "p_seq": row.seq, "p_updated": row.updated_at,
+             "p_expires": row.expires_at}
+            for row in rows.values() if row not in session.deleted and not inspect(row).was_deleted]
+
+
+def write(session, params: list[dict]) -> None:
     raw = direct.connection_of(session.connection())
     if raw is not None:  # SQLite's writer: straight to sqlite3 (storage/direct.py)
         _UPDATE_DIRECT.run_many(raw, params)
     else:
         session.execute(_UPDATE, params)
+
+
+@event.listens_for(BotSession, "before_commit")
+def _write_drafts(session) -> None:
+    params = take_writes(session)
+    if params:
+        write(session, params)
 
 
 @event.listens_for(BotSession, "after_rollback")

@@ -38,7 +38,7 @@ def take_queued(session: AsyncSession) -> list[Queued]:
     return session.info.pop(QUEUED, [])
 
 
-_COLUMNS = ("person_id", "channel", "account", "chat_id", "kind", "tag", "payload", "created_at", "due_at",
+COLUMNS = ("person_id", "channel", "account", "chat_id", "kind", "tag", "payload", "created_at", "due_at",
             "attempts", "claimed_until", "claimed_by")
 # Built once: all of a step's rows in one INSERT, their ids returned in the order they were queued.
 _INSERT = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id, sort_by_parameter_order=True)
@@ -50,7 +50,7 @@ class Queued:
     attributes as it does those of an OutboxMessage it claimed. (Building an ORM object per row cost
     more than the INSERT.)"""
 
-    __slots__ = (*_COLUMNS, "id", "plain", "delivered_at", "failed_at", "platform_ids", "last_error")
+    __slots__ = (*COLUMNS, "id", "plain", "delivered_at", "failed_at", "platform_ids", "last_error")
 
     def __init__(self, **values) -> None:
         self.id = self.claimed_until = self.claimed_by = self.plain = None
@@ -79,19 +79,28 @@ def _add(session: AsyncSession, now: datetime, **values) -> Queued | OutboxMessa
     return row
 
 
-@event.listens_for(BotSession, "before_commit")
-def _write_queued(session) -> None:
-    rows = [row for row in session.info.get(QUEUED, ()) if row.id is None]
-    if not rows:
-        return
-    values = [{c: getattr(row, c) for c in _COLUMNS} for row in rows]
+def unwritten(session) -> list[Queued]:
+    """The rows this step queued and has not written yet (storage/step_commit.py writes them with
+    its other rows; otherwise write() at the commit)."""
+    return [row for row in session.info.get(QUEUED, ()) if row.id is None]
+
+
+def write(session, rows: list[Queued]) -> None:
+    values = [{c: getattr(row, c) for c in COLUMNS} for row in rows]
     raw = direct.connection_of(session.connection())
     if raw is not None:  # SQLite's writer: straight to sqlite3 (storage/direct.py)
-        ids = direct.insert_returning_ids(raw, OutboxMessage.__table__, _COLUMNS, values)
+        ids = direct.insert_returning_ids(raw, OutboxMessage.__table__, COLUMNS, values)
     else:
         ids = session.execute(_INSERT, values).scalars().all()
     for row, row_id in zip(rows, ids, strict=True):
         row.id = row_id
+
+
+@event.listens_for(BotSession, "before_commit")
+def _write_queued(session) -> None:
+    rows = unwritten(session)
+    if rows:
+        write(session, rows)
 
 
 @event.listens_for(BotSession, "after_rollback")
