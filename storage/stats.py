@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, distinct, func, select
+from sqlalchemy import and_, distinct, exists, func, select
 from sqlalchemy import case as when
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -526,15 +526,18 @@ async def national_targets(session: AsyncSession, commune_id: str, since: dateti
     base = (Case.commune_id == commune_id, Case.created_at >= since, Case.created_at < until,
             Case.status != "not_dv")
     violence = Case.kind.in_(("domestic", "sexual_abuse"))
-    answered = select(CaseCode.case_id).where(CaseCode.field == "support").distinct()
-    helped = select(CaseCode.case_id).where(CaseCode.field == "support", CaseCode.code != "none").distinct()
-    referred = select(CaseCode.case_id).where(CaseCode.field == "measures", CaseCode.code == "investigation")
+    # Correlated to the case, through case_codes' primary key (case_id first): an IN (SELECT ...)
+    # read every commune's codes for each commune's figures (10 ms of a 55 ms digest on a province).
+    answered = exists().where(CaseCode.case_id == Case.id, CaseCode.field == "support")
+    helped = exists().where(CaseCode.case_id == Case.id, CaseCode.field == "support", CaseCode.code != "none")
+    referred = exists().where(CaseCode.case_id == Case.id, CaseCode.field == "measures",
+                              CaseCode.code == "investigation")
 
     async def people(*where) -> tuple[int, int, int]:
         row = (await session.execute(
             select(func.count(CasePerson.id),
-                   func.coalesce(func.sum(when((Case.id.in_(answered), 1), else_=0)), 0),
-                   func.coalesce(func.sum(when((Case.id.in_(helped), 1), else_=0)), 0))
+                   func.coalesce(func.sum(when((answered, 1), else_=0)), 0),
+                   func.coalesce(func.sum(when((helped, 1), else_=0)), 0))
             .join(Case, Case.id == CasePerson.case_id).where(*base, *where)
         )).one()
         return int(row[0]), int(row[1]), int(row[2])
@@ -545,10 +548,10 @@ async def national_targets(session: AsyncSession, commune_id: str, since: dateti
         select(func.count(Case.id),
                func.coalesce(func.sum(when((Case.perpetrator_counselled.in_(("yes", "no")), 1), else_=0)), 0),
                func.coalesce(func.sum(when((Case.perpetrator_counselled == "yes", 1), else_=0)), 0))
-        .where(*base, violence, Case.perpetrator_sex.is_not(None), Case.id.not_in(referred))
+        .where(*base, violence, Case.perpetrator_sex.is_not(None), ~referred)
     )).one()
     referred_n = int(await session.scalar(
-        select(func.count(Case.id)).where(*base, violence, Case.perpetrator_sex.is_not(None), Case.id.in_(referred))
+        select(func.count(Case.id)).where(*base, violence, Case.perpetrator_sex.is_not(None), referred)
     ) or 0)
     t2b = Ratio(int(row[2]), int(row[1]), int(row[0]) - int(row[1]) + referred_n)
     everyone, _, got = await people(Case.kind == "trafficking", Case.needs_support == "yes")
