@@ -20,6 +20,7 @@ from storage import stats
 from storage.db import make_engine, migrate, session_factory
 
 ONE_LIMIT = 0.2  # seconds: one commune's digest
+ONE_RATIO = 30  # and at most this many times the hand-written SQL aggregate of the same rows
 ALL_LIMIT = 20.0  # seconds: every commune's
 
 AGGREGATE = """
@@ -97,6 +98,8 @@ async def digest(opts: Options, table: Table) -> None:
                note="median of {r}: figures {f:.0f} ms, text {t:.0f} ms".format(
                    r=repeat, f=median_of([t["figures"] for t in one]) * 1000,
                    t=median_of([t["text"] for t in one]) * 1000)),
+        Figure("digest", "one commune: figures + text, against the SQL aggregate", one_digest_s * 1000, "ms",
+               "SQL aggregate", base_one * 1000, f"≤ {ONE_RATIO:.0f}× SQL", one_digest_s <= ONE_RATIO * base_one),
         Figure("digest", "one commune: Excel + chart (attachments)", median_of([t["files"] for t in one]) * 1000, "ms",
                "SQL aggregate", base_one * 1000),
         Figure("digest", f"all {n} communes: figures + text", all_digest_s, "s", "SQL aggregate", base_all,
