@@ -12,7 +12,7 @@ from handlers.alerts import send_due_details
 from storage.crypto import Keyring, KeyringError
 from storage.models import Alert, AuditEntry, Case, CaseCode, CasePerson, CaseText
 from tests.fakechannel import User
-from tests.helpers import enrolled, vi
+from tests.helpers import enrolled, make_invite, vi
 
 DESCRIPTION = "Chồng say rượu đánh vợ ở nhà sau bếp, hàng xóm nghe tiếng kêu cứu"
 
@@ -351,3 +351,73 @@ async def test_a_phone_or_id_number_in_the_description_is_refused_and_asked_agai
     async with app.sessions() as s:
         texts = [app.services.keyring.decrypt_text(t.ciphertext) for t in (await s.scalars(select(CaseText))).all()]
     assert texts == [fine]
+
+
+async def _at_the_phone_question(app) -> User:
+    await officers(app)
+    head = await enrolled(app)  # skipped the phone at enrolment
+    await head.say("/baotin")
+    replies = await head.press(vi("Yes"))
+    assert vi("What phone number can the police call you back on?") in replies[-1]
+    assert head.last.reply.ask_contact  # the share-my-phone keyboard is up
+    return head
+
+
+def _taken_down_at(head: User, since: int) -> int:
+    """Where among the messages since `since` the keyboard was taken down (exactly once)."""
+    downs = [i for i, m in enumerate(head.messages[since:]) if m.reply.remove_keyboard]
+    assert len(downs) == 1, [(m.text, m.reply.remove_keyboard) for m in head.messages[since:]]
+    return downs[0]
+
+
+async def test_the_phone_keyboard_is_taken_down_once_the_number_is_given(app):
+    """On Telegram the share-my-phone keyboard stays until a message takes it down, and its buttons
+    send plain words ("Hủy"): left up, a tap on it later cancelled whatever form was open."""
+    head = await _at_the_phone_question(app)
+    since = len(head.messages)
+    replies = await head.say("0987 654 321")
+    at = _taken_down_at(head, since)
+    assert replies[at] == vi("Phone number noted: {phone}.", phone="0987 654 321")
+    assert vi("In which village did it happen?") in replies[-1] and head.last.labels  # the next question, after it
+    assert not head.last.reply.ask_contact
+
+
+async def test_the_phone_keyboard_is_taken_down_when_the_phone_is_skipped_or_the_form_cancelled(app):
+    head = await _at_the_phone_question(app)
+    since = len(head.messages)
+    replies = await head.say("bỏ qua")  # what the keyboard's Skip button sends
+    assert replies[_taken_down_at(head, since)] == vi("The phone number question is closed.")
+    assert vi("In which village did it happen?") in replies[-1]
+    # Back to the phone question (it is asked again with its keyboard), then cancelled from it.
+    await head.say("quay lại")
+    assert head.last.reply.ask_contact
+    since = len(head.messages)
+    replies = await head.say("hủy")
+    at = _taken_down_at(head, since)
+    assert at == 0 and head.messages[since].reply.choices == ()  # the cancellation itself takes it down
+
+
+async def test_a_wrong_number_at_the_phone_question_keeps_the_keyboard_up(app):
+    head = await _at_the_phone_question(app)
+    since = len(head.messages)
+    await head.say("5o")
+    assert not any(m.reply.remove_keyboard for m in head.messages[since:])
+    assert head.last.reply.ask_contact  # asked again, the keyboard with it
+
+
+async def test_the_plain_channel_gets_no_keyboard_message(app):
+    """A channel without the share-my-phone button has no keyboard to take down: no extra message."""
+    from tests.fakechannel import PlainUser
+
+    await officers(app)
+    code = await make_invite(app)
+    head = PlainUser(app, "p-head")
+    await head.say(f"/start {code}")
+    await head.say("bỏ qua")
+    await head.say("/baotin")
+    await head.say("1")  # Yes: someone is in danger
+    assert vi("What phone number can the police call you back on?") in head.last.text
+    since = len(head.messages)
+    replies = await head.say("0987 654 321")
+    assert not any(r.startswith(vi("Phone number noted: {phone}.", phone="0987 654 321")) for r in replies)
+    assert not any(m.reply.remove_keyboard for m in head.messages[since:])

@@ -185,8 +185,11 @@ async def test_police_get_the_urgent_alert_before_the_reporter_is_asked_for_a_ph
 
     # The reporter gives a number: it reaches every officer at once, as a new message. Then nothing
     # more reaches them until the reporter confirms.
+    assert bot.emu.reply_keyboard(BA) is not None  # the share-my-phone keyboard is up
     mark = bot.emu.mark()
     await ba.say("0987 654 321")
+    # It is taken down (its buttons would type "Hủy" into whatever form is open later).
+    assert bot.emu.reply_keyboard(BA) is None
     for role, [phone] in new_since(bot, team, mark).items():
         assert phone.text == vi("🔴 {ref}: the reporter's phone number: {phone}", ref=REF, phone="0987 654 321")
         assert phone.button_texts == [ACK], role

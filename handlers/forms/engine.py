@@ -6,12 +6,13 @@ on an old question is recognised and not applied. Typed answers always go to the
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from datetime import timedelta
 from typing import Any
 
-from core.events import Choice
+from core.events import Choice, Reply
 from core.i18n import number
 from handlers import hygiene, parsing
 from handlers.context import Ctx
@@ -465,9 +466,39 @@ async def handle(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
     """Apply one event to the draft and answer it; the caller commits."""
     if form.sensitive:
         hygiene.remember(draft.state.meta, ctx.event, ctx.now)
+    first = len(ctx.replies)
+    contact = _contact_asked(ctx, form, draft)
     await _handle(ctx, form, draft)
+    if contact is not None and (draft.closed or _contact_asked(ctx, form, draft) is None):
+        _take_down_keyboard(ctx, form, draft, contact, first)
     if not draft.closed:
         _save(ctx, form, draft)
+
+
+def _contact_asked(ctx: Ctx, form: Form, draft: OpenDraft) -> Position | None:
+    """The question being answered, when it put up the messenger's share-my-phone keyboard."""
+    if not ctx.caps.contact or draft.closed or draft.state.mode == "review" or draft.state.meta.get("offer"):
+        return None
+    steps, i = _position(form, draft)
+    return steps[i] if i is not None and KINDS[steps[i].step.kind].contact else None
+
+
+def _take_down_keyboard(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, first: int) -> None:
+    """The phone question is behind the person: its keyboard goes. It stays up on Telegram until a
+    message takes it down, and its buttons send plain words: a "Hủy" tapped there later cancelled
+    whatever form was open by then. The first plain message of this answer takes it down; if every
+    one has buttons of its own (a message cannot carry both), a short one goes first."""
+    for n in range(first, len(ctx.replies)):
+        reply = ctx.replies[n]
+        if not (reply.choices or reply.edit or reply.delete or reply.ask_contact or reply.photo or reply.file):
+            ctx.replies[n] = dataclasses.replace(reply, remove_keyboard=True)
+            return
+    from handlers.alerts import display_phone  # how the alerts write it: 0912 345 678
+
+    value = None if draft.closed else get_answer(draft.state.answers, pos, None)
+    text = (ctx.t("Phone number noted: {phone}.", phone=display_phone(value))
+            if isinstance(value, str) else ctx.t("The phone number question is closed."))
+    ctx.replies.insert(first, Reply(text=text, remove_keyboard=True))
 
 
 async def _handle(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
