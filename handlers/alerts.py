@@ -15,6 +15,7 @@ from core import vocabulary as form
 from core.events import Choice, Reply
 from core.i18n import N_, day, translate
 from handlers.context import Ctx, Outgoing, Services, job_step
+from handlers.parsing import display_phone  # noqa: F401 - where the alerts' callers find it
 from handlers.reachability import reporter_villages  # also registers its jobs (handlers/features.py imports this)
 from handlers.registry import job
 from storage import cases as store
@@ -41,18 +42,6 @@ def numbers_line(ctx: Ctx) -> str:
     police = ctx.commune.phones.police
     numbers = ([ctx.t("Commune police {phone}", phone=police)] if police else []) + ["113", ctx.t("111 (if a child is involved)")]
     return ctx.t("If someone is in danger, call: {numbers}", numbers=" · ".join(numbers))
-
-
-def display_phone(e164: str) -> str:
-    """How a Vietnamese number is written: +84912345678 → 0912 345 678, +842083000113 → 0208 3000 113."""
-    if not e164.startswith("+84"):
-        return e164
-    national = "0" + e164[3:]
-    if len(national) == 10:
-        return f"{national[:4]} {national[4:7]} {national[7:]}"
-    if len(national) == 11:
-        return f"{national[:4]} {national[4:8]} {national[8:]}"
-    return national
 
 
 async def reporter_line(session: AsyncSession, services: Services, lang: str, case: Case) -> str:

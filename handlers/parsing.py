@@ -386,6 +386,18 @@ def _read_date(text: str, today: date) -> date | ParseError:
 _PHONE_LABEL = re.compile(r"^(?:so dien thoai|so dt|sdt|dt|tel|phone)\s*:?\s*")
 
 
+def display_phone(e164: str) -> str:
+    """How a Vietnamese number is written: +84912345678 → 0912 345 678, +842083000113 → 0208 3000 113."""
+    if not e164.startswith("+84"):
+        return e164
+    national = "0" + e164[3:]
+    if len(national) == 10:
+        return f"{national[:4]} {national[4:7]} {national[7:]}"
+    if len(national) == 11:
+        return f"{national[:4]} {national[4:8]} {national[8:]}"
+    return national
+
+
 def parse_phone(text: str) -> str | ParseError:
     """Normalise a Vietnamese (or "+"-prefixed foreign) phone number to E.164."""
     plain = _PHONE_LABEL.sub("", _fold_core(text))

@@ -386,7 +386,7 @@ async def test_the_phone_keyboard_is_taken_down_when_the_phone_is_skipped_or_the
     head = await _at_the_phone_question(app)
     since = len(head.messages)
     replies = await head.say("bỏ qua")  # what the keyboard's Skip button sends
-    assert replies[_taken_down_at(head, since)] == vi("The phone number question is closed.")
+    assert replies[_taken_down_at(head, since)] == vi("No phone number given.")
     assert vi("In which village did it happen?") in replies[-1]
     # Back to the phone question (it is asked again with its keyboard), then cancelled from it.
     await head.say("quay lại")
@@ -421,3 +421,35 @@ async def test_the_plain_channel_gets_no_keyboard_message(app):
     replies = await head.say("0987 654 321")
     assert not any(r.startswith(vi("Phone number noted: {phone}.", phone="0987 654 321")) for r in replies)
     assert not any(m.reply.remove_keyboard for m in head.messages[since:])
+
+
+async def test_the_phone_keyboard_goes_when_the_form_is_left_by_a_command_or_at_the_offer(app):
+    """/huy at the phone question, and "Hủy bản nháp" at the offer a new /baotin makes there, close
+    the form outside its answers: the keyboard goes with it. Left up, a later tap on its "Hủy"
+    cancelled the outreach draft the person had gone back to (found by trying it on the emulator)."""
+    head = await _at_the_phone_question(app)
+    since = len(head.messages)
+    await head.say("/huy")
+    assert _taken_down_at(head, since) == 0
+    await head.say("/baotin")
+    await head.press(vi("Yes"))
+    assert head.last.reply.ask_contact
+    await head.say("/baocao")  # another form asked for at the phone question: the offer to go on
+    assert vi("Discard draft") in head.last.labels
+    since = len(head.messages)
+    await head.press(vi("Discard draft"))
+    assert _taken_down_at(head, since) == 0
+
+
+async def test_going_back_from_the_phone_question_says_the_keyboard_is_hidden(app):
+    head = await _at_the_phone_question(app)
+    since = len(head.messages)
+    replies = await head.say("quay lại")
+    assert replies[_taken_down_at(head, since)] == vi("The phone number keyboard is hidden.")
+
+
+async def test_the_review_shows_the_phone_as_the_alerts_write_it(app):
+    head = await _at_the_phone_question(app)
+    await head.say("0987 654 321")
+    review = await answer_case(head, confirm=False)
+    assert any("0987 654 321" in r for r in review) and not any("+84987654321" in r for r in review), review

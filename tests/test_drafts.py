@@ -71,6 +71,7 @@ async def test_an_untouched_draft_expires_with_a_notice(app, clock):
     assert head.last.text == vi(
         "Your unfinished draft ({form}) was discarded because it was not touched for a long time. "
         "You can start again from the menu.", form=vi("Outreach session report"))
+    assert head.last.reply.remove_keyboard  # a share-my-phone keyboard its question put up goes too
     async with app.sessions() as s:
         assert (await s.scalars(select(Draft))).all() == []
     # a button of the expired form now gets a polite answer

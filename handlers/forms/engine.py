@@ -468,36 +468,47 @@ async def handle(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
         hygiene.remember(draft.state.meta, ctx.event, ctx.now)
     first = len(ctx.replies)
     contact = _contact_asked(ctx, form, draft)
+    before = get_answer(draft.state.answers, contact, None) if contact is not None else None
     await _handle(ctx, form, draft)
     if contact is not None and (draft.closed or _contact_asked(ctx, form, draft) is None):
-        _take_down_keyboard(ctx, form, draft, contact, first)
+        _take_down_keyboard(ctx, form, draft, contact, first, before)
     if not draft.closed:
         _save(ctx, form, draft)
 
 
-def _contact_asked(ctx: Ctx, form: Form, draft: OpenDraft) -> Position | None:
-    """The question being answered, when it put up the messenger's share-my-phone keyboard."""
-    if not ctx.caps.contact or draft.closed or draft.state.mode == "review" or draft.state.meta.get("offer"):
+def _contact_asked(ctx: Ctx, form: Form, draft: OpenDraft, *, offer: bool = False) -> Position | None:
+    """The question being answered, when it put up the messenger's share-my-phone keyboard (`offer`:
+    even while the offer to go on with the draft is shown: the keyboard is still up behind it)."""
+    if not ctx.caps.contact or draft.closed or draft.state.mode == "review" or (
+            draft.state.meta.get("offer") and not offer):
         return None
     steps, i = _position(form, draft)
     return steps[i] if i is not None and KINDS[steps[i].step.kind].contact else None
 
 
-def _take_down_keyboard(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, first: int) -> None:
+def _take_down_keyboard(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, first: int,
+                        before: Any = None) -> None:
     """The phone question is behind the person: its keyboard goes. It stays up on Telegram until a
     message takes it down, and its buttons send plain words: a "Hủy" tapped there later cancelled
     whatever form was open by then. The first plain message of this answer takes it down; if every
     one has buttons of its own (a message cannot carry both), a short one goes first."""
+    if any(r.remove_keyboard for r in ctx.replies[first:]):
+        return  # taken down already (the form was cancelled from the question)
     for n in range(first, len(ctx.replies)):
         reply = ctx.replies[n]
         if not (reply.choices or reply.edit or reply.delete or reply.ask_contact or reply.photo or reply.file):
             ctx.replies[n] = dataclasses.replace(reply, remove_keyboard=True)
             return
-    from handlers.alerts import display_phone  # how the alerts write it: 0912 345 678
-
     value = None if draft.closed else get_answer(draft.state.answers, pos, None)
-    text = (ctx.t("Phone number noted: {phone}.", phone=display_phone(value))
-            if isinstance(value, str) else ctx.t("The phone number question is closed."))
+    went_back = ctx.event.text is not None and parsing.fold(ctx.event.text) in BACK_WORDS
+    if went_back or (value == before and value is not SKIPPED):  # not answered now
+        text = ctx.t("The phone number keyboard is hidden.")
+    elif isinstance(value, str):
+        text = ctx.t("Phone number noted: {phone}.", phone=parsing.display_phone(value))
+    elif value is SKIPPED:
+        text = ctx.t("No phone number given.")
+    else:  # gone back from it, or left another way
+        text = ctx.t("The phone number keyboard is hidden.")
     ctx.replies.insert(first, Reply(text=text, remove_keyboard=True))
 
 
@@ -719,14 +730,19 @@ async def _help(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position) -> None:
 
 
 async def cancel(ctx: Ctx, draft: OpenDraft) -> None:
+    """Typed or pressed inside the form, /huy, or "Hủy bản nháp" at the offer to go on with it."""
+    form = FORMS.get(draft.state.form)
+    first = len(ctx.replies)
+    contact = _contact_asked(ctx, form, draft, offer=True) if form is not None else None
     await _discard(ctx)
     draft.closed = True
-    form = FORMS.get(draft.state.form)
     if form is not None and form.sensitive:
         hygiene.remember(draft.state.meta, ctx.event, ctx.now)
         hygiene.cleanup(ctx, draft.state.meta)
     message = await form.on_cancel(ctx, draft.state.answers) if form is not None and form.on_cancel else None
     ctx.say(message or ctx.t("The draft has been cancelled. Nothing was saved."))
+    if contact is not None:  # the share-my-phone keyboard goes with the form
+        _take_down_keyboard(ctx, form, draft, contact, first, None)
     await _after_close(ctx)
 
 

@@ -32,9 +32,11 @@ async def expire_drafts(services: Services, sessions, now: datetime) -> int:
                     for chat in decode_state(services.keyring, draft).meta.get("chats", {}).values():
                         queue_cleanup(out, chat, draft.person_id)
                 await discard_draft(out.session, draft.person_id, draft.slot, keyring=services.keyring)
+                # remove_keyboard: a share-my-phone keyboard the draft's question put up goes with it
+                # (its buttons type words, "Hủy" among them, into whatever comes next).
                 out.push(draft.person_id, Reply(text=translate(
                     lang, "Your unfinished draft ({form}) was discarded because it was not touched for a long time. "
-                    "You can start again from the menu.", form=title)))
+                    "You can start again from the menu.", form=title), remove_keyboard=True))
         done += len(drafts)
         if len(drafts) < BATCH:
             return done

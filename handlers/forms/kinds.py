@@ -125,6 +125,11 @@ def _show_plain(ctx: Ctx, step: Step, value: Any) -> str:
     return str(value)
 
 
+def _show_phone(ctx: Ctx, step: Step, value: Any) -> str:
+    """As the alerts write it (0912 345 678), not as stored (+84912345678)."""
+    return parsing.display_phone(value) if isinstance(value, str) else str(value)
+
+
 KINDS: dict[Kind, StepKind] = {
     Kind.CHOICE: StepKind(N_("Press a button, or type the number or the name of an option."), _read_one,
                           _show_codes, options=True, plain=N_("Type the number or the name of an option.")),
@@ -141,7 +146,7 @@ KINDS: dict[Kind, StepKind] = {
                         lambda ctx, step, value: day(as_date(value))),
     Kind.TEXT: StepKind(N_("Type your answer in one message."), _read_text, _show_plain),
     Kind.PHONE: StepKind(N_("Share your phone number with the button, or type it, e.g. 0912 345 678."), _read_phone,
-                         _show_plain, contact=True, plain=N_("Type your phone number, e.g. 0912 345 678.")),
+                         _show_phone, contact=True, plain=N_("Type your phone number, e.g. 0912 345 678.")),
     Kind.PHOTO: StepKind(N_("Send photos one at a time, then press Done."), _read_photo,
                          lambda ctx, step, value: ctx.t("{n} photo(s)", n=len(value)), gathers=True, photos=True,
                          plain=N_("Send photos one at a time, then type xong.")),
