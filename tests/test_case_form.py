@@ -448,6 +448,16 @@ async def test_going_back_from_the_phone_question_says_the_keyboard_is_hidden(ap
     assert replies[_taken_down_at(head, since)] == vi("The phone number keyboard is hidden.")
 
 
+async def test_the_same_number_typed_again_is_noted_again(app):
+    head = await _at_the_phone_question(app)
+    await head.say("0987 654 321")
+    await head.say("quay lại")  # from the village question back to the phone one
+    assert head.last.reply.ask_contact
+    since = len(head.messages)
+    replies = await head.say("0987654321")
+    assert replies[_taken_down_at(head, since)] == vi("Phone number noted: {phone}.", phone="0987 654 321")
+
+
 async def test_the_review_shows_the_phone_as_the_alerts_write_it(app):
     head = await _at_the_phone_question(app)
     await head.say("0987 654 321")

@@ -468,10 +468,9 @@ async def handle(ctx: Ctx, form: Form, draft: OpenDraft) -> None:
         hygiene.remember(draft.state.meta, ctx.event, ctx.now)
     first = len(ctx.replies)
     contact = _contact_asked(ctx, form, draft)
-    before = get_answer(draft.state.answers, contact, None) if contact is not None else None
     await _handle(ctx, form, draft)
     if contact is not None and (draft.closed or _contact_asked(ctx, form, draft) is None):
-        _take_down_keyboard(ctx, form, draft, contact, first, before)
+        _take_down_keyboard(ctx, form, draft, contact, first)
     if not draft.closed:
         _save(ctx, form, draft)
 
@@ -486,8 +485,7 @@ def _contact_asked(ctx: Ctx, form: Form, draft: OpenDraft, *, offer: bool = Fals
     return steps[i] if i is not None and KINDS[steps[i].step.kind].contact else None
 
 
-def _take_down_keyboard(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, first: int,
-                        before: Any = None) -> None:
+def _take_down_keyboard(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, first: int) -> None:
     """The phone question is behind the person: its keyboard goes. It stays up on Telegram until a
     message takes it down, and its buttons send plain words: a "Hủy" tapped there later cancelled
     whatever form was open by then. The first plain message of this answer takes it down; if every
@@ -501,7 +499,7 @@ def _take_down_keyboard(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, f
             return
     value = None if draft.closed else get_answer(draft.state.answers, pos, None)
     went_back = ctx.event.text is not None and parsing.fold(ctx.event.text) in BACK_WORDS
-    if went_back or (value == before and value is not SKIPPED):  # not answered now
+    if went_back:
         text = ctx.t("The phone number keyboard is hidden.")
     elif isinstance(value, str):
         text = ctx.t("Phone number noted: {phone}.", phone=parsing.display_phone(value))
@@ -742,7 +740,7 @@ async def cancel(ctx: Ctx, draft: OpenDraft) -> None:
     message = await form.on_cancel(ctx, draft.state.answers) if form is not None and form.on_cancel else None
     ctx.say(message or ctx.t("The draft has been cancelled. Nothing was saved."))
     if contact is not None:  # the share-my-phone keyboard goes with the form
-        _take_down_keyboard(ctx, form, draft, contact, first, None)
+        _take_down_keyboard(ctx, form, draft, contact, first)
     await _after_close(ctx)
 
 
