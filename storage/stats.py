@@ -389,7 +389,7 @@ async def case_figures(session: AsyncSession, commune_id: str, since: datetime, 
     """Cases received (created) between two moments, counted by their coded answers. With a kind:
     only that kind, and not the cases found not to be of it."""
     if kind is None:
-        return (await _case_figures(session, commune_id, since, until, None))[None]
+        return (await _case_figures(session, commune_id, since, until, None))[0][None]
     return (await case_figures_by_kind(session, commune_id, since, until, (kind,)))[kind]
 
 
@@ -397,95 +397,143 @@ async def case_figures_by_kind(session: AsyncSession, commune_id: str, since: da
                                kinds: Sequence[str]) -> dict[str, CaseFigures]:
     """case_figures(..., kind) for each of `kinds`, each statement grouped by the kind: the same
     figures in a third of the statements for the digest's three kinds."""
-    found = await _case_figures(session, commune_id, since, until, tuple(kinds))
+    found = (await _case_figures(session, commune_id, since, until, tuple(kinds)))[0]
     return {k: found.get(k) or CaseFigures() for k in kinds}
 
 
+async def case_figures_and_since(session: AsyncSession, commune_id: str, since: datetime, split: datetime,
+                                 until: datetime, kinds: tuple[str, ...] | None
+                                 ) -> tuple[dict, dict]:
+    """The figures from `since` and from `split` (later) to `until` in one pass: (whole, part),
+    each keyed as case_figures_by_kind (or None for all cases). Every count is the sum of the cases
+    before `split` and after it, except the households, counted over each range apart."""
+    if split < since:  # a period reaching back before the year it is counted in: two passes
+        whole = (await _case_figures(session, commune_id, since, until, kinds))[0]
+        part = (await _case_figures(session, commune_id, split, until, kinds))[0]
+        return whole, part
+    return await _case_figures(session, commune_id, since, until, kinds, split=split)
+
+
+def _add(target: dict, key, n: int) -> None:
+    target[key] = target.get(key, 0) + n
+
+
 async def _case_figures(session: AsyncSession, commune_id: str, since: datetime, until: datetime,
-                        kinds: tuple[str, ...] | None) -> dict[str | None, CaseFigures]:
-    """Every kind's figures apart (`kinds`), or all cases together (None, keyed None)."""
+                        kinds: tuple[str, ...] | None, *, split: datetime | None = None
+                        ) -> tuple[dict[str | None, CaseFigures], dict[str | None, CaseFigures]]:
+    """Every kind's figures apart (`kinds`), or all cases together (None, keyed None): from `since`,
+    and (with `split`) from `split`, both to `until`."""
     in_range = (Case.commune_id == commune_id, Case.created_at >= since, Case.created_at < until)
     keys: tuple = ()
     if kinds is not None:
         in_range += (Case.kind.in_(kinds), Case.status != "not_dv")
         keys = (Case.kind,)
-    outs: dict[str | None, CaseFigures] = defaultdict(CaseFigures)
+    late = Case.created_at >= (split or since)  # in the later range
+    parts: tuple = (late.label("late"),) if split is not None else ()
+    whole: dict[str | None, CaseFigures] = defaultdict(CaseFigures)
+    part: dict[str | None, CaseFigures] = defaultdict(CaseFigures)
 
-    def split(row) -> tuple[CaseFigures, tuple]:
-        return (outs[row[0]], tuple(row[1:])) if keys else (outs[None], tuple(row))
+    def outs(row) -> tuple[list[CaseFigures], tuple]:
+        """The figures a row counts in (the whole range, and the later one if it is in it), and
+        the row's values after its keys."""
+        key = row[0] if keys else None
+        rest = tuple(row[len(keys):])
+        if not parts:
+            return [whole[key]], rest
+        return ([whole[key], part[key]] if rest[0] else [whole[key]]), rest[1:]
 
-    # One statement for the case-level counts (they were three, and the acknowledged alerts an
-    # uncorrelated IN over every commune's alerts).
+    # One statement for the case-level counts, for both ranges (FILTER: only the later cases).
     acknowledged = exists().where(Alert.case_id == Case.id, Alert.kind == "urgent", Alert.acknowledged_at.is_not(None))
-    rows = await session.execute(
-        select(
-            *keys,
-            func.count(Case.id),
-            func.coalesce(func.sum(when((Case.urgent.is_(True), 1), else_=0)), 0),
-            func.coalesce(func.sum(when(
-                (and_(Case.repeat == "repeat", Case.perpetrator_age.in_(ADULT_AGES)), 1), else_=0)), 0),
-            func.coalesce(func.sum(when((and_(Case.urgent.is_(True), acknowledged), 1), else_=0)), 0),
-            func.count(distinct(func.coalesce(Case.household_case_id, Case.id))),
-            func.coalesce(func.sum(when((Case.household_case_id.is_not(None), 1), else_=0)), 0),
-        ).where(*in_range).group_by(*keys)
+    household = func.coalesce(Case.household_case_id, Case.id)
+    counts = (
+        func.count(Case.id),
+        func.count(Case.id).filter(Case.urgent.is_(True)),
+        func.count(Case.id).filter(and_(Case.repeat == "repeat", Case.perpetrator_age.in_(ADULT_AGES))),
+        func.count(Case.id).filter(and_(Case.urgent.is_(True), acknowledged)),
+        func.count(distinct(household)),
+        func.count(Case.id).filter(Case.household_case_id.is_not(None)),
     )
-    households: dict[str | None, tuple[int, int]] = {}
-    for row in rows:
-        out, values = split(row)
-        if not values[0]:
-            continue  # no case at all (the ungrouped count still gives a row)
-        out.new, out.urgent, out.repeat_adults, out.urgent_acknowledged = (int(v) for v in values[:4])
-        households[row[0] if keys else None] = (int(values[4]), int(values[5]))
-    for column, target in ((Case.kind, "by_kind"), (Case.perpetrator_sex, "perpetrators")):
-        stmt = select(*keys, column, func.count()).where(*in_range, column.is_not(None)).group_by(*keys, column)
+    later: tuple = ()
+    if split is not None:
+        later = (
+            func.count(Case.id).filter(late),
+            func.count(Case.id).filter(and_(late, Case.urgent.is_(True))),
+            func.count(Case.id).filter(and_(late, Case.repeat == "repeat", Case.perpetrator_age.in_(ADULT_AGES))),
+            func.count(Case.id).filter(and_(late, Case.urgent.is_(True), acknowledged)),
+            func.count(distinct(household)).filter(late),
+            func.count(Case.id).filter(and_(late, Case.household_case_id.is_not(None))),
+        )
+    households: dict[tuple[bool, str | None], tuple[int, int]] = {}
+    for row in await session.execute(select(*keys, *counts, *later).where(*in_range).group_by(*keys)):
+        key = row[0] if keys else None
+        values = [int(v or 0) for v in row[len(keys):]]
+        for target, vals, is_part in ((whole, values[:6], False), (part, values[6:], True)):
+            if not vals or not vals[0]:
+                continue  # no case in that range (the ungrouped count still gives a row)
+            out = target[key]
+            out.new, out.urgent, out.repeat_adults, out.urgent_acknowledged = vals[:4]
+            households[(is_part, key)] = (vals[4], vals[5])
+    for column, field_name in ((Case.kind, "by_kind"), (Case.perpetrator_sex, "perpetrators")):
+        stmt = (select(*keys, *parts, column, func.count()).where(*in_range, column.is_not(None))
+                .group_by(*keys, *parts, column))
         for row in await session.execute(stmt):
-            out, (k, n) = split(row)
-            getattr(out, target)[k] = int(n)
+            targets, (k, n) = outs(row)
+            for out in targets:
+                _add(getattr(out, field_name), k, int(n))
     stmt = (
-        select(*keys, CaseCode.field, CaseCode.code, func.count())
+        select(*keys, *parts, CaseCode.field, CaseCode.code, func.count())
         .join(Case, Case.id == CaseCode.case_id)
         .where(*in_range, CaseCode.field.in_(("forms", "measures")))
-        .group_by(*keys, CaseCode.field, CaseCode.code)
+        .group_by(*keys, *parts, CaseCode.field, CaseCode.code)
     )
     for row in await session.execute(stmt):
-        out, (fld, code, n) = split(row)
-        (out.by_form if fld == "forms" else out.measures)[code] = int(n)
+        targets, (fld, code, n) = outs(row)
+        for out in targets:
+            _add(out.by_form if fld == "forms" else out.measures, code, int(n))
     stmt = (
-        select(*keys, CasePerson.sex, CasePerson.age_group, func.count())
+        select(*keys, *parts, CasePerson.sex, CasePerson.age_group, func.count())
         .join(Case, Case.id == CasePerson.case_id)
         .where(*in_range)
-        .group_by(*keys, CasePerson.sex, CasePerson.age_group)
+        .group_by(*keys, *parts, CasePerson.sex, CasePerson.age_group)
     )
     for row in await session.execute(stmt):
-        out, (sex, age, n) = split(row)
-        out.people[(sex or "unknown", age or "unknown")] = int(n)
+        targets, (sex, age, n) = outs(row)
+        for out in targets:
+            _add(out.people, (sex or "unknown", age or "unknown"), int(n))
     if kinds is None:
-        return {None: outs[None]}
-    stmt = (select(*keys, Case.perpetrator_age, func.count())
-            .where(*in_range, Case.perpetrator_sex.is_not(None)).group_by(*keys, Case.perpetrator_age))
+        return {None: whole[None]}, {None: part[None]}
+    stmt = (select(*keys, *parts, Case.perpetrator_age, func.count())
+            .where(*in_range, Case.perpetrator_sex.is_not(None)).group_by(*keys, *parts, Case.perpetrator_age))
     for row in await session.execute(stmt):
-        out, (age, n) = split(row)
-        out.perpetrator_ages[age or "unknown"] = int(n)
+        targets, (age, n) = outs(row)
+        for out in targets:
+            _add(out.perpetrator_ages, age or "unknown", int(n))
     stmt = (
-        select(*keys, CaseCode.code, func.count(CasePerson.id))
+        select(*keys, *parts, CaseCode.code, func.count(CasePerson.id))
         .join(Case, Case.id == CaseCode.case_id).join(CasePerson, CasePerson.case_id == Case.id)
-        .where(*in_range, CaseCode.field == "support").group_by(*keys, CaseCode.code)
+        .where(*in_range, CaseCode.field == "support").group_by(*keys, *parts, CaseCode.code)
     )
     for row in await session.execute(stmt):
-        out, (code, n) = split(row)
-        out.support[code] = int(n)
-    rows = await session.execute(
-        select(*keys, func.coalesce(func.sum(when((CasePerson.disabled.is_(True), 1), else_=0)), 0),
-               func.coalesce(func.sum(when((CasePerson.pregnant_or_nursing.is_(True), 1), else_=0)), 0))
-        .join(Case, Case.id == CasePerson.case_id).where(*in_range).group_by(*keys)
-    )
-    flags = {row[0]: (int(row[1]), int(row[2])) for row in rows}
-    for k in kinds:
-        out = outs[k]
-        disabled, pregnant = flags.get(k, (0, 0))
-        out.flags = {"disabled": disabled, "pregnant": pregnant}
-        out.households, out.linked = households.get(k, (0, 0))
-    return dict(outs)
+        targets, (code, n) = outs(row)
+        for out in targets:
+            _add(out.support, code, int(n))
+    flags: dict[str | None, dict[bool, tuple[int, int]]] = {}
+    stmt = (select(*keys, *parts, func.coalesce(func.sum(when((CasePerson.disabled.is_(True), 1), else_=0)), 0),
+                   func.coalesce(func.sum(when((CasePerson.pregnant_or_nursing.is_(True), 1), else_=0)), 0))
+            .join(Case, Case.id == CasePerson.case_id).where(*in_range).group_by(*keys, *parts))
+    for row in await session.execute(stmt):
+        targets, (disabled, pregnant) = outs(row)
+        for out in targets:
+            have = out.flags or {"disabled": 0, "pregnant": 0}
+            out.flags = {"disabled": have["disabled"] + int(disabled), "pregnant": have["pregnant"] + int(pregnant)}
+    for is_part, target in ((False, whole), (True, part)):
+        if is_part and split is None:
+            continue
+        for k in kinds:
+            out = target[k]
+            out.flags = out.flags or {"disabled": 0, "pregnant": 0}
+            out.households, out.linked = households.get((is_part, k), (0, 0))
+    return dict(whole), dict(part)
 
 
 def _stage(history: list[str]) -> str:
@@ -644,10 +692,13 @@ async def figures(session: AsyncSession, commune, period: Period, *, now: dateti
     open_cases, stale = (await open_and_stale(session, [cid], as_of)).get(cid, (0, 0))
     flows = await case_flows(session, cid, since, until, ytd_since)
     kinds = {}
-    period_kinds = await case_figures_by_kind(session, cid, since, until, CASE_KINDS)
-    ytd_kinds = await case_figures_by_kind(session, cid, ytd_since, until, CASE_KINDS)
+    # The year and the period in one pass: each statement grouped by kind and by whether the case
+    # came in the period (storage/stats.py case_figures_and_since).
+    ytd_kinds, period_kinds = await case_figures_and_since(session, cid, ytd_since, since, until, CASE_KINDS)
+    all_ytd, all_period = await case_figures_and_since(session, cid, ytd_since, since, until, None)
     for kind in CASE_KINDS:
-        kinds[kind] = KindFigures(kind, period_kinds[kind], ytd_kinds[kind], *flows[kind])
+        kinds[kind] = KindFigures(kind, period_kinds.get(kind) or CaseFigures(), ytd_kinds.get(kind) or CaseFigures(),
+                                  *flows[kind])
     t2a, t2b, t3 = await national_targets(session, cid, ytd_since, until)
     supported, counselled = (t2a.part, t2a.whole), (t2b.part, t2b.whole)
     return Figures(
@@ -659,8 +710,7 @@ async def figures(session: AsyncSession, commune, period: Period, *, now: dateti
         village_period={k: v for k, v in village_period.items() if k is not None},
         village_ytd={k: v for k, v in village_ytd.items() if k is not None},
         campaigns=campaigns,
-        cases=await case_figures(session, cid, since, until),
-        cases_ytd=await case_figures(session, cid, ytd_since, until),
+        cases=all_period[None], cases_ytd=all_ytd[None],
         open_cases=open_cases, stale_cases=stale,
         supported=supported, counselled=counselled,
         quality=await quality(session, cid, period, since, until),
