@@ -517,7 +517,6 @@ async def _case_figures(session: AsyncSession, commune_id: str, since: datetime,
         targets, (code, n) = outs(row)
         for out in targets:
             _add(out.support, code, int(n))
-    flags: dict[str | None, dict[bool, tuple[int, int]]] = {}
     stmt = (select(*keys, *parts, func.coalesce(func.sum(when((CasePerson.disabled.is_(True), 1), else_=0)), 0),
                    func.coalesce(func.sum(when((CasePerson.pregnant_or_nursing.is_(True), 1), else_=0)), 0))
             .join(Case, Case.id == CasePerson.case_id).where(*in_range).group_by(*keys, *parts))
