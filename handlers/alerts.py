@@ -15,7 +15,7 @@ from core import vocabulary as form
 from core.events import Choice, Reply
 from core.i18n import N_, day, translate
 from handlers.context import Ctx, Outgoing, Services, job_step
-from handlers.parsing import display_phone  # noqa: F401 - where the alerts' callers find it
+from handlers.parsing import display_phone
 from handlers.reachability import reporter_villages  # also registers its jobs (handlers/features.py imports this)
 from handlers.registry import job
 from storage import cases as store

@@ -499,11 +499,9 @@ def _take_down_keyboard(ctx: Ctx, form: Form, draft: OpenDraft, pos: Position, f
             return
     value = None if draft.closed else get_answer(draft.state.answers, pos, None)
     went_back = ctx.event.text is not None and parsing.fold(ctx.event.text) in BACK_WORDS
-    if went_back:
-        text = ctx.t("The phone number keyboard is hidden.")
-    elif isinstance(value, str):
+    if isinstance(value, str) and not went_back:
         text = ctx.t("Phone number noted: {phone}.", phone=parsing.display_phone(value))
-    elif value is SKIPPED:
+    elif value is SKIPPED and not went_back:
         text = ctx.t("No phone number given.")
     else:  # gone back from it, or left another way
         text = ctx.t("The phone number keyboard is hidden.")
