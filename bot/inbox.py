@@ -13,7 +13,7 @@ from sqlalchemy import String, bindparam, cast, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.events import Incoming
-from storage import direct
+from storage import direct, step_commit
 from storage.crypto import Keyring
 from storage.db import autocommit_if, dialect_insert, engine_of
 from storage.models import Identity, InboxEvent, UtcDateTime
@@ -157,6 +157,15 @@ _GIVEN_UP = (update(_INBOX).where(_INBOX.c.id == bindparam("p_id"))
 
 _STORE_DIRECT = direct.Statement(_store_statement("sqlite"))
 _DONE_DIRECT = direct.Statement(_DONE)
+
+
+async def finish_step(session: AsyncSession, inbox_id: int, now: datetime) -> bool:
+    """The step's last writes and its event marked done; False if it was marked already (another
+    replica): the caller rolls the step back. On PostgreSQL the draft, the replies and the mark go
+    as one statement (storage/step_commit.py); elsewhere they are written at the commit."""
+    if session.bind.dialect.name == "postgresql":
+        return await session.run_sync(step_commit.finish, inbox_id, now)
+    return await mark_done(session, inbox_id, now)
 
 
 async def mark_done(session: AsyncSession, inbox_id: int, now: datetime, *, error: str | None = None) -> bool:

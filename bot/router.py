@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import hashlib
 import logging
 import time
@@ -26,7 +27,6 @@ from handlers import dispatch
 from handlers.context import WAKE_JOBS, Ctx, Services
 from handlers.safety import FLOOD_WINDOW
 from storage import outbox as outbox_store
-from storage import step_commit
 from storage.db import engine_of, reading
 from storage.models import Identity, Person
 from storage.people import find_identity, load_profile
@@ -69,7 +69,7 @@ class Router:
         self._busy: dict[str, asyncio.Task] = {}
         self._running = False
         self._stopping = False
-        self._slots = _StepSlots(engine_of(sessions))
+        self._slots = _step_slots(engine_of(sessions))
 
     def wake(self, arrival: inbox_store.Arrival | None = None) -> None:
         """A new event (handed over), or a reason to look at the database (None)."""
@@ -239,11 +239,7 @@ class Router:
         if step.identity is not None and ctx.person is not None:
             _seen(step.identity, step.person, event, now)
         await ctx.send_queued()
-        if session.bind.dialect.name == "postgresql":  # the draft, the replies and the mark: one round trip
-            finished = await session.run_sync(step_commit.finish, inbox_id, now)
-        else:
-            finished = await inbox_store.mark_done(session, inbox_id, now)
-        if not finished:
+        if not await inbox_store.finish_step(session, inbox_id, now):
             raise _AlreadyHandled
 
     async def _give_up(self, conv: str, handled: tuple[int, Incoming], error: str) -> None:
@@ -265,26 +261,17 @@ class Router:
             )
 
 
-class _StepSlots:
+def _step_slots(engine):
     """How many steps hold a database connection at once. On PostgreSQL fewer than the pool has:
     with a hundred people writing, a step per person each took one, the pool opened and closed
     connections beyond its size all the time (a connection, its statements prepared again, a
     server process, for one step), and a handler's read or a job found none free. The steps
     beyond wait here in arrival order. SQLite has one writer's connection, for which steps
     already queue in the pool: no limit."""
-
-    def __init__(self, engine) -> None:
-        sized = getattr(engine.pool, "size", None)
-        size = sized() if engine.dialect.name == "postgresql" and callable(sized) else 0
-        self._sem = asyncio.Semaphore(max(1, size - STEP_SLOTS_SPARE)) if size else None
-
-    async def __aenter__(self) -> None:
-        if self._sem is not None:
-            await self._sem.acquire()
-
-    async def __aexit__(self, *_exc) -> None:
-        if self._sem is not None:
-            self._sem.release()
+    sized = getattr(engine.pool, "size", None)
+    if engine.dialect.name != "postgresql" or not callable(sized):
+        return contextlib.nullcontext()
+    return asyncio.Semaphore(max(1, sized() - STEP_SLOTS_SPARE))
 
 
 STEP_SLOTS_SPARE = 4  # the pool's connections left to jobs, readers and the outbox

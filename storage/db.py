@@ -118,7 +118,7 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
-    # The router keeps its steps below the pool's size (bot/router.py _StepSlots): connections
+    # The router keeps its steps below the pool's size (bot/router.py _step_slots): connections
     # beyond it are opened for a burst of jobs or reads and closed after.
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 10)

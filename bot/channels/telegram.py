@@ -174,9 +174,8 @@ class TelegramChannel(Channel):
         events = [(u, self._read(u)) for u in updates]
         await self.inbox.put_many([e for _, e in events if e is not None])
         for update, event in events:
-            query_id = (update.get("callback_query") or {}).get("id") if event is not None else None
-            if isinstance(query_id, str):
-                task = asyncio.create_task(self._answer(query_id))
+            if event is not None and event.kind == "choice":  # its id is a str (_to_incoming)
+                task = asyncio.create_task(self._answer(update["callback_query"]["id"]))
                 self._answering.add(task)
                 task.add_done_callback(self._answering.discard)
 
