@@ -14,6 +14,7 @@ datetimes stored as naive UTC text); errors are raised as SQLAlchemy wraps them.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime
 
@@ -88,8 +89,6 @@ RECORD_CHUNK = 500  # rows per statement: three parameters each, far below SQLit
 def record_delivered(raw: sqlite3.Connection, table, now: datetime, rows: list[tuple[int, int, list | None]]) -> None:
     """Rows delivered: [(id, attempts, platform_ids)], in one UPDATE per RECORD_CHUNK rows, not
     one per row. The sent content goes (payload NULL) and so does the claim."""
-    import json
-
     for at in range(0, len(rows), RECORD_CHUNK):
         chunk = rows[at:at + RECORD_CHUNK]
         sql = (f"WITH done(i, a, p) AS (VALUES {', '.join(['(?, ?, ?)'] * len(chunk))}) "

@@ -388,24 +388,15 @@ async def case_figures(session: AsyncSession, commune_id: str, since: datetime, 
                        kind: str | None = None) -> CaseFigures:
     """Cases received (created) between two moments, counted by their coded answers. With a kind:
     only that kind, and not the cases found not to be of it."""
-    if kind is None:
-        return (await _case_figures(session, commune_id, since, until, None))[0][None]
-    return (await case_figures_by_kind(session, commune_id, since, until, (kind,)))[kind]
-
-
-async def case_figures_by_kind(session: AsyncSession, commune_id: str, since: datetime, until: datetime,
-                               kinds: Sequence[str]) -> dict[str, CaseFigures]:
-    """case_figures(..., kind) for each of `kinds`, each statement grouped by the kind: the same
-    figures in a third of the statements for the digest's three kinds."""
-    found = (await _case_figures(session, commune_id, since, until, tuple(kinds)))[0]
-    return {k: found.get(k) or CaseFigures() for k in kinds}
+    found = (await _case_figures(session, commune_id, since, until, None if kind is None else (kind,)))[0]
+    return found.get(kind) or CaseFigures()
 
 
 async def case_figures_and_since(session: AsyncSession, commune_id: str, since: datetime, split: datetime,
                                  until: datetime, kinds: tuple[str, ...] | None
                                  ) -> tuple[dict, dict]:
     """The figures from `since` and from `split` (later) to `until` in one pass: (whole, part),
-    each keyed as case_figures_by_kind (or None for all cases). Every count is the sum of the cases
+    each keyed by kind (or None for all cases), every statement grouped by kind. Every count is the sum of the cases
     before `split` and after it, except the households, counted over each range apart."""
     if split < since:  # a period reaching back before the year it is counted in: two passes
         whole = (await _case_figures(session, commune_id, since, until, kinds))[0]

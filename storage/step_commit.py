@@ -83,7 +83,7 @@ def finish(session, inbox_id: int, now: datetime) -> bool:
     if found is None:
         return False
     if rows:
-        ids = sorted(found[0] or ())  # one id per row, given in the order of VALUES
+        ids = sorted(found[0] or ())  # one id per row, given in the order of the arrays
         if len(ids) != len(rows):
             raise RuntimeError(f"{len(rows)} replies queued, {len(ids)} ids returned")
         for row, row_id in zip(rows, ids, strict=True):
